@@ -1,0 +1,34 @@
+# Two commands are the whole quick start: `make demo` and `make test`. Each installs missing
+# Debian packages first, then configures and builds (RelWithDebInfo) into build/.
+BUILD ?= build
+JOBS  ?= $(shell nproc 2>/dev/null || echo 2)
+CMAKE_FLAGS ?=
+
+.PHONY: all deps configure build demo test bench bench-quick clean
+
+all: build
+
+deps:
+	@bash scripts/install-deps.sh
+
+configure: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) >/dev/null
+
+build: configure
+	@cmake --build $(BUILD) -j $(JOBS)
+
+# The headline demo: the lecture's process_data at 1 GiB, run under the memtrack launcher.
+demo: build
+	@MEMTRACK_OUTPUT=$(BUILD)/memtrack.%e.%p.json $(BUILD)/bin/memtrack -- $(BUILD)/bin/process_data --size 1GiB
+
+test: build
+	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+bench: build
+	@bash bench/run.sh
+
+bench-quick: build
+	@bash bench/run.sh --quick
+
+clean:
+	@rm -rf $(BUILD)

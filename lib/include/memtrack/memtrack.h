@@ -1,0 +1,85 @@
+/* memtrack public C API: heap statistics of the current process.
+ * Every function is thread-safe, async-signal-unsafe, and never allocates through the tracked
+ * path. Works the same whether libmemtrack.so was linked or LD_PRELOADed; a program that only
+ * preloads it can dlsym() each name (see MEMTRACK_API below). */
+#ifndef MEMTRACK_MEMTRACK_H
+#define MEMTRACK_MEMTRACK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(MEMTRACK_BUILDING)
+#define MEMTRACK_API __attribute__((visibility("default")))
+#else
+#define MEMTRACK_API
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Version of struct memtrack_stats; bumped when fields are appended. */
+#define MEMTRACK_STATS_VERSION 1
+
+/* A snapshot of the heap, in requested bytes (what the program asked for, as Python's
+ * tracemalloc counts them). The caller sets `size` (use memtrack_stats_init); the library fills
+ * the fields it knows that fit in `size` and sets `version` to its own version. */
+typedef struct memtrack_stats {
+    uint32_t size;    /* sizeof(struct memtrack_stats) as the caller knows it */
+    uint32_t version; /* MEMTRACK_STATS_VERSION of the library that filled it */
+    int64_t current_bytes;        /* live requested bytes now */
+    int64_t peak_bytes;           /* highest current_bytes since start or the last reset_peak */
+    double peak_time_s;           /* when peak_bytes was reached, seconds since process start */
+    int64_t lifetime_peak_bytes;  /* highest current_bytes since start; never reset */
+    double lifetime_peak_time_s;  /* when lifetime_peak_bytes was reached */
+    uint64_t live_blocks;         /* allocations - frees */
+    uint64_t allocations;         /* successful allocations (malloc, new, realloc moves, ...) */
+    uint64_t frees;               /* frees of blocks memtrack allocated */
+    uint64_t bytes_allocated;     /* sum of requested sizes of all allocations */
+    uint64_t foreign_frees;       /* free/realloc of pointers memtrack never allocated */
+    double uptime_s;              /* seconds since process start */
+} memtrack_stats;
+
+/* Fills *out (out->size must be set). Returns 0, or -1 when out is NULL or out->size is too
+ * small for the first fields. Exact for the calling thread; other threads' not yet folded
+ * batches are read racily (error bound: see docs/report-format.md, "Accuracy"). */
+MEMTRACK_API int memtrack_get_stats(memtrack_stats* out);
+
+/* Sets peak_bytes (not lifetime_peak_bytes) to the current bytes, like
+ * tracemalloc.reset_peak(). */
+MEMTRACK_API void memtrack_reset_peak(void);
+
+/* Raises peak_bytes to at least `bytes`; when raised, its time becomes time_s (seconds since
+ * process start). Scope objects use it to give an enclosing region back its own peak after an
+ * inner region reset it. */
+MEMTRACK_API void memtrack_raise_peak(int64_t bytes, double time_s);
+
+/* Writes the end-of-run report now (summary on stderr and/or JSON as MEMTRACK_REPORT says).
+ * path NULL: the MEMTRACK_OUTPUT template; otherwise the given path (template letters %p %e
+ * expanded). Returns 0 on success, -1 if a requested part could not be written (a message
+ * went to stderr). */
+MEMTRACK_API int memtrack_write_report(const char* path);
+
+/* 1 when this process's allocations are tracked by memtrack, 0 otherwise (for example a
+ * linked program whose allocations still reach another malloc). */
+MEMTRACK_API int memtrack_is_active(void);
+
+/* Version string of the library, e.g. "0.1.0". */
+MEMTRACK_API const char* memtrack_version(void);
+
+static inline memtrack_stats memtrack_stats_init(void)
+{
+    memtrack_stats s;
+    s.size = (uint32_t)sizeof(memtrack_stats);
+    s.version = 0;
+    s.current_bytes = s.peak_bytes = s.lifetime_peak_bytes = 0;
+    s.peak_time_s = s.lifetime_peak_time_s = s.uptime_s = 0.0;
+    s.live_blocks = s.allocations = s.frees = s.bytes_allocated = s.foreign_frees = 0;
+    return s;
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MEMTRACK_MEMTRACK_H */

@@ -1,0 +1,37 @@
+// MEMTRACK_* environment variables: one table (X-macro) of names, defaults and help, parsed
+// once at start-up. A bad value gets one stderr line naming the variable, the value, what is
+// accepted and the default used; parsing never fails the host. Cold path; no allocation.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+namespace memtrack::detail {
+
+struct Config {
+    // MEMTRACK_OUTPUT, made absolute against the start-up working directory.
+    char output[4096] = "memtrack.%e.%p.json";
+    bool report_text = true;
+    bool report_json = true;
+    std::int64_t interval_ns = 100'000'000;
+};
+
+// Reads the environment into the process configuration. Called once at start-up.
+void load_config() noexcept;
+const Config& config() noexcept;
+
+// Parsers, exposed for the unit tests. Each returns nullopt for a bad value.
+std::optional<std::int64_t> parse_duration_ns(std::string_view text) noexcept;
+struct ReportKinds {
+    bool text = false;
+    bool json = false;
+};
+std::optional<ReportKinds> parse_report_kinds(std::string_view text) noexcept;
+bool valid_output_template(std::string_view text) noexcept;
+
+// Expands %p, %e and %% of `templ` into out (NUL-terminated). False if it does not fit.
+bool expand_template(std::string_view templ, long pid, std::string_view exe, char* out,
+                     std::size_t out_size) noexcept;
+
+}  // namespace memtrack::detail

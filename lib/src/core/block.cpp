@@ -1,0 +1,135 @@
+// Cold halves of the allocation primitives: failures, big alignments, realloc, foreign
+// pointers. No lock; the foreign-realloc copy makes one syscall (process_vm_readv).
+#include "core/block.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <cerrno>
+#include <cstring>
+#include <sys/uio.h>
+#include <unistd.h>
+
+namespace memtrack::detail {
+
+void* alloc_failed() noexcept
+{
+    // Debian's mimalloc 2.0.9 does not always set errno; glibc always does.
+    errno = ENOMEM;
+    return nullptr;
+}
+
+void free_foreign(void*) noexcept { note_foreign_free(); }
+
+void* alloc_aligned(std::size_t size, std::size_t align, bool zero) noexcept
+{
+    if (align <= kHeaderSize) return zero ? alloc_zeroed(size) : alloc(size);
+    if (size > kMaxRequest || align > kMaxRequest) return alloc_failed();
+    const std::size_t gross = gross_size(size);
+    if (align <= kMiMaxAlign) {
+        void* base = zero ? mi_zalloc_aligned_at(gross, align, kHeaderSize)
+                          : mi_malloc_aligned_at(gross, align, kHeaderSize);
+        if (base == nullptr) return alloc_failed();
+        return finish_block(base, size, kAligned);
+    }
+    // Beyond mimalloc's limit: over-allocate, align by hand, keep the true base before the
+    // header so that free can find it.
+    const std::size_t total = gross + align + sizeof(void*);
+    void* raw = zero ? mi_zalloc(total) : mi_malloc(total);
+    if (raw == nullptr) return alloc_failed();
+    const auto raw_addr = reinterpret_cast<std::uintptr_t>(raw);
+    const std::uintptr_t user = (raw_addr + kHeaderSize + sizeof(void*) + align - 1) & ~(align - 1);
+    *reinterpret_cast<void**>(user - kHeaderSize - sizeof(void*)) = raw;
+    return finish_block(reinterpret_cast<void*>(user - kHeaderSize), size, kOffset);
+}
+
+void* alloc_memalign(std::size_t align, std::size_t size) noexcept
+{
+    if (align <= kHeaderSize) return alloc(size);
+    if (align > (SIZE_MAX / 2) + 1) {
+        errno = EINVAL;
+        return nullptr;
+    }
+    return alloc_aligned(size, std::bit_ceil(align), false);
+}
+
+namespace {
+
+// Copies up to n bytes from a pointer memtrack does not own, without faulting past the end of
+// its mapping: process_vm_readv on ourselves stops at the first unreadable page. Where that
+// syscall is not allowed, copy only to the end of src's page (readable if src is used at all).
+void copy_foreign(void* dst, const void* src, std::size_t n) noexcept
+{
+    iovec local{dst, n};
+    iovec remote{const_cast<void*>(src), n};
+    const ssize_t got = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+    if (got >= 0) return;
+    const auto page = static_cast<std::uintptr_t>(sysconf(_SC_PAGESIZE));
+    const auto addr = reinterpret_cast<std::uintptr_t>(src);
+    const std::size_t to_page_end = page - (addr & (page - 1));
+    std::memcpy(dst, src, std::min(n, to_page_end));
+}
+
+}  // namespace
+
+void* reallocate(void* p, std::size_t size) noexcept
+{
+    if (p == nullptr) return alloc(size);
+    if (size == 0) {  // glibc: realloc(p, 0) frees p and returns NULL
+        release(p);
+        return nullptr;
+    }
+    if (size > kMaxRequest) return alloc_failed();
+    BlockHeader* h = valid_header(p);
+    if (h == nullptr) {
+        // Never allocated by memtrack: copy what we can into a new block, leave the old one.
+        note_foreign_free();
+        void* fresh = alloc(size);
+        if (fresh != nullptr) copy_foreign(fresh, p, size);
+        return fresh;
+    }
+    const std::uint64_t sf = h->size_flags;
+    const std::size_t old_size = sf & kSizeMask;
+    if (sf & (kAligned | kOffset)) {
+        // glibc's realloc keeps only the default alignment too.
+        void* fresh = alloc(size);
+        if (fresh == nullptr) return nullptr;
+        std::memcpy(fresh, p, std::min(old_size, size));
+        release(p);
+        return fresh;
+    }
+    void* base = static_cast<char*>(p) - kHeaderSize;
+    void* new_base = mi_realloc(base, gross_size(size));
+    if (new_base == nullptr) return alloc_failed();  // p and its header are untouched
+    void* user = static_cast<char*>(new_base) + kHeaderSize;
+    const std::uint64_t new_sf = size | (sf & kTracked);
+    BlockHeader* nh = header_of(user);
+    nh->size_flags = new_sf;
+    nh->check = check_of(user, new_sf);
+    if (sf & kTracked) {
+        // As tracemalloc: the old block leaves, then the new one arrives (no transient sum).
+        note_free(old_size);
+        note_alloc(size);
+    }
+    return user;
+}
+
+std::size_t usable_size(void* p) noexcept
+{
+    if (p == nullptr) return 0;
+    BlockHeader* h = valid_header(p);
+    if (h == nullptr) return 0;
+    const std::uint64_t sf = h->size_flags;
+    void* base = base_of(p, sf);
+    const std::size_t lead = static_cast<std::size_t>(static_cast<char*>(p) - static_cast<char*>(base));
+    const std::size_t usable = mi_usable_size(base);
+    return usable > lead ? usable - lead : 0;
+}
+
+std::int64_t requested_size(void* p) noexcept
+{
+    if (p == nullptr) return -1;
+    BlockHeader* h = valid_header(p);
+    return h == nullptr ? -1 : static_cast<std::int64_t>(h->size_flags & kSizeMask);
+}
+
+}  // namespace memtrack::detail

@@ -1,0 +1,153 @@
+// The block record and memtrack's allocation primitives over mimalloc. Hot path: the inline
+// functions below take no lock, make no syscall and allocate nothing but the block itself.
+//
+// Block record (decided once for every issue, STYLE.md): a 16-byte header in front of every
+// block memtrack hands out, aligned blocks included.
+//
+//     base (from mimalloc) -> [ size_flags : 8 ][ aux : 4 ][ check : 4 ] <- user pointer
+//
+// - size_flags: requested size in bits 0..47, flags in bits 48..55 (tracked, aligned, offset),
+//   bits 56..63 free for the leak checker's generation (issue 4).
+// - aux: 32 bits for the allocation-stack id of the leak checker (issue 4); 0 today.
+// - check: a hash of the user address and size_flags. free() validates it before trusting the
+//   header, so a pointer memtrack never allocated (or one freed twice: free clears it) is
+//   recognised and counted as foreign instead of corrupting the heap.
+//
+// Costs: 16 bytes per block plus rounding of (size + 16) up to a multiple of 16, which also
+// gives every block 16-byte alignment (mimalloc's 24- and 40-byte bins are only 8-aligned).
+// O(1) at malloc and free, no shared state. Why not a side table: the size is needed at every
+// free (exact accounting) and the header finds it with one load, no hashing, no lock. What the
+// header cannot do, enumerate every live block across threads for the leak scan, is issue 4's:
+// mimalloc 2.0.9's heap walkers see only the calling thread's heap, so it will add a registry.
+//
+// Alignment above 16: mi_malloc_aligned_at(size + 16, align, 16) puts the user pointer on the
+// boundary and the header right before it (up to 16 MiB alignment in mimalloc 2.0.9). Above
+// that, the block is over-allocated and the true base is stored in the 8 bytes before the
+// header (flag kOffset).
+#pragma once
+
+#include "core/counters.hpp"
+
+#include <mimalloc.h>
+
+#include <cstddef>
+#include <cstdint>
+
+namespace memtrack::detail {
+
+struct BlockHeader {
+    std::uint64_t size_flags;
+    std::uint32_t aux;
+    std::uint32_t check;
+};
+static_assert(sizeof(BlockHeader) == 16);
+
+inline constexpr std::size_t kHeaderSize = sizeof(BlockHeader);
+inline constexpr std::uint64_t kSizeMask = (std::uint64_t{1} << 48) - 1;
+inline constexpr std::uint64_t kTracked = std::uint64_t{1} << 48;  // counted in the stats
+inline constexpr std::uint64_t kAligned = std::uint64_t{1} << 49;  // from mi_malloc_aligned_at
+inline constexpr std::uint64_t kOffset = std::uint64_t{1} << 50;   // base stored before header
+// Largest request memtrack passes on; more fails with ENOMEM like glibc's PTRDIFF_MAX check.
+inline constexpr std::size_t kMaxRequest = std::size_t{1} << 47;
+// Largest alignment mimalloc 2.0.9's aligned allocation supports; above it, kOffset blocks.
+inline constexpr std::size_t kMiMaxAlign = std::size_t{16} << 20;
+
+inline BlockHeader* header_of(void* user) noexcept
+{
+    return static_cast<BlockHeader*>(user) - 1;
+}
+
+inline std::uint32_t check_of(const void* user, std::uint64_t size_flags) noexcept
+{
+    const std::uint64_t x =
+        (reinterpret_cast<std::uintptr_t>(user) ^ size_flags) * 0x9E3779B97F4A7C15ull;
+    return static_cast<std::uint32_t>(x >> 32) | 1u;  // never 0: 0 marks a freed header
+}
+
+// Request size for mimalloc: header added and rounded to 16. Caller checked kMaxRequest.
+inline std::size_t gross_size(std::size_t size) noexcept
+{
+    return (size + kHeaderSize + 15) & ~std::size_t{15};
+}
+
+// Writes the header and counts the block (unless this thread is inside memtrack).
+inline void* finish_block(void* base, std::size_t size, std::uint64_t flags) noexcept
+{
+    void* user = static_cast<char*>(base) + kHeaderSize;
+    const bool tracked = !in_guard();
+    const std::uint64_t sf = size | flags | (tracked ? kTracked : 0);
+    BlockHeader* h = header_of(user);
+    h->size_flags = sf;
+    h->aux = 0;
+    h->check = check_of(user, sf);
+    if (tracked) note_alloc(size);
+    return user;
+}
+
+// Slow halves (block.cpp): errno, oversize requests, big alignments, foreign pointers.
+[[gnu::noinline, gnu::cold]] void* alloc_failed() noexcept;
+[[gnu::noinline, gnu::cold]] void free_foreign(void* p) noexcept;
+[[gnu::noinline]] void* alloc_aligned(std::size_t size, std::size_t align, bool zero) noexcept;
+
+// Hot: malloc semantics (malloc(0) returns a unique pointer; NULL + ENOMEM on failure).
+inline void* alloc(std::size_t size) noexcept
+{
+    if (size > kMaxRequest) [[unlikely]] return alloc_failed();
+    void* base = mi_malloc(gross_size(size));
+    if (base == nullptr) [[unlikely]] return alloc_failed();
+    return finish_block(base, size, 0);
+}
+
+// Zeroed allocation of `size` bytes (calloc after its overflow check).
+inline void* alloc_zeroed(std::size_t size) noexcept
+{
+    if (size > kMaxRequest) [[unlikely]] return alloc_failed();
+    void* base = mi_zalloc(gross_size(size));
+    if (base == nullptr) [[unlikely]] return alloc_failed();
+    return finish_block(base, size, 0);
+}
+
+// The header of `p` if memtrack allocated it and it is live, else nullptr. Asks mimalloc
+// before touching memory next to p.
+inline BlockHeader* valid_header(void* p) noexcept
+{
+    if (!mi_is_in_heap_region(p)) [[unlikely]] return nullptr;
+    BlockHeader* h = header_of(p);
+    if (h->check != check_of(p, h->size_flags)) [[unlikely]] return nullptr;
+    return h;
+}
+
+inline void* base_of(void* user, std::uint64_t size_flags) noexcept
+{
+    if (size_flags & kOffset) [[unlikely]]
+        return *reinterpret_cast<void**>(static_cast<char*>(user) - kHeaderSize - sizeof(void*));
+    return static_cast<char*>(user) - kHeaderSize;
+}
+
+// Hot: free semantics (NULL is a no-op; foreign pointers are counted, never freed).
+inline void release(void* p) noexcept
+{
+    if (p == nullptr) return;
+    BlockHeader* h = valid_header(p);
+    if (h == nullptr) [[unlikely]] return free_foreign(p);
+    const std::uint64_t sf = h->size_flags;
+    h->check = 0;
+    if (sf & kTracked) note_free(sf & kSizeMask);
+    mi_free(base_of(p, sf));
+}
+
+// realloc semantics of glibc: realloc(NULL, n) = malloc(n); realloc(p, 0) frees p and returns
+// NULL; on failure NULL + ENOMEM and p untouched. A foreign p is copied into a new block.
+void* reallocate(void* p, std::size_t size) noexcept;
+
+// memalign semantics of glibc: alignment below 16 becomes 16, a non-power-of-two is rounded
+// up to the next power of two.
+void* alloc_memalign(std::size_t align, std::size_t size) noexcept;
+
+// Bytes usable at p (malloc_usable_size); 0 for NULL or a foreign pointer.
+std::size_t usable_size(void* p) noexcept;
+
+// Requested size of a live block memtrack allocated, or -1 for anything else (tests, API).
+std::int64_t requested_size(void* p) noexcept;
+
+}  // namespace memtrack::detail

@@ -1,0 +1,85 @@
+// Atomic no-clobber report files: mkostemp + write + renameat2(RENAME_NOREPLACE), falling back
+// to link()+unlink() where the filesystem lacks RENAME_NOREPLACE. Neither replaces a file or
+// follows a symlink at the destination.
+#include "platform/report_file.hpp"
+
+#include "platform/log.hpp"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace memtrack::detail {
+
+namespace {
+
+// Moves tmp to dest unless dest exists. Returns 0, EEXIST, or another errno.
+int place_no_replace(const char* tmp, const char* dest) noexcept
+{
+    if (renameat2(AT_FDCWD, tmp, AT_FDCWD, dest, RENAME_NOREPLACE) == 0) return 0;
+    if (errno != EINVAL && errno != ENOSYS && errno != ENOTSUP) return errno;
+    if (link(tmp, dest) != 0) return errno;
+    unlink(tmp);
+    return 0;
+}
+
+// dest with ".N" inserted before a trailing ".json" (or appended).
+bool numbered(const char* path, unsigned n, char* out, std::size_t size) noexcept
+{
+    const std::string_view p(path);
+    constexpr std::string_view kExt = ".json";
+    const bool has_ext = p.size() > kExt.size() && p.substr(p.size() - kExt.size()) == kExt;
+    const std::string_view stem = has_ext ? p.substr(0, p.size() - kExt.size()) : p;
+    const auto r = fmt::format_to_n(out, size - 1, "{}.{}{}", stem, n, has_ext ? kExt : "");
+    if (r.size >= size - 1) return false;
+    out[r.size] = '\0';
+    return true;
+}
+
+}  // namespace
+
+int write_report_file(const char* path, std::string_view data, char* final_path,
+                      std::size_t final_size) noexcept
+{
+    // Temporary file beside the destination, so the rename stays on one filesystem.
+    const std::string_view p(path);
+    const std::size_t slash = p.rfind('/');
+    const std::string_view dir = slash == std::string_view::npos ? std::string_view(".")
+                                                                 : p.substr(0, slash ? slash : 1);
+    char tmp[4200];
+    const auto r = fmt::format_to_n(tmp, sizeof tmp - 1, "{}/.memtrack-{}-XXXXXX", dir, getpid());
+    if (r.size >= sizeof tmp - 1) return ENAMETOOLONG;
+    tmp[r.size] = '\0';
+    const int fd = mkostemp(tmp, O_CLOEXEC);
+    if (fd < 0) return errno;
+    fchmod(fd, 0644);  // mkostemp creates 0600; a report is an ordinary file
+    bool ok = write_all(fd, data.data(), data.size());
+    int err = ok ? 0 : errno;
+    if (close(fd) != 0 && ok) {
+        ok = false;
+        err = errno;
+    }
+    if (!ok) {
+        unlink(tmp);
+        return err;
+    }
+    char dest[4200];
+    std::snprintf(dest, sizeof dest, "%s", path);
+    for (unsigned n = 1;; ++n) {
+        err = place_no_replace(tmp, dest);
+        if (err != EEXIST) break;
+        if (n > 999 || !numbered(path, n, dest, sizeof dest)) break;
+    }
+    if (err != 0) {
+        unlink(tmp);
+        return err;
+    }
+    std::snprintf(final_path, final_size, "%s", dest);
+    return 0;
+}
+
+}  // namespace memtrack::detail

@@ -1,0 +1,33 @@
+// The timeline: a background thread samples current heap bytes every MEMTRACK_INTERVAL into a
+// bounded buffer. The thread blocks all signals, allocates nothing through the tracked path
+// (its buffer comes from mimalloc directly and it runs inside the reentrancy guard) and stops
+// cleanly at exit and in a forked child.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace memtrack::detail {
+
+struct TimelinePoint {
+    std::int64_t t_ns;
+    std::int64_t bytes;
+};
+
+// Starts the sampler if interval_ns > 0 and it is not running. Cold; creates a thread.
+void start_sampler(std::int64_t interval_ns) noexcept;
+// Stops and joins the sampler (no-op if not running).
+void stop_sampler() noexcept;
+// Appends one point now (used for the start and the end of a run).
+void add_timeline_point(std::int64_t t_ns, std::int64_t bytes) noexcept;
+// Copies up to `cap` points into out (oldest first); returns how many. `total` gets the count.
+std::size_t copy_timeline(TimelinePoint* out, std::size_t cap) noexcept;
+std::size_t timeline_size() noexcept;
+
+// Fork: prepare locks the timeline; parent unlocks; child empties it and forgets the
+// parent's sampler thread (the caller restarts one).
+void sampler_prepare_fork() noexcept;
+void sampler_parent_after_fork() noexcept;
+void sampler_child_after_fork() noexcept;
+
+}  // namespace memtrack::detail
