@@ -54,6 +54,9 @@ inline constexpr std::size_t kMiMaxAlign = std::size_t{16} << 20;
 
 inline BlockHeader* header_of(void* user) noexcept
 {
+    // The pointer may come from anywhere (a foreign free): hide its provenance from the
+    // optimiser so it does not reason about "the object" p points into. Costs nothing.
+    asm("" : "+r"(user));
     return static_cast<BlockHeader*>(user) - 1;
 }
 
@@ -119,9 +122,10 @@ inline BlockHeader* valid_header(void* p) noexcept
 
 inline void* base_of(void* user, std::uint64_t size_flags) noexcept
 {
+    void* header = header_of(user);
     if (size_flags & kOffset) [[unlikely]]
-        return *reinterpret_cast<void**>(static_cast<char*>(user) - kHeaderSize - sizeof(void*));
-    return static_cast<char*>(user) - kHeaderSize;
+        return *(static_cast<void**>(header) - 1);
+    return header;
 }
 
 // Hot: free semantics (NULL is a no-op; foreign pointers are counted, never freed).

@@ -1,0 +1,187 @@
+// Block primitives: alignment, glibc semantics, foreign pointers, double frees.
+#include "core/block.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <set>
+#include <sys/mman.h>
+
+namespace md = memtrack::detail;
+
+namespace {
+bool aligned(const void* p, std::size_t a)
+{
+    return reinterpret_cast<std::uintptr_t>(p) % a == 0;
+}
+struct Fresh {
+    Fresh() { md::counters_reset_for_tests(); }
+    ~Fresh() { md::counters_reset_for_tests(); }
+};
+}  // namespace
+
+TEST_CASE("blocks: every block is 16-byte aligned, even 1-byte ones", "[blocks]")
+{
+    Fresh fresh;
+    std::vector<void*> ps;
+    for (std::size_t size = 0; size <= 300; ++size) {
+        void* p = md::alloc(size);
+        REQUIRE(p != nullptr);
+        CHECK(aligned(p, 16));
+        CHECK(md::usable_size(p) >= size);
+        ps.push_back(p);
+    }
+    for (void* p : ps) md::release(p);
+}
+
+TEST_CASE("blocks: malloc(0) returns unique freeable pointers", "[blocks]")
+{
+    Fresh fresh;
+    std::set<void*> seen;
+    std::vector<void*> ps;
+    for (int i = 0; i < 100; ++i) {
+        void* p = md::alloc(0);
+        REQUIRE(p != nullptr);
+        CHECK(seen.insert(p).second);
+        ps.push_back(p);
+    }
+    for (void* p : ps) md::release(p);
+    CHECK(md::snapshot().live_blocks == 0);
+}
+
+TEST_CASE("blocks: aligned allocations from 32 B to 64 MiB alignment", "[blocks]")
+{
+    Fresh fresh;
+    for (std::size_t a = 32; a <= (std::size_t{64} << 20); a *= 2) {
+        for (std::size_t size : {std::size_t{1}, std::size_t{100}, a, a + 1}) {
+            void* p = md::alloc_aligned(size, a, false);
+            INFO("align " << a << " size " << size);
+            REQUIRE(p != nullptr);
+            CHECK(aligned(p, a));
+            CHECK(md::requested_size(p) == static_cast<std::int64_t>(size));
+            CHECK(md::usable_size(p) >= size);
+            std::memset(p, 0xab, size);
+            // realloc of an aligned block keeps the contents
+            void* q = md::reallocate(p, size + 64);
+            REQUIRE(q != nullptr);
+            CHECK(static_cast<unsigned char*>(q)[size - 1] == 0xab);
+            md::release(q);
+        }
+    }
+    CHECK(md::snapshot().current_bytes == 0);
+    CHECK(md::snapshot().foreign_frees == 0);
+}
+
+TEST_CASE("blocks: zeroed aligned blocks are zero", "[blocks]")
+{
+    Fresh fresh;
+    for (std::size_t a : {std::size_t{64}, std::size_t{4096}, std::size_t{32} << 20}) {
+        auto* p = static_cast<unsigned char*>(md::alloc_aligned(5000, a, true));
+        REQUIRE(p != nullptr);
+        bool zero = true;
+        for (int i = 0; i < 5000; ++i) zero = zero && p[i] == 0;
+        CHECK(zero);
+        md::release(p);
+    }
+}
+
+TEST_CASE("blocks: memalign rounds a non-power-of-two alignment up", "[blocks]")
+{
+    Fresh fresh;
+    void* p = md::alloc_memalign(48, 10);  // glibc: 64
+    REQUIRE(p != nullptr);
+    CHECK(aligned(p, 64));
+    md::release(p);
+    p = md::alloc_memalign(1, 10);  // below 16: 16
+    CHECK(aligned(p, 16));
+    md::release(p);
+    errno = 0;
+    CHECK(md::alloc_memalign(SIZE_MAX, 10) == nullptr);
+    CHECK(errno == EINVAL);
+}
+
+TEST_CASE("blocks: failed allocations return NULL with errno ENOMEM", "[blocks]")
+{
+    Fresh fresh;
+    errno = 0;
+    CHECK(md::alloc(SIZE_MAX - 8) == nullptr);
+    CHECK(errno == ENOMEM);
+    errno = 0;
+    CHECK(md::alloc(std::size_t{1} << 48) == nullptr);  // above kMaxRequest
+    CHECK(errno == ENOMEM);
+    errno = 0;
+    CHECK(md::alloc_zeroed(SIZE_MAX / 2) == nullptr);
+    CHECK(errno == ENOMEM);
+    errno = 0;
+    CHECK(md::alloc_aligned(SIZE_MAX / 4, 64, false) == nullptr);
+    CHECK(errno == ENOMEM);
+    void* p = md::alloc(10);
+    errno = 0;
+    CHECK(md::reallocate(p, SIZE_MAX / 2) == nullptr);
+    CHECK(errno == ENOMEM);
+    CHECK(md::requested_size(p) == 10);  // untouched
+    md::release(p);
+    auto s = md::snapshot();
+    CHECK(s.current_bytes == 0);
+    CHECK(s.allocations == 1);
+}
+
+TEST_CASE("blocks: foreign pointers are counted, never freed or crashed on", "[blocks]")
+{
+    Fresh fresh;
+    int on_stack = 0;
+    static char in_data[64];
+    void* from_glibc = std::malloc(100);  // the unit-test process's malloc is glibc's
+    std::memset(from_glibc, 7, 100);
+    void* mapped = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    REQUIRE(mapped != MAP_FAILED);
+    md::release(&on_stack);
+    md::release(in_data + 16);
+    md::release(from_glibc);
+    md::release(mapped);
+    CHECK(md::snapshot().foreign_frees == 4);
+    CHECK(md::usable_size(from_glibc) == 0);
+    CHECK(md::requested_size(mapped) == -1);
+    // realloc of a foreign block copies its bytes into a tracked one; the old is left alone
+    auto* q = static_cast<unsigned char*>(md::reallocate(from_glibc, 50));
+    REQUIRE(q != nullptr);
+    CHECK(q[49] == 7);
+    CHECK(md::snapshot().foreign_frees == 5);
+    // ...even when the new size runs past the end of the foreign mapping
+    static_cast<unsigned char*>(mapped)[4095] = 9;
+    auto* r = static_cast<unsigned char*>(md::reallocate(static_cast<char*>(mapped) + 4000, 100000));
+    REQUIRE(r != nullptr);
+    CHECK(r[95] == 9);
+    md::release(q);
+    md::release(r);
+    std::free(from_glibc);
+    munmap(mapped, 4096);
+    CHECK(md::snapshot().current_bytes == 0);
+}
+
+TEST_CASE("blocks: a double free is caught as foreign", "[blocks]")
+{
+    Fresh fresh;
+    void* p = md::alloc(40);
+    void* keep = md::alloc(40);  // keeps the page alive so the header stays readable
+    md::release(p);
+    md::release(p);
+    auto s = md::snapshot();
+    CHECK(s.frees == 1);
+    CHECK(s.foreign_frees == 1);
+    CHECK(s.current_bytes == 40);
+    md::release(keep);
+}
+
+TEST_CASE("blocks: an interior pointer is foreign", "[blocks]")
+{
+    Fresh fresh;
+    auto* p = static_cast<char*>(md::alloc(256));
+    md::release(p + 32);
+    CHECK(md::snapshot().foreign_frees == 1);
+    CHECK(md::requested_size(p) == 256);
+    md::release(p);
+}

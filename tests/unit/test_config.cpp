@@ -1,0 +1,82 @@
+// MEMTRACK_* parsers and the output template.
+#include "config/config.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+#include <string>
+
+namespace md = memtrack::detail;
+
+TEST_CASE("config: durations", "[config]")
+{
+    CHECK(md::parse_duration_ns("100ms") == 100'000'000);
+    CHECK(md::parse_duration_ns("0.5s") == 500'000'000);
+    CHECK(md::parse_duration_ns("2s") == 2'000'000'000);
+    CHECK(md::parse_duration_ns("2") == 2'000'000'000);
+    CHECK(md::parse_duration_ns(" 250 us ") == 250'000);
+    CHECK(md::parse_duration_ns("1m") == 60'000'000'000);
+    CHECK(md::parse_duration_ns("0") == 0);
+    CHECK_FALSE(md::parse_duration_ns("fast"));
+    CHECK_FALSE(md::parse_duration_ns(""));
+    CHECK_FALSE(md::parse_duration_ns("-1s"));
+    CHECK_FALSE(md::parse_duration_ns("10 parsecs"));
+    CHECK_FALSE(md::parse_duration_ns("1e400"));
+}
+
+TEST_CASE("config: report kinds", "[config]")
+{
+    auto k = md::parse_report_kinds("text,json");
+    REQUIRE(k);
+    CHECK((k->text && k->json));
+    k = md::parse_report_kinds("json");
+    REQUIRE(k);
+    CHECK((!k->text && k->json));
+    k = md::parse_report_kinds(" text ");
+    REQUIRE(k);
+    CHECK((k->text && !k->json));
+    k = md::parse_report_kinds("none");
+    REQUIRE(k);
+    CHECK((!k->text && !k->json));
+    CHECK_FALSE(md::parse_report_kinds("xml"));
+    CHECK_FALSE(md::parse_report_kinds(""));
+    CHECK_FALSE(md::parse_report_kinds("text,,"));
+}
+
+TEST_CASE("config: output templates", "[config]")
+{
+    CHECK(md::valid_output_template("memtrack.%e.%p.json"));
+    CHECK(md::valid_output_template("/tmp/100%%.json"));
+    CHECK_FALSE(md::valid_output_template(""));
+    CHECK_FALSE(md::valid_output_template("dir/"));
+    CHECK_FALSE(md::valid_output_template("r.%q.json"));
+    CHECK_FALSE(md::valid_output_template("r.json%"));
+    char out[64];
+    REQUIRE(md::expand_template("m.%e.%p.%%.json", 42, "prog", out, sizeof out));
+    CHECK(std::string(out) == "m.prog.42.%.json");
+    CHECK_FALSE(md::expand_template("a-very-long-template-%e", 1, "x", out, 10));
+}
+
+TEST_CASE("config: a bad value keeps the default", "[config]")
+{
+    setenv("MEMTRACK_INTERVAL", "fast", 1);
+    setenv("MEMTRACK_REPORT", "xml", 1);
+    setenv("MEMTRACK_OUTPUT", "r.%q", 1);
+    md::load_config();
+    CHECK(md::config().interval_ns == 100'000'000);
+    CHECK(md::config().report_text);
+    CHECK(md::config().report_json);
+    CHECK(std::string(md::config().output).ends_with("/memtrack.%e.%p.json"));
+    CHECK(md::config().output[0] == '/');  // made absolute against the start-up directory
+    setenv("MEMTRACK_INTERVAL", "5ms", 1);
+    setenv("MEMTRACK_REPORT", "json", 1);
+    setenv("MEMTRACK_OUTPUT", "/tmp/x.%p.json", 1);
+    md::load_config();
+    CHECK(md::config().interval_ns == 5'000'000);
+    CHECK_FALSE(md::config().report_text);
+    CHECK(std::string(md::config().output) == "/tmp/x.%p.json");
+    setenv("MEMTRACK_INTERVAL", "0", 1);
+    setenv("MEMTRACK_REPORT", "none", 1);
+    md::load_config();
+    CHECK(md::config().interval_ns == 0);
+}
