@@ -106,21 +106,24 @@ TEST_CASE("blocks: memalign rounds a non-power-of-two alignment up", "[blocks]")
 TEST_CASE("blocks: failed allocations return NULL with errno ENOMEM", "[blocks]")
 {
     Fresh fresh;
+    // volatile: keep the compiler from folding impossible sizes into the inline fast path
+    volatile std::size_t huge = SIZE_MAX - 8, above = std::size_t{1} << 48,
+                         half = SIZE_MAX / 2, quarter = SIZE_MAX / 4;
     errno = 0;
-    CHECK(md::alloc(SIZE_MAX - 8) == nullptr);
+    CHECK(md::alloc(huge) == nullptr);
     CHECK(errno == ENOMEM);
     errno = 0;
-    CHECK(md::alloc(std::size_t{1} << 48) == nullptr);  // above kMaxRequest
+    CHECK(md::alloc(above) == nullptr);  // above kMaxRequest
     CHECK(errno == ENOMEM);
     errno = 0;
-    CHECK(md::alloc_zeroed(SIZE_MAX / 2) == nullptr);
+    CHECK(md::alloc_zeroed(half) == nullptr);
     CHECK(errno == ENOMEM);
     errno = 0;
-    CHECK(md::alloc_aligned(SIZE_MAX / 4, 64, false) == nullptr);
+    CHECK(md::alloc_aligned(quarter, 64, false) == nullptr);
     CHECK(errno == ENOMEM);
     void* p = md::alloc(10);
     errno = 0;
-    CHECK(md::reallocate(p, SIZE_MAX / 2) == nullptr);
+    CHECK(md::reallocate(p, half) == nullptr);
     CHECK(errno == ENOMEM);
     CHECK(md::requested_size(p) == 10);  // untouched
     md::release(p);

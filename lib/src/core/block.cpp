@@ -20,6 +20,47 @@ void* alloc_failed() noexcept
 
 void free_foreign(void*) noexcept { note_foreign_free(); }
 
+namespace {
+
+// Flags for a new block of `size`: tracked unless this thread is inside memtrack, big from
+// kFoldBytes on (its free folds at once).
+std::uint64_t flags_for(std::size_t size) noexcept
+{
+    std::uint64_t flags = in_guard() ? kUntracked : 0;
+    if (static_cast<std::int64_t>(size) >= kFoldBytes) flags |= kBig;
+    return flags;
+}
+
+// Header + accounting for a block from any cold path.
+void* finish_block(void* header_base, std::size_t size, std::uint64_t extra_flags) noexcept
+{
+    const std::uint64_t flags = flags_for(size) | extra_flags;
+    void* user = write_header(header_base, size | flags);
+    if (!(flags & kUntracked)) note_alloc_any(size);
+    return user;
+}
+
+}  // namespace
+
+void* alloc_slow(std::size_t size, bool zero) noexcept
+{
+    if (size > kMaxRequest) return alloc_failed();
+    void* base = zero ? mi_zalloc(gross_size(size)) : mi_malloc(gross_size(size));
+    if (base == nullptr) return alloc_failed();
+    return finish_block(base, size, 0);
+}
+
+void release_slow(void* p) noexcept
+{
+    if (p == nullptr) return;
+    BlockHeader* h = valid_header(p);
+    if (h == nullptr) return free_foreign(p);
+    const std::uint64_t sf = h->size_flags;
+    h->check = 0;
+    if (!(sf & kUntracked)) note_free_any(sf & kSizeMask);
+    mi_free(base_of(p, sf));
+}
+
 void* alloc_aligned(std::size_t size, std::size_t align, bool zero) noexcept
 {
     if (align <= kHeaderSize) return zero ? alloc_zeroed(size) : alloc(size);
@@ -101,14 +142,13 @@ void* reallocate(void* p, std::size_t size) noexcept
     void* new_base = mi_realloc(base, gross_size(size));
     if (new_base == nullptr) return alloc_failed();  // p and its header are untouched
     void* user = static_cast<char*>(new_base) + kHeaderSize;
-    const std::uint64_t new_sf = size | (sf & kTracked);
-    BlockHeader* nh = header_of(user);
-    nh->size_flags = new_sf;
-    nh->check = check_of(user, new_sf);
-    if (sf & kTracked) {
+    std::uint64_t new_sf = size | (sf & kUntracked);
+    if (static_cast<std::int64_t>(size) >= kFoldBytes) new_sf |= kBig;
+    write_header(new_base, new_sf);
+    if (!(sf & kUntracked)) {
         // As tracemalloc: the old block leaves, then the new one arrives (no transient sum).
-        note_free(old_size);
-        note_alloc(size);
+        note_free_any(old_size);
+        note_alloc_any(size);
     }
     return user;
 }

@@ -6,11 +6,12 @@
 //
 //     base (from mimalloc) -> [ size_flags : 8 ][ aux : 4 ][ check : 4 ] <- user pointer
 //
-// - size_flags: requested size in bits 0..47, flags in bits 48..55 (tracked, aligned, offset),
+// - size_flags: requested size in bits 0..47, flags in bits 48..55 (untracked, aligned,
+//   offset, big),
 //   bits 56..63 free for the leak checker's generation (issue 4).
 // - aux: 32 bits for the allocation-stack id of the leak checker (issue 4); 0 today.
-// - check: a hash of the user address and size_flags. free() validates it before trusting the
-//   header, so a pointer memtrack never allocated (or one freed twice: free clears it) is
+// - check: the low 32 bits of the user address xor a salt. free() validates it before trusting
+//   the header, so a pointer memtrack never allocated (or one freed twice: free clears it) is
 //   recognised and counted as foreign instead of corrupting the heap.
 //
 // Costs: 16 bytes per block plus rounding of (size + 16) up to a multiple of 16, which also
@@ -44,9 +45,13 @@ static_assert(sizeof(BlockHeader) == 16);
 
 inline constexpr std::size_t kHeaderSize = sizeof(BlockHeader);
 inline constexpr std::uint64_t kSizeMask = (std::uint64_t{1} << 48) - 1;
-inline constexpr std::uint64_t kTracked = std::uint64_t{1} << 48;  // counted in the stats
-inline constexpr std::uint64_t kAligned = std::uint64_t{1} << 49;  // from mi_malloc_aligned_at
-inline constexpr std::uint64_t kOffset = std::uint64_t{1} << 50;   // base stored before header
+// Flags. A block with any flag set is freed by release_slow; a plain small tracked block has
+// none, so its size_flags is its size.
+inline constexpr std::uint64_t kUntracked = std::uint64_t{1} << 48;  // not in the stats
+inline constexpr std::uint64_t kAligned = std::uint64_t{1} << 49;    // mi_malloc_aligned_at
+inline constexpr std::uint64_t kOffset = std::uint64_t{1} << 50;     // base stored before header
+inline constexpr std::uint64_t kBig = std::uint64_t{1} << 51;        // >= kFoldBytes
+inline constexpr int kFlagShift = 48;
 // Largest request memtrack passes on; more fails with ENOMEM like glibc's PTRDIFF_MAX check.
 inline constexpr std::size_t kMaxRequest = std::size_t{1} << 47;
 // Largest alignment mimalloc 2.0.9's aligned allocation supports; above it, kOffset blocks.
@@ -60,11 +65,11 @@ inline BlockHeader* header_of(void* user) noexcept
     return static_cast<BlockHeader*>(user) - 1;
 }
 
-inline std::uint32_t check_of(const void* user, std::uint64_t size_flags) noexcept
+// Never 0 for a block memtrack returns (0 marks a freed header): the salt's bits 0..3 are set
+// and user pointers are 16-aligned.
+inline std::uint32_t check_of(const void* user) noexcept
 {
-    const std::uint64_t x =
-        (reinterpret_cast<std::uintptr_t>(user) ^ size_flags) * 0x9E3779B97F4A7C15ull;
-    return static_cast<std::uint32_t>(x >> 32) | 1u;  // never 0: 0 marks a freed header
+    return static_cast<std::uint32_t>(reinterpret_cast<std::uintptr_t>(user)) ^ 0x6d74726bu;
 }
 
 // Request size for mimalloc: header added and rounded to 16. Caller checked kMaxRequest.
@@ -73,50 +78,66 @@ inline std::size_t gross_size(std::size_t size) noexcept
     return (size + kHeaderSize + 15) & ~std::size_t{15};
 }
 
-// Writes the header and counts the block (unless this thread is inside memtrack).
-inline void* finish_block(void* base, std::size_t size, std::uint64_t flags) noexcept
+inline std::uint64_t* header_words(BlockHeader* h) noexcept
+{
+    return reinterpret_cast<std::uint64_t*>(h);
+}
+
+// Writes the header of a block at `base` (two 8-byte stores: size_flags, then aux = 0 and
+// check together) and returns the user pointer.
+inline void* write_header(void* base, std::uint64_t size_flags) noexcept
 {
     void* user = static_cast<char*>(base) + kHeaderSize;
-    const bool tracked = !in_guard();
-    const std::uint64_t sf = size | flags | (tracked ? kTracked : 0);
-    BlockHeader* h = header_of(user);
-    h->size_flags = sf;
-    h->aux = 0;
-    h->check = check_of(user, sf);
-    if (tracked) note_alloc(size);
+    BlockHeader* h = static_cast<BlockHeader*>(base);
+    h->size_flags = size_flags;
+    header_words(h)[1] = std::uint64_t{check_of(user)} << 32;  // aux = 0, check
     return user;
 }
 
-// Slow halves (block.cpp): errno, oversize requests, big alignments, foreign pointers.
+// Cold halves (block.cpp): errno, big or untracked blocks, big alignments, foreign pointers.
 [[gnu::noinline, gnu::cold]] void* alloc_failed() noexcept;
 [[gnu::noinline, gnu::cold]] void free_foreign(void* p) noexcept;
+// Any size, any thread state: big blocks (kBig, folded at once), blocks allocated inside the
+// guard (untracked), oversize requests (ENOMEM).
+[[gnu::noinline]] void* alloc_slow(std::size_t size, bool zero) noexcept;
 [[gnu::noinline]] void* alloc_aligned(std::size_t size, std::size_t align, bool zero) noexcept;
+// free of a pointer that is page-aligned (or NULL), or whose header has a flag of kSlowFlags.
+[[gnu::noinline]] void release_slow(void* p) noexcept;
 
 // Hot: malloc semantics (malloc(0) returns a unique pointer; NULL + ENOMEM on failure).
+// Beyond mi_malloc: one compare, the header (two stores), note_alloc.
 inline void* alloc(std::size_t size) noexcept
 {
-    if (size > kMaxRequest) [[unlikely]] return alloc_failed();
+    ThreadState& ts = t_state;
+    if (size >= ts.small_limit) [[unlikely]]
+        return alloc_slow(size, false);
     void* base = mi_malloc(gross_size(size));
     if (base == nullptr) [[unlikely]] return alloc_failed();
-    return finish_block(base, size, 0);
+    void* user = write_header(base, size);
+    note_alloc(ts, size);
+    return user;
 }
 
 // Zeroed allocation of `size` bytes (calloc after its overflow check).
 inline void* alloc_zeroed(std::size_t size) noexcept
 {
-    if (size > kMaxRequest) [[unlikely]] return alloc_failed();
+    ThreadState& ts = t_state;
+    if (size >= ts.small_limit) [[unlikely]]
+        return alloc_slow(size, true);
     void* base = mi_zalloc(gross_size(size));
     if (base == nullptr) [[unlikely]] return alloc_failed();
-    return finish_block(base, size, 0);
+    void* user = write_header(base, size);
+    note_alloc(ts, size);
+    return user;
 }
 
 // The header of `p` if memtrack allocated it and it is live, else nullptr. Asks mimalloc
-// before touching memory next to p.
+// before touching memory next to p. For the cold paths (realloc, usable size).
 inline BlockHeader* valid_header(void* p) noexcept
 {
     if (!mi_is_in_heap_region(p)) [[unlikely]] return nullptr;
     BlockHeader* h = header_of(p);
-    if (h->check != check_of(p, h->size_flags)) [[unlikely]] return nullptr;
+    if (h->check != check_of(p)) [[unlikely]] return nullptr;
     return h;
 }
 
@@ -129,15 +150,23 @@ inline void* base_of(void* user, std::uint64_t size_flags) noexcept
 }
 
 // Hot: free semantics (NULL is a no-op; foreign pointers are counted, never freed).
+//
+// Reading the header without asking mimalloc first is safe because p is not at the start of a
+// page: the 16 bytes before it lie in p's own page, which is mapped if p is a pointer the
+// program could use at all (free of an unmapped pointer crashes glibc's free as well). Page-
+// aligned pointers (and NULL) take release_slow, which asks mi_is_in_heap_region first. A
+// foreign pointer passes the check only if 32 bits of hash happen to match (2^-32).
+// Beyond mi_free: the page test, one header load and hash, one flag test, note_free.
 inline void release(void* p) noexcept
 {
-    if (p == nullptr) return;
-    BlockHeader* h = valid_header(p);
-    if (h == nullptr) [[unlikely]] return free_foreign(p);
+    if ((reinterpret_cast<std::uintptr_t>(p) & 4095) == 0) [[unlikely]] return release_slow(p);
+    BlockHeader* h = header_of(p);
     const std::uint64_t sf = h->size_flags;
+    if (h->check != check_of(p)) [[unlikely]] return free_foreign(p);
+    if ((sf >> kFlagShift) != 0) [[unlikely]] return release_slow(p);
     h->check = 0;
-    if (sf & kTracked) note_free(sf & kSizeMask);
-    mi_free(base_of(p, sf));
+    note_free(t_state, sf);
+    mi_free(h);
 }
 
 // realloc semantics of glibc: realloc(NULL, n) = malloc(n); realloc(p, 0) frees p and returns

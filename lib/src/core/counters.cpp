@@ -80,24 +80,24 @@ void unlink_locked(ThreadState& ts) noexcept
 // owner cannot run (registry lock held at fork, or retired). Updates both peaks.
 void fold_into_totals(ThreadState& ts) noexcept
 {
-    const std::int64_t pending = ts.pending.load(std::memory_order_relaxed);
+    const std::int64_t pending = ts.pending;
     const std::int64_t before = g_totals.current.fetch_add(pending, std::memory_order_relaxed);
     const std::int64_t high = before + (ts.pending_max > pending ? ts.pending_max : pending);
+    // (pending_max may be -1 for a new thread: then high = before + pending.)
     if (high > g_totals.life_peak.load(std::memory_order_relaxed) ||
         high > g_totals.peak.load(std::memory_order_relaxed)) {
         const std::int64_t now = uptime_ns();
         raise_to(g_totals.peak, g_totals.peak_ns, high, now);
         raise_to(g_totals.life_peak, g_totals.life_peak_ns, high, now);
     }
-    g_totals.allocs.fetch_add(ts.allocs.load(std::memory_order_relaxed), std::memory_order_relaxed);
-    g_totals.frees.fetch_add(ts.frees.load(std::memory_order_relaxed), std::memory_order_relaxed);
-    g_totals.bytes_allocated.fetch_add(ts.bytes_allocated.load(std::memory_order_relaxed),
-                                       std::memory_order_relaxed);
-    ts.pending.store(0, std::memory_order_relaxed);
+    g_totals.allocs.fetch_add(ts.allocs, std::memory_order_relaxed);
+    g_totals.frees.fetch_add(ts.frees, std::memory_order_relaxed);
+    g_totals.bytes_allocated.fetch_add(ts.bytes_allocated, std::memory_order_relaxed);
+    __atomic_store_n(&ts.pending, 0, __ATOMIC_RELAXED);
     ts.pending_max = 0;
-    ts.allocs.store(0, std::memory_order_relaxed);
-    ts.frees.store(0, std::memory_order_relaxed);
-    ts.bytes_allocated.store(0, std::memory_order_relaxed);
+    __atomic_store_n(&ts.allocs, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&ts.frees, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&ts.bytes_allocated, 0, __ATOMIC_RELAXED);
 }
 
 void register_thread(ThreadState& ts) noexcept
@@ -135,6 +135,27 @@ void fold_slow(ThreadState& ts) noexcept
 {
     if (ts.status == kNew) register_thread(ts);
     fold_into_totals(ts);
+    if (ts.status == kRetired) ts.pending_max = -1;
+}
+
+void note_high(ThreadState& ts, std::int64_t pending) noexcept
+{
+    ts.pending_max = pending;
+    if (pending >= ts.fold_hi) fold_slow(ts);
+}
+
+void note_alloc_any(std::size_t size) noexcept
+{
+    ThreadState& ts = t_state;
+    note_alloc(ts, size);
+    if (static_cast<std::int64_t>(size) >= kFoldBytes) fold_slow(ts);
+}
+
+void note_free_any(std::size_t size) noexcept
+{
+    ThreadState& ts = t_state;
+    note_free(ts, size);
+    if (static_cast<std::int64_t>(size) >= kFoldBytes) fold_slow(ts);
 }
 
 void note_foreign_free() noexcept
@@ -152,6 +173,7 @@ void retire_thread() noexcept
     ts.status = kRetired;
     ts.fold_hi = 0;  // late events during thread teardown fold at once
     ts.fold_lo = std::numeric_limits<std::int64_t>::max();
+    ts.pending_max = -1;
     pthread_mutex_unlock(&g_registry_lock);
 }
 
@@ -166,10 +188,10 @@ Snapshot snapshot() noexcept
     std::uint64_t frees = g_totals.frees.load(std::memory_order_relaxed);
     std::uint64_t bytes = g_totals.bytes_allocated.load(std::memory_order_relaxed);
     for (ThreadState* t = g_registry_head; t != nullptr; t = t->next) {
-        current += t->pending.load(std::memory_order_relaxed);
-        allocs += t->allocs.load(std::memory_order_relaxed);
-        frees += t->frees.load(std::memory_order_relaxed);
-        bytes += t->bytes_allocated.load(std::memory_order_relaxed);
+        current += read_racy(t->pending);
+        allocs += read_racy(t->allocs);
+        frees += read_racy(t->frees);
+        bytes += read_racy(t->bytes_allocated);
     }
     pthread_mutex_unlock(&g_registry_lock);
     // Another thread's batch can make `current` exceed the folded peak: the peak is at least
@@ -197,7 +219,7 @@ std::int64_t current_bytes() noexcept
     pthread_mutex_lock(&g_registry_lock);
     current = g_totals.current.load(std::memory_order_relaxed);
     for (ThreadState* t = g_registry_head; t != nullptr; t = t->next)
-        current += t->pending.load(std::memory_order_relaxed);
+        current += read_racy(t->pending);
     pthread_mutex_unlock(&g_registry_lock);
     return current;
 }
@@ -259,11 +281,11 @@ void counters_reset_for_tests() noexcept
     pthread_mutex_lock(&g_registry_lock);
     if (self.status == kRegistered) unlink_locked(self);
     pthread_mutex_unlock(&g_registry_lock);
-    self.pending.store(0);
-    self.pending_max = 0;
-    self.allocs.store(0);
-    self.frees.store(0);
-    self.bytes_allocated.store(0);
+    self.pending = 0;
+    self.pending_max = -1;
+    self.allocs = 0;
+    self.frees = 0;
+    self.bytes_allocated = 0;
     self.status = kNew;
     self.fold_hi = 0;
     self.fold_lo = std::numeric_limits<std::int64_t>::max();

@@ -27,21 +27,33 @@ namespace memtrack::detail {
 // is accounted at once. Documented in docs/report-format.md; tested in tests/unit.
 inline constexpr std::int64_t kFoldBytes = std::int64_t{1} << 20;
 
-// Owner-written fields are relaxed atomics so that snapshots may read them from other threads;
-// on x86-64 a relaxed load/add/store compiles to plain moves.
+// Fields are written only by the owning thread, with plain stores (so the hot path can use
+// memory-operand adds); other threads read them with relaxed atomic loads (read_racy) in
+// snapshots. Aligned 8-byte stores do not tear on the platforms memtrack supports (x86-64,
+// aarch64), and a stale read is within the documented bound. The registry links are guarded
+// by the registry lock.
 struct ThreadState {
-    std::atomic<std::int64_t> pending{0};        // requested bytes allocated - freed, unfolded
-    std::int64_t pending_max = 0;                // highest `pending` since the last fold, >= 0
-    std::int64_t fold_hi = 0;                    // fold when pending >= fold_hi
+    std::int64_t pending = 0;          // requested bytes allocated - freed, unfolded
+    std::int64_t pending_max = -1;     // highest `pending` since the last fold; -1 while the
+                                       // thread is new or retired, so every event folds
+    std::int64_t fold_hi = 0;          // fold when pending >= fold_hi
     std::int64_t fold_lo = std::numeric_limits<std::int64_t>::max();  // ... or <= fold_lo
-    std::atomic<std::uint64_t> allocs{0};        // unfolded allocation count
-    std::atomic<std::uint64_t> frees{0};         // unfolded free count
-    std::atomic<std::uint64_t> bytes_allocated{0};  // unfolded sum of allocated sizes
-    std::uint32_t guard = 0;                     // reentrancy depth: >0 = untracked
-    std::uint32_t status = 0;                    // kNew, kRegistered, kRetired
-    ThreadState* prev = nullptr;                 // registry links (registry lock)
+    std::uint64_t allocs = 0;          // unfolded allocation count
+    std::uint64_t frees = 0;           // unfolded free count
+    std::uint64_t bytes_allocated = 0; // unfolded sum of allocated sizes
+    std::uint64_t small_limit = kFoldBytes;  // sizes below it take the inline fast path;
+                                            // 0 inside the guard (all allocations go slow)
+    std::uint32_t guard = 0;           // reentrancy depth: >0 = untracked
+    std::uint32_t status = 0;          // kNew, kRegistered, kRetired
+    ThreadState* prev = nullptr;       // registry links (registry lock)
     ThreadState* next = nullptr;
 };
+
+template <class T>
+inline T read_racy(const T& field) noexcept
+{
+    return __atomic_load_n(&field, __ATOMIC_RELAXED);
+}
 
 inline constexpr std::uint32_t kNew = 0;
 inline constexpr std::uint32_t kRegistered = 1;
@@ -53,38 +65,37 @@ inline constexpr std::uint32_t kRetired = 2;
 // the process totals and updates the peaks. Cold; may take the registry lock.
 [[gnu::noinline, gnu::cold]] void fold_slow(ThreadState& ts) noexcept;
 
-template <class T>
-inline void bump(std::atomic<T>& a, T delta) noexcept
+// Cold half of note_alloc: a new high within the batch (kept for the exact peak), and the
+// fold when the batch reaches fold_hi.
+[[gnu::noinline, gnu::cold]] void note_high(ThreadState& ts, std::int64_t pending) noexcept;
+
+// Hot: counts an allocation of `size` (< kFoldBytes) requested bytes by this thread: three
+// memory adds and one compare-and-branch. The branch is taken only when the batch reaches a
+// new high (note_high keeps it for the exact peak and folds at fold_hi; since a fold resets
+// pending_max to 0 and fold_hi > 0, reaching fold_hi always passes through this branch).
+inline void note_alloc(ThreadState& ts, std::size_t size) noexcept
 {
-    a.store(a.load(std::memory_order_relaxed) + delta, std::memory_order_relaxed);
+    const std::int64_t p = ts.pending + static_cast<std::int64_t>(size);
+    ts.pending = p;
+    ts.allocs += 1;
+    ts.bytes_allocated += size;
+    if (p > ts.pending_max) [[unlikely]]
+        note_high(ts, p);
 }
 
-// Hot: counts an allocation of `size` requested bytes by this thread. About 12 instructions:
-// four TLS read-modify-writes, a max, one compare-and-branch.
-inline void note_alloc(std::size_t size) noexcept
+// Hot: counts a free of a block of `size` (< kFoldBytes) requested bytes by this thread.
+inline void note_free(ThreadState& ts, std::size_t size) noexcept
 {
-    ThreadState& ts = t_state;
-    const auto s = static_cast<std::int64_t>(size);
-    const std::int64_t p = ts.pending.load(std::memory_order_relaxed) + s;
-    ts.pending.store(p, std::memory_order_relaxed);
-    if (p > ts.pending_max) ts.pending_max = p;
-    bump(ts.allocs, std::uint64_t{1});
-    bump(ts.bytes_allocated, static_cast<std::uint64_t>(size));
-    if ((p >= ts.fold_hi) | (s >= kFoldBytes)) [[unlikely]]
+    const std::int64_t p = ts.pending - static_cast<std::int64_t>(size);
+    ts.pending = p;
+    ts.frees += 1;
+    if (p <= ts.fold_lo) [[unlikely]]
         fold_slow(ts);
 }
 
-// Hot: counts a free of a block of `size` requested bytes by this thread.
-inline void note_free(std::size_t size) noexcept
-{
-    ThreadState& ts = t_state;
-    const auto s = static_cast<std::int64_t>(size);
-    const std::int64_t p = ts.pending.load(std::memory_order_relaxed) - s;
-    ts.pending.store(p, std::memory_order_relaxed);
-    bump(ts.frees, std::uint64_t{1});
-    if ((p <= ts.fold_lo) | (s >= kFoldBytes)) [[unlikely]]
-        fold_slow(ts);
-}
+// Any size; a block of kFoldBytes or more is folded into the totals at once. Cold callers.
+void note_alloc_any(std::size_t size) noexcept;
+void note_free_any(std::size_t size) noexcept;
 
 // Counts a free or realloc of a pointer memtrack never allocated. Cold.
 void note_foreign_free() noexcept;
@@ -95,8 +106,17 @@ inline bool in_guard() noexcept { return t_state.guard != 0; }
 // RAII reentrancy guard: while alive, this thread's allocations go to mimalloc untracked.
 class Guard {
 public:
-    Guard() noexcept { ++t_state.guard; }
-    ~Guard() { --t_state.guard; }
+    Guard() noexcept
+    {
+        ThreadState& ts = t_state;
+        ++ts.guard;
+        ts.small_limit = 0;
+    }
+    ~Guard()
+    {
+        ThreadState& ts = t_state;
+        if (--ts.guard == 0) ts.small_limit = kFoldBytes;
+    }
     Guard(const Guard&) = delete;
     Guard& operator=(const Guard&) = delete;
 };
