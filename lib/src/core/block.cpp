@@ -20,6 +20,21 @@ void* alloc_failed() noexcept
 
 void free_foreign(void*) noexcept { note_foreign_free(); }
 
+void* alloc_failed_counted(std::size_t size) noexcept
+{
+    ThreadState& ts = t_state;
+    ts.pending -= static_cast<std::int64_t>(size);
+    ts.allocs -= 1;
+    ts.bytes_allocated -= size;
+    return alloc_failed();
+}
+
+void release_and_fold(void* base) noexcept
+{
+    mi_free(base);
+    fold_slow(t_state);
+}
+
 namespace {
 
 // Flags for a new block of `size`: tracked unless this thread is inside memtrack, big from

@@ -65,11 +65,20 @@ inline BlockHeader* header_of(void* user) noexcept
     return static_cast<BlockHeader*>(user) - 1;
 }
 
-// Never 0 for a block memtrack returns (0 marks a freed header): the salt's bits 0..3 are set
-// and user pointers are 16-aligned.
+// The check of a block without flags. Never 0 for a block memtrack returns (0 marks a freed
+// header): the salt's bits 0..3 are set and user pointers are 16-aligned.
 inline std::uint32_t check_of(const void* user) noexcept
 {
     return static_cast<std::uint32_t>(reinterpret_cast<std::uintptr_t>(user)) ^ 0x6d74726bu;
+}
+
+// The check of a block with flags mixes them in, so that the hot free path, which compares
+// with check_of(user) only, sends every flagged block to release_slow without testing flags.
+// Bits 0..3 of the mix are 0, so the result is never 0 either.
+inline std::uint32_t check_of(const void* user, std::uint64_t size_flags) noexcept
+{
+    const auto flags = static_cast<std::uint32_t>(size_flags >> 48);
+    return check_of(user) ^ ((flags * 0x9E3779B1u) & ~15u);
 }
 
 // Request size for mimalloc: header added and rounded to 16. Caller checked kMaxRequest.
@@ -78,19 +87,24 @@ inline std::size_t gross_size(std::size_t size) noexcept
     return (size + kHeaderSize + 15) & ~std::size_t{15};
 }
 
-inline std::uint64_t* header_words(BlockHeader* h) noexcept
-{
-    return reinterpret_cast<std::uint64_t*>(h);
-}
-
-// Writes the header of a block at `base` (two 8-byte stores: size_flags, then aux = 0 and
-// check together) and returns the user pointer.
+// Writes the header of a block at `base` and returns the user pointer. `aux` is left as is
+// (it is only meaningful once the leak checker, issue 4, writes it).
 inline void* write_header(void* base, std::uint64_t size_flags) noexcept
 {
     void* user = static_cast<char*>(base) + kHeaderSize;
     BlockHeader* h = static_cast<BlockHeader*>(base);
     h->size_flags = size_flags;
-    header_words(h)[1] = std::uint64_t{check_of(user)} << 32;  // aux = 0, check
+    h->check = check_of(user, size_flags);
+    return user;
+}
+
+// Hot variant for a plain small block (no flags).
+inline void* write_plain_header(void* base, std::size_t size) noexcept
+{
+    void* user = static_cast<char*>(base) + kHeaderSize;
+    BlockHeader* h = static_cast<BlockHeader*>(base);
+    h->size_flags = size;
+    h->check = check_of(user);
     return user;
 }
 
@@ -101,21 +115,27 @@ inline void* write_header(void* base, std::uint64_t size_flags) noexcept
 // guard (untracked), oversize requests (ENOMEM).
 [[gnu::noinline]] void* alloc_slow(std::size_t size, bool zero) noexcept;
 [[gnu::noinline]] void* alloc_aligned(std::size_t size, std::size_t align, bool zero) noexcept;
-// free of a pointer that is page-aligned (or NULL), or whose header has a flag of kSlowFlags.
+// free of a pointer that is page-aligned (or NULL), of a block with flags, or a foreign one.
 [[gnu::noinline]] void release_slow(void* p) noexcept;
+// Tail of release when the batch reaches fold_lo: frees the block and folds.
+[[gnu::noinline, gnu::cold]] void release_and_fold(void* base) noexcept;
+
+// Undoes note_alloc of a small block mimalloc then failed to provide (real out-of-memory):
+// counts are restored; the batch's high may overstate by at most this request.
+[[gnu::noinline, gnu::cold]] void* alloc_failed_counted(std::size_t size) noexcept;
 
 // Hot: malloc semantics (malloc(0) returns a unique pointer; NULL + ENOMEM on failure).
-// Beyond mi_malloc: one compare, the header (two stores), note_alloc.
+// Beyond mi_malloc: one compare, note_alloc before the call (so only `size` has to live across
+// it), and the header (two stores).
 inline void* alloc(std::size_t size) noexcept
 {
     ThreadState& ts = t_state;
     if (size >= ts.small_limit) [[unlikely]]
         return alloc_slow(size, false);
-    void* base = mi_malloc(gross_size(size));
-    if (base == nullptr) [[unlikely]] return alloc_failed();
-    void* user = write_header(base, size);
     note_alloc(ts, size);
-    return user;
+    void* base = mi_malloc(gross_size(size));
+    if (base == nullptr) [[unlikely]] return alloc_failed_counted(size);
+    return write_plain_header(base, size);
 }
 
 // Zeroed allocation of `size` bytes (calloc after its overflow check).
@@ -124,11 +144,10 @@ inline void* alloc_zeroed(std::size_t size) noexcept
     ThreadState& ts = t_state;
     if (size >= ts.small_limit) [[unlikely]]
         return alloc_slow(size, true);
-    void* base = mi_zalloc(gross_size(size));
-    if (base == nullptr) [[unlikely]] return alloc_failed();
-    void* user = write_header(base, size);
     note_alloc(ts, size);
-    return user;
+    void* base = mi_zalloc(gross_size(size));
+    if (base == nullptr) [[unlikely]] return alloc_failed_counted(size);
+    return write_plain_header(base, size);
 }
 
 // The header of `p` if memtrack allocated it and it is live, else nullptr. Asks mimalloc
@@ -137,7 +156,7 @@ inline BlockHeader* valid_header(void* p) noexcept
 {
     if (!mi_is_in_heap_region(p)) [[unlikely]] return nullptr;
     BlockHeader* h = header_of(p);
-    if (h->check != check_of(p)) [[unlikely]] return nullptr;
+    if (h->check != check_of(p, h->size_flags)) [[unlikely]] return nullptr;
     return h;
 }
 
@@ -154,18 +173,23 @@ inline void* base_of(void* user, std::uint64_t size_flags) noexcept
 // Reading the header without asking mimalloc first is safe because p is not at the start of a
 // page: the 16 bytes before it lie in p's own page, which is mapped if p is a pointer the
 // program could use at all (free of an unmapped pointer crashes glibc's free as well). Page-
-// aligned pointers (and NULL) take release_slow, which asks mi_is_in_heap_region first. A
-// foreign pointer passes the check only if 32 bits of hash happen to match (2^-32).
-// Beyond mi_free: the page test, one header load and hash, one flag test, note_free.
+// aligned pointers (and NULL) take release_slow, which asks mi_is_in_heap_region first, as
+// does anything failing the check. A foreign pointer passes the check only if 32 bits happen to
+// match its address (2^-32 for arbitrary data).
+// Beyond mi_free: the page test, the check (load, xor, compare), three counter updates.
 inline void release(void* p) noexcept
 {
     if ((reinterpret_cast<std::uintptr_t>(p) & 4095) == 0) [[unlikely]] return release_slow(p);
     BlockHeader* h = header_of(p);
     const std::uint64_t sf = h->size_flags;
-    if (h->check != check_of(p)) [[unlikely]] return free_foreign(p);
-    if ((sf >> kFlagShift) != 0) [[unlikely]] return release_slow(p);
+    // A flagged block (or a foreign pointer) fails this compare and takes release_slow.
+    if (h->check != check_of(p)) [[unlikely]] return release_slow(p);
     h->check = 0;
-    note_free(t_state, sf);
+    ThreadState& ts = t_state;
+    const std::int64_t pending = ts.pending - static_cast<std::int64_t>(sf);
+    ts.pending = pending;
+    ts.frees += 1;
+    if (pending <= ts.fold_lo) [[unlikely]] return release_and_fold(h);  // see note_free
     mi_free(h);
 }
 
