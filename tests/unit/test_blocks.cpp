@@ -165,6 +165,22 @@ TEST_CASE("blocks: foreign pointers are counted, never freed or crashed on", "[b
     CHECK(md::snapshot().current_bytes == 0);
 }
 
+TEST_CASE("blocks: a foreign pointer just after an unmapped page is not read before",
+          "[blocks]")
+{
+    Fresh fresh;
+    // Two pages; unmap the first: a pointer 8 bytes into the second has its would-be header in
+    // the unmapped page. Reading it would crash the test.
+    auto* two = static_cast<char*>(
+        mmap(nullptr, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    REQUIRE(two != MAP_FAILED);
+    REQUIRE(munmap(two, 4096) == 0);
+    for (int offset : {0, 8, 15}) md::release(two + 4096 + offset);
+    CHECK(md::snapshot().foreign_frees == 3);
+    CHECK(md::usable_size(two + 4096 + 8) == 0);
+    munmap(two + 4096, 4096);
+}
+
 TEST_CASE("blocks: a double free is caught as foreign", "[blocks]")
 {
     Fresh fresh;

@@ -170,16 +170,17 @@ inline void* base_of(void* user, std::uint64_t size_flags) noexcept
 
 // Hot: free semantics (NULL is a no-op; foreign pointers are counted, never freed).
 //
-// Reading the header without asking mimalloc first is safe because p is not at the start of a
-// page: the 16 bytes before it lie in p's own page, which is mapped if p is a pointer the
-// program could use at all (free of an unmapped pointer crashes glibc's free as well). Page-
-// aligned pointers (and NULL) take release_slow, which asks mi_is_in_heap_region first, as
+// Reading the header without asking mimalloc first is safe because p is at least 16 bytes into
+// its page: the 16 bytes before it lie in p's own page, which is mapped if p is a pointer the
+// program could use at all (free of an unmapped pointer crashes glibc's free as well). Other
+// pointers (NULL, page-aligned blocks, foreign pointers near a page start) take release_slow, which asks mi_is_in_heap_region first, as
 // does anything failing the check. A foreign pointer passes the check only if 32 bits happen to
 // match its address (2^-32 for arbitrary data).
 // Beyond mi_free: the page test, the check (load, xor, compare), three counter updates.
 inline void release(void* p) noexcept
 {
-    if ((reinterpret_cast<std::uintptr_t>(p) & 4095) == 0) [[unlikely]] return release_slow(p);
+    if ((reinterpret_cast<std::uintptr_t>(p) & 4095) < kHeaderSize) [[unlikely]]
+        return release_slow(p);
     BlockHeader* h = header_of(p);
     const std::uint64_t sf = h->size_flags;
     // A flagged block (or a foreign pointer) fails this compare and takes release_slow.
