@@ -1,0 +1,102 @@
+// The allocator API under the preload: realloc chains, aligned entry points, glibc semantics,
+// foreign pointers, every operator new/delete form, and the C API from outside.
+#include "common.hpp"
+
+using namespace mt_test;
+
+namespace {
+// Runs `tp MODE` under the preload and an idle baseline; returns (report, baseline report).
+std::pair<nlohmann::json, nlohmann::json> run_mode(const std::string& tp, const std::string& mode,
+                                                   RunResult* out = nullptr)
+{
+    TempDir dir, base_dir;
+    const RunResult r = run_tracked(dir, {program(tp), mode});
+    INFO(r.out << r.err);
+    CHECK(r.out.find("FAIL") == std::string::npos);
+    CHECK(r.exit_code == 0);
+    if (out != nullptr) *out = r;
+    REQUIRE(run_tracked(base_dir, {program("tp_c"), "idle"}).exit_code == 0);
+    return {only_report(dir.path), only_report(base_dir.path)};
+}
+}  // namespace
+
+TEST_CASE("allocator: realloc chains are accounted exactly", "[allocator]")
+{
+    const auto [j, base] = run_mode("tp_c", "realloc");
+    CHECK(heap(j, "allocations") - heap(base, "allocations") == 5);
+    CHECK(heap(j, "frees") - heap(base, "frees") == 5);
+    CHECK(heap(j, "bytes_allocated") - heap(base, "bytes_allocated") ==
+          100 + 1000 + 100000 + 5000000 + 10);
+    CHECK(heap(j, "current_bytes") == heap(base, "current_bytes"));
+    // realloc replaces a block: the old leaves before the new arrives, as in tracemalloc
+    CHECK(heap(j, "peak_bytes") == heap(base, "peak_bytes") + 5000000);
+}
+
+TEST_CASE("allocator: every aligned entry point returns aligned memory", "[allocator]")
+{
+    const auto [j, base] = run_mode("tp_c", "aligned");
+    CHECK(heap(j, "current_bytes") == heap(base, "current_bytes"));
+    CHECK(heap(j, "foreign_frees") == 0);
+}
+
+TEST_CASE("allocator: glibc semantics (errno, overflow, malloc(0), realloc(p, 0))", "[allocator]")
+{
+    const auto [j, base] = run_mode("tp_c", "semantics");
+    CHECK(heap(j, "current_bytes") == heap(base, "current_bytes"));
+    CHECK(heap(j, "foreign_frees") == 0);
+}
+
+TEST_CASE("allocator: pointers memtrack never allocated are counted, not crashed on",
+          "[allocator]")
+{
+    RunResult r;
+    const auto [j, base] = run_mode("tp_c", "foreign", &r);
+    CHECK(r.out.find("foreign done") != std::string::npos);
+    CHECK(heap(j, "foreign_frees") == 5);
+    // everything the program allocated was freed; dlopen(libc, RTLD_NOLOAD) keeps a few bytes
+    CHECK(heap(j, "current_bytes") - heap(base, "current_bytes") <= 64);
+}
+
+TEST_CASE("allocator: every operator new/delete form, counted exactly", "[allocator][cxx]")
+{
+    RunResult r;
+    const auto [j, base] = run_mode("tp_cxx", "forms", &r);
+    CHECK(r.out.find("forms done") != std::string::npos);
+    CHECK(heap(j, "foreign_frees") == 0);
+}
+
+TEST_CASE("allocator: operator new failure calls the new_handler, then throws bad_alloc",
+          "[allocator][cxx]")
+{
+    RunResult r;
+    run_mode("tp_cxx", "fail", &r);
+    CHECK(r.out.find("fail done") != std::string::npos);
+}
+
+TEST_CASE("api: a preloaded C program finds the API with dlsym", "[api]")
+{
+    TempDir dir;
+    RunResult r = run_tracked(dir, {program("tp_c"), "api"});
+    CHECK(r.exit_code == 0);
+    CHECK(r.out == "tp_c api\ntracked\n");
+    RunOptions plain;
+    plain.argv = {program("tp_c"), "api"};
+    plain.preload = false;
+    r = run(plain);
+    CHECK(r.exit_code == 0);
+    CHECK(r.out == "tp_c api\nnot tracked\n");
+}
+
+TEST_CASE("api: a program linked to memtrack::memtrack is tracked without LD_PRELOAD", "[api]")
+{
+    TempDir dir;
+    RunOptions o;
+    o.argv = {program("tp_linked")};
+    o.preload = false;
+    o.env = {{"MEMTRACK_OUTPUT", dir.file("r.%p.json")}};
+    const RunResult r = run(o);
+    INFO(r.out << r.err);
+    CHECK(r.exit_code == 0);
+    CHECK(r.out == "current 0 peak 30018\n");
+    CHECK(only_report(dir.path)["heap"]["bytes_allocated"].get<std::int64_t>() >= 30018);
+}

@@ -1,0 +1,169 @@
+// The end-of-run report: fields, exit status, timeline, which parts are written, bad
+// configuration, unwritable and taken output paths.
+#include "common.hpp"
+
+#include <fstream>
+#include <sys/stat.h>
+#include <unistd.h>
+
+using namespace mt_test;
+
+TEST_CASE("report: every documented field, with exact marker values", "[report]")
+{
+    TempDir base_dir, dir;
+    REQUIRE(run_tracked(base_dir, {program("tp_c"), "idle"}).exit_code == 0);
+    const auto base = only_report(base_dir.path);
+    const RunResult r = run_tracked(dir, {program("tp_c"), "basic", "return", "0"});
+    REQUIRE(r.exit_code == 0);
+    const auto j = only_report(dir.path);
+    CHECK(j["format"] == "memtrack-report");
+    CHECK(j["version"] == 1);
+    CHECK(j["reason"] == "exit");
+    CHECK(j["program"] == program("tp_c"));
+    CHECK(j["argv"] == nlohmann::json::array({program("tp_c"), "basic", "return", "0"}));
+    CHECK(j["pid"].get<int>() > 0);
+    CHECK(j["ppid"].get<int>() == getpid());
+    CHECK(j["exit_status"] == 0);
+    for (const char* f : {"wall_s", "user_s", "sys_s", "cpu_wall_ratio", "max_rss_bytes"})
+        CHECK(j["process"][f].is_number());
+    CHECK(j["process"]["max_rss_bytes"].get<std::int64_t>() > 3'000'000);
+    // Exact: the program adds 10007 kept + 3000000 freed to its start-up heap.
+    const std::int64_t start = heap(base, "live_bytes_at_exit");
+    CHECK(heap(j, "live_bytes_at_exit") == start + 10007);
+    CHECK(heap(j, "current_bytes") == start + 10007);
+    CHECK(heap(j, "peak_bytes") == start + 10007 + 3000000);
+    CHECK(heap(j, "allocations") == heap(base, "allocations") + 2);
+    CHECK(heap(j, "frees") == heap(base, "frees") + 1);
+    CHECK(heap(j, "bytes_allocated") == heap(base, "bytes_allocated") + 3010007);
+    CHECK(heap(j, "live_blocks_at_exit") == heap(base, "live_blocks_at_exit") + 1);
+    CHECK(heap(j, "foreign_frees") == 0);
+    CHECK(j["heap"]["peak_time_s"].get<double>() <= j["process"]["wall_s"].get<double>());
+    // The timeline: [seconds, bytes] in time order, holding the peak itself.
+    const auto& tl = j["timeline"];
+    REQUIRE(tl.size() >= 2);
+    bool has_peak = false;
+    double last = -1;
+    for (const auto& point : tl) {
+        REQUIRE(point.size() == 2);
+        CHECK(point[0].get<double>() >= last);
+        last = point[0].get<double>();
+        has_peak = has_peak || point[1].get<std::int64_t>() == heap(j, "peak_bytes");
+    }
+    CHECK(has_peak);
+    // The summary on stderr.
+    const auto lines = memtrack_lines(r.err);
+    REQUIRE(lines.size() == 6);
+    CHECK(lines[0].find("tp_c (pid ") != std::string::npos);
+    CHECK(lines[0].find("exited with status 0") != std::string::npos);
+    CHECK(lines[2].find("heap    peak 2.94 MiB") != std::string::npos);  // 72704 + 3010007 B
+    CHECK(lines[5].find(dir.path) != std::string::npos);
+}
+
+TEST_CASE("report: exit status from exit(N) and from return N", "[report]")
+{
+    for (const char* how : {"exit", "return"}) {
+        TempDir dir;
+        const RunResult r = run_tracked(dir, {program("tp_c"), "basic", how, "42"});
+        CHECK(r.exit_code == 42);
+        CHECK(only_report(dir.path)["exit_status"] == 42);
+        CHECK(r.err.find("exited with status 42") != std::string::npos);
+    }
+}
+
+TEST_CASE("report: the sampler fills the timeline at MEMTRACK_INTERVAL", "[report]")
+{
+    TempDir dir;
+    RunOptions o;
+    o.argv = {"/bin/sleep", "0.5"};
+    o.env = {{"MEMTRACK_OUTPUT", dir.file("r.json")}, {"MEMTRACK_INTERVAL", "50ms"}};
+    REQUIRE(run(o).exit_code == 0);
+    const auto j = only_report(dir.path);
+    CHECK(j["config"]["interval_s"].get<double>() == Approx(0.05));
+    CHECK(j["timeline"].size() >= 6);  // ~10 samples + start, peak and end
+}
+
+TEST_CASE("report: MEMTRACK_REPORT picks the parts", "[report]")
+{
+    {
+        TempDir dir;
+        const RunResult r = run_tracked(dir, {program("tp_c"), "basic"}, {{"MEMTRACK_REPORT", "none"}});
+        CHECK(r.exit_code == 0);
+        CHECK(memtrack_lines(r.err).empty());
+        CHECK(reports_in(dir.path).empty());
+    }
+    {
+        TempDir dir;
+        const RunResult r = run_tracked(dir, {program("tp_c"), "basic"}, {{"MEMTRACK_REPORT", "json"}});
+        CHECK(memtrack_lines(r.err).empty());
+        CHECK(reports_in(dir.path).size() == 1);
+    }
+    {
+        TempDir dir;
+        const RunResult r = run_tracked(dir, {program("tp_c"), "basic"}, {{"MEMTRACK_REPORT", "text"}});
+        CHECK(memtrack_lines(r.err).size() == 5);  // no "report" line: no file
+        CHECK(reports_in(dir.path).empty());
+    }
+}
+
+TEST_CASE("report: a bad variable gets one line, the default, and an unharmed program",
+          "[report][config]")
+{
+    struct Bad {
+        const char* var;
+        const char* value;
+        const char* fallback;
+    };
+    const RunResult clean = run({.argv = {program("tp_c"), "basic"}, .env = {}, .unset_env = {},
+                                 .preload = false, .cwd = {}, .stdin_data = {}});
+    for (const Bad& bad : {Bad{"MEMTRACK_INTERVAL", "fast", "100ms"},
+                           Bad{"MEMTRACK_REPORT", "xml", "text,json"},
+                           Bad{"MEMTRACK_OUTPUT", "r.%q.json", "memtrack.%e.%p.json"}}) {
+        INFO(bad.var << "=" << bad.value);
+        TempDir dir;
+        std::vector<std::pair<std::string, std::string>> env = {{bad.var, bad.value}};
+        if (std::string(bad.var) == "MEMTRACK_OUTPUT") env.emplace_back("MEMTRACK_REPORT", "text");
+        const RunResult r = run_tracked(dir, {program("tp_c"), "basic"}, env);
+        CHECK(r.exit_code == 0);
+        CHECK(r.out == clean.out);
+        const auto lines = memtrack_lines(r.err);
+        int complaints = 0;
+        for (const auto& l : lines) {
+            if (l.find(bad.var) == std::string::npos) continue;
+            ++complaints;
+            CHECK(l.find(std::string("\"") + bad.value + "\"") != std::string::npos);
+            CHECK(l.find(std::string("using ") + bad.fallback) != std::string::npos);
+        }
+        CHECK(complaints == 1);
+        if (std::string(bad.var) != "MEMTRACK_OUTPUT") CHECK(reports_in(dir.path).size() == 1);
+    }
+}
+
+TEST_CASE("report: an unwritable output path gets a message; the summary still comes",
+          "[report]")
+{
+    TempDir dir;
+    std::ofstream(dir.file("plainfile")) << "x";
+    const RunResult r = run_tracked(dir, {program("tp_c"), "basic", "exit", "3"},
+                                    {{"MEMTRACK_OUTPUT", dir.file("plainfile/r.json")}});
+    CHECK(r.exit_code == 3);
+    CHECK(r.err.find("cannot write the JSON report to " + dir.file("plainfile/r.json")) !=
+          std::string::npos);
+    CHECK(r.err.find("exited with status 3") != std::string::npos);
+    CHECK(r.err.find("heap    peak") != std::string::npos);
+}
+
+TEST_CASE("report: never written over an existing file or through a symlink", "[report]")
+{
+    TempDir dir;
+    std::ofstream(dir.file("r.json")) << "precious";
+    std::ofstream(dir.file("victim")) << "victim";
+    REQUIRE(symlink(dir.file("victim").c_str(), dir.file("l.json").c_str()) == 0);
+    RunResult r = run_tracked(dir, {program("tp_c"), "idle"}, {{"MEMTRACK_OUTPUT", dir.file("r.json")}});
+    CHECK(read_file(dir.file("r.json")) == "precious");
+    CHECK(nlohmann::json::parse(read_file(dir.file("r.1.json")))["format"] == "memtrack-report");
+    CHECK(r.err.find("r.1.json (" + dir.file("r.json") + " existed; not overwritten)") !=
+          std::string::npos);
+    r = run_tracked(dir, {program("tp_c"), "idle"}, {{"MEMTRACK_OUTPUT", dir.file("l.json")}});
+    CHECK(read_file(dir.file("victim")) == "victim");
+    CHECK(file_exists(dir.file("l.1.json")));
+}
