@@ -1,0 +1,335 @@
+#!/usr/bin/env python3
+"""memtrack's allocation benchmark: each workload under each allocator configuration, runs
+interleaved round-robin so machine noise hits every configuration alike; wall time median
+(min, max) and max RSS; ratios against glibc and mimalloc computed inside this one run.
+
+    bench/run.sh [--quick] [--runs N] [--build DIR] [--preload NAME=/path/lib.so ...]
+
+Writes bench/results/<date>-<commit>.json and regenerates docs/benchmarks.md.
+Python standard library only.
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+LIBDIR = "/usr/lib/x86_64-linux-gnu"
+
+# Configurations: name -> (preload library or None, extra environment, how to prove it loaded).
+def configurations(build, extra):
+    memtrack = os.path.join(build, "lib", "libmemtrack.so")
+    configs = [
+        ("glibc", None, {}, None),
+        ("mimalloc", f"{LIBDIR}/libmimalloc.so.2", {"MIMALLOC_SHOW_STATS": "1"}, "heap stats"),
+        ("jemalloc", f"{LIBDIR}/libjemalloc.so.2", {"MALLOC_CONF": "stats_print:true"},
+         "jemalloc statistics"),
+        ("memtrack", memtrack, {"MEMTRACK_REPORT": "text"}, "memtrack:   heap    peak"),
+        ("memtrack+report", memtrack, {}, "memtrack:   report"),
+    ]
+    for spec in extra:
+        name, _, path = spec.partition("=")
+        configs.append((name, path, {}, None))
+    return configs
+
+
+# The environment each configuration is timed with (the proof variables are only for the check).
+TIMED_ENV = {
+    "memtrack": {"MEMTRACK_REPORT": "none"},
+    "memtrack+report": {},  # defaults: summary + JSON report (into a temp dir), sampler on
+}
+
+
+def workloads(build, quick):
+    b = os.path.join(build, "bin", "bench")
+    churn_steps = 5_000_000 if quick else 20_000_000
+    x_steps = 2_000_000 if quick else 8_000_000
+    return [
+        ("churn", [f"{b}/churn", str(churn_steps)],
+         f"1 thread, ring of 10,000 blocks of 8..1024 B, {churn_steps:,} free+malloc steps"),
+        ("xthread-1", [f"{b}/xthread", "1", str(x_steps)],
+         f"1 producer + 1 consumer thread, {x_steps:,} blocks freed cross-thread"),
+        ("xthread-2", [f"{b}/xthread", "2", str(x_steps // 2)],
+         f"2 producers + 2 consumers, {x_steps // 2:,} blocks each, freed cross-thread"),
+    ]
+
+
+MEASURE = None  # build/bin/bench/measure: times the run and reads the child's own max RSS
+
+
+def run_once(argv, env):
+    with tempfile.NamedTemporaryFile("r", suffix=".measure") as out:
+        proc = subprocess.run([MEASURE, out.name] + argv, env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE)
+        err = proc.stderr.decode(errors="replace")
+        fields = out.read().split()
+    if proc.returncode != 0 or len(fields) != 3:
+        return 0.0, 0, 255, err
+    return float(fields[0]), int(fields[1]), int(fields[2]), err
+
+
+def env_for(preload, extra, report_dir):
+    env = dict(os.environ)
+    for k in list(env):
+        if k.startswith("MEMTRACK_") or k in ("LD_PRELOAD", "MALLOC_CONF") or k.startswith("MIMALLOC_"):
+            del env[k]
+    if preload:
+        env["LD_PRELOAD"] = preload
+    env["MEMTRACK_OUTPUT"] = os.path.join(report_dir, "memtrack.%e.%p.json")
+    env.update(extra)
+    return env
+
+
+def instructions_per_pair(build, configs, present):
+    """Deterministic cost: instructions per free+malloc pair on churn, from callgrind, as the
+    difference of two runs with different step counts divided by the step difference (start-up
+    cost cancels). None where valgrind is missing."""
+    if shutil.which("valgrind") is None:
+        return None, "valgrind not installed: instruction counts not measured"
+    churn = os.path.join(build, "bin", "bench", "churn")
+    steps = (200_000, 1_200_000)
+    out = {}
+    for name, lib, _, _ in configs:
+        if name not in present or name == "memtrack+report":
+            continue
+        counts = []
+        for n in steps:
+            with tempfile.TemporaryDirectory() as tmp:
+                env = env_for(lib, {"MEMTRACK_REPORT": "none"}, tmp)
+                cmd = ["valgrind", "--tool=callgrind", "--trace-children=yes",
+                       f"--callgrind-out-file={tmp}/cg.%p", churn, str(n)]
+                proc = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.PIPE, text=True)
+                m = re.findall(r"Collected : (\d+)", proc.stderr)
+                if proc.returncode != 0 or not m:
+                    return None, f"callgrind failed for {name}"
+                counts.append(int(m[-1]))
+        out[name] = (counts[1] - counts[0]) / (steps[1] - steps[0])
+        print(f"  churn instructions per pair: {name:<10} {out[name]:.1f}", flush=True)
+    return out, None
+
+
+def git_commit():
+    try:
+        return subprocess.check_output(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
+                                       text=True).strip()
+    except Exception:
+        return "unknown"
+
+
+def machine():
+    cpu = "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    def pkg(name):
+        try:
+            return subprocess.check_output(["dpkg-query", "-W", "-f=${Version}", name],
+                                           text=True, stderr=subprocess.DEVNULL).strip()
+        except Exception:
+            return "not installed"
+    return {"cpu": cpu, "cores": os.cpu_count(), "kernel": platform.release(),
+            "glibc": platform.libc_ver()[1], "mimalloc": pkg("libmimalloc2.0"),
+            "jemalloc": pkg("libjemalloc2")}
+
+
+def fmt_cell(median, glibc, mimalloc):
+    if median is None:
+        return "not installed"
+    parts = [f"{median:.3f} s"]
+    ratios = []
+    if glibc:
+        ratios.append(f"×{median / glibc:.2f} glibc")
+    if mimalloc:
+        ratios.append(f"×{median / mimalloc:.2f} mimalloc")
+    return parts[0] + (" (" + ", ".join(ratios) + ")" if ratios else "")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--build", default=os.path.join(ROOT, "build"))
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--runs", type=int)
+    ap.add_argument("--preload", action="append", default=[], metavar="NAME=/path/lib.so")
+    ap.add_argument("--no-docs", action="store_true", help="do not rewrite docs/benchmarks.md")
+    args = ap.parse_args()
+    runs = args.runs or (3 if args.quick else 7)
+    build = os.path.abspath(args.build)
+    global MEASURE
+    MEASURE = os.path.join(build, "bin", "bench", "measure")
+    configs = configurations(build, args.preload)
+    loads = workloads(build, args.quick)
+    for argv in [l[1] for l in loads] + [[MEASURE]]:
+        if not os.access(argv[0], os.X_OK):
+            sys.exit(f"bench: {argv[0]} is missing: build first (make build)")
+    report_dir = tempfile.mkdtemp(prefix="memtrack-bench-")
+    try:
+        # Which configurations exist, and does each preload really take effect?
+        present = []
+        notes = []
+        for name, lib, proof_env, proof in configs:
+            if lib and not os.path.exists(lib):
+                notes.append(f"{name}: {lib} not installed; column shown as such")
+                continue
+            if proof:
+                _, _, rc, err = run_once(loads[0][1][:1] + ["1000"],
+                                         env_for(lib, proof_env, report_dir))
+                if rc != 0 or proof not in err:
+                    sys.exit(f"bench: preloading {lib} for {name} did not take effect "
+                             f"(expected '{proof}' on stderr)")
+            present.append(name)
+        print(f"bench: {runs} runs per cell, configurations: {', '.join(present)}", flush=True)
+        results = {}
+        for wname, argv, desc in loads:
+            samples = {name: [] for name in present}
+            rss = {name: [] for name in present}
+            for r in range(runs):
+                for name, lib, _, _ in configs:
+                    if name not in present:
+                        continue
+                    env = env_for(lib, TIMED_ENV.get(name, {}), report_dir)
+                    wall, maxrss, rc, err = run_once(argv, env)
+                    if rc != 0:
+                        sys.exit(f"bench: {wname} under {name} failed ({rc}): {err[-500:]}")
+                    samples[name].append(wall)
+                    rss[name].append(maxrss)
+                print(f"  {wname}: run {r + 1}/{runs} done", flush=True)
+            cell = {}
+            for name in present:
+                cell[name] = {"median_s": statistics.median(samples[name]),
+                              "min_s": min(samples[name]), "max_s": max(samples[name]),
+                              "max_rss_bytes": max(rss[name]), "runs": samples[name]}
+            g = cell.get("glibc", {}).get("median_s")
+            m = cell.get("mimalloc", {}).get("median_s")
+            for name in present:
+                c = cell[name]
+                c["x_glibc"] = c["median_s"] / g if g else None
+                c["x_mimalloc"] = c["median_s"] / m if m else None
+                print(f"  {wname:<10} {name:<16} {fmt_cell(c['median_s'], g, m)}  "
+                      f"[{c['min_s']:.3f}..{c['max_s']:.3f}]  rss {c['max_rss_bytes'] / 2**20:.1f} MiB",
+                      flush=True)
+            results[wname] = {"command": argv, "description": desc, "cells": cell}
+        ipp, ipp_note = instructions_per_pair(build, configs, present)
+        if ipp_note:
+            notes.append(ipp_note)
+        # memtrack+report must have written its reports
+        if "memtrack+report" in present and not any(f.endswith(".json") for f in os.listdir(report_dir)):
+            sys.exit("bench: memtrack+report wrote no report")
+    finally:
+        shutil.rmtree(report_dir, ignore_errors=True)
+
+    commit = git_commit()
+    date = datetime.date.today().isoformat()
+    data = {"date": date, "commit": commit, "quick": args.quick, "runs": runs,
+            "machine": machine(), "configurations": [c[0] for c in configs],
+            "missing": notes, "workloads": results, "instructions_per_pair": ipp,
+            "command": " ".join(["bench/run.sh"] + sys.argv[1:])}
+    os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
+    out = os.path.join(ROOT, "bench", "results", f"{date}-{commit}{'-quick' if args.quick else ''}.json")
+    with open(out, "w") as f:
+        json.dump(data, f, indent=1)
+    print(f"bench: results in {os.path.relpath(out, ROOT)}")
+    if not args.no_docs:
+        write_docs(data, [c[0] for c in configs])
+        print("bench: docs/benchmarks.md regenerated")
+
+
+def write_docs(data, config_names):
+    w = data["workloads"]
+    def ratio(wl, cfg, key):
+        c = w.get(wl, {}).get("cells", {}).get(cfg)
+        return c[key] if c else None
+    mt_mi = ratio("churn", "memtrack", "x_mimalloc")
+    mt_gl = ratio("churn", "memtrack", "x_glibc")
+    lines = []
+    lines.append("# Benchmarks\n")
+    lines.append("Generated by `bench/run.sh` (`make bench`; `make bench-quick` for a short run). "
+                 "Every ratio is computed inside one run of the script, with runs interleaved "
+                 "round-robin across configurations; absolute times are for this machine only.\n")
+    m = data["machine"]
+    lines.append(f"- Date {data['date']}, commit `{data['commit']}`, {data['runs']} runs per cell"
+                 f"{' (quick mode)' if data['quick'] else ''}; command `{data['command']}`")
+    lines.append(f"- Machine: {m['cpu']}, {m['cores']} cores, Linux {m['kernel']}, glibc "
+                 f"{m['glibc']}, Debian mimalloc {m['mimalloc']}, jemalloc {m['jemalloc']}")
+    for note in data["missing"]:
+        lines.append(f"- {note}")
+    lines.append("")
+    lines.append("## Where the targets stand\n")
+    if mt_mi is not None:
+        lines.append(f"- memtrack (stats only, no report) / mimalloc on `churn`: **{mt_mi:.2f}** "
+                     f"(target ≤ 1.30): {'met' if mt_mi <= 1.30 else 'missed'}")
+    if mt_gl is not None:
+        lines.append(f"- memtrack / glibc on `churn`: **{mt_gl:.2f}** (target < 1: faster than "
+                     f"glibc): {'met' if mt_gl < 1 else 'missed'}")
+    ipp = data.get("instructions_per_pair")
+    if ipp and "memtrack" in ipp and "mimalloc" in ipp:
+        lines.append(f"- memtrack's cost on top of mimalloc: **{ipp['memtrack'] - ipp['mimalloc']:.1f}"
+                     f" instructions per malloc+free pair** on `churn` (callgrind; deterministic)")
+    lines.append("")
+    lines.append("## Wall time: median s (× glibc, × mimalloc)\n")
+    present = [c for c in config_names if any(c in v["cells"] for v in w.values())]
+    lines.append("| workload | " + " | ".join(present) + " |")
+    lines.append("| --- | " + " | ".join("---" for _ in present) + " |")
+    for wl, v in w.items():
+        row = [f"`{wl}`"]
+        g = v["cells"].get("glibc", {}).get("median_s")
+        mi = v["cells"].get("mimalloc", {}).get("median_s")
+        for c in present:
+            cell = v["cells"].get(c)
+            if not cell:
+                row.append("not installed")
+                continue
+            row.append(f"{cell['median_s']:.3f} ({cell['median_s'] / g:.2f}, "
+                       f"{cell['median_s'] / mi:.2f})" if g and mi else f"{cell['median_s']:.3f}")
+        lines.append("| " + " | ".join(row) + " |")
+    lines.append("")
+    lines.append("## Max RSS (MiB)\n")
+    lines.append("| workload | " + " | ".join(present) + " |")
+    lines.append("| --- | " + " | ".join("---" for _ in present) + " |")
+    for wl, v in w.items():
+        lines.append("| " + " | ".join([f"`{wl}`"] + [
+            f"{v['cells'][c]['max_rss_bytes'] / 2**20:.1f}" if c in v["cells"] else "-"
+            for c in present]) + " |")
+    lines.append("")
+    if ipp:
+        lines.append("## Instructions per malloc+free pair on `churn` (callgrind)\n")
+        lines.append("Whole-program instructions of a 1,200,000-step run minus a 200,000-step run, "
+                     "divided by 1,000,000: the workload's own loop is included and start-up "
+                     "cancels. Deterministic: repeatable whatever the machine's load.\n")
+        lines.append("| " + " | ".join(ipp) + " |")
+        lines.append("| " + " | ".join("---" for _ in ipp) + " |")
+        lines.append("| " + " | ".join(f"{v:.1f}" for v in ipp.values()) + " |")
+        lines.append("")
+    lines.append("## Workloads and configurations\n")
+    for wl, v in w.items():
+        lines.append(f"- `{wl}`: {v['description']}; command `{' '.join(os.path.relpath(a, ROOT) if a.startswith(ROOT) else a for a in v['command'])}`")
+    lines.append("- glibc: nothing preloaded. mimalloc, jemalloc: `LD_PRELOAD` of Debian's "
+                 "libmimalloc.so.2 / libjemalloc.so.2. memtrack: `LD_PRELOAD=build/lib/libmemtrack.so`"
+                 " with `MEMTRACK_REPORT=none` (all tracking and the sampler thread, no report). "
+                 "memtrack+report: all defaults, summary and JSON report written at exit.")
+    lines.append("- Each preload is checked to take effect before timing (mimalloc's and "
+                 "jemalloc's own statistics output, memtrack's summary).")
+    lines.append("")
+    extra = os.path.join(ROOT, "docs", "benchmarks-notes.md")
+    if os.path.exists(extra):
+        with open(extra) as f:
+            lines.append(f.read().rstrip() + "\n")
+    with open(os.path.join(ROOT, "docs", "benchmarks.md"), "w") as f:
+        f.write("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
