@@ -255,6 +255,20 @@ static int mode_fork(void)
     return failures ? 1 : 0;
 }
 
+/* huge: blocks of 1 GiB and more (mimalloc maps them outside its region map), untouched. */
+static int mode_huge(void)
+{
+    char* p = malloc((size_t)1 << 30);
+    CHECK(p != NULL && malloc_usable_size(p) >= ((size_t)1 << 30));
+    p = realloc(p, ((size_t)1 << 30) + 4096);
+    CHECK(p != NULL);
+    free(p);
+    void* q = NULL;
+    CHECK(posix_memalign(&q, 4096, (size_t)2 << 30) == 0);
+    free(q);
+    return failures ? 1 : 0;
+}
+
 /* api: the C API found with dlsym under LD_PRELOAD gives exact deltas. */
 static int mode_api(void)
 {
@@ -293,6 +307,7 @@ int main(int argc, char** argv)
     if (strcmp(mode, "threads") == 0) return mode_threads(argc, argv);
     if (strcmp(mode, "fork") == 0) return mode_fork();
     if (strcmp(mode, "api") == 0) return mode_api();
+    if (strcmp(mode, "huge") == 0) return mode_huge();
     fprintf(stderr, "tp_c: unknown mode %s\n", mode);
     return 2;
 }

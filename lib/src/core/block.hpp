@@ -150,15 +150,10 @@ inline void* alloc_zeroed(std::size_t size) noexcept
     return write_plain_header(base, size);
 }
 
-// The header of `p` if memtrack allocated it and it is live, else nullptr. Asks mimalloc
-// before touching memory next to p. For the cold paths (realloc, usable size).
-inline BlockHeader* valid_header(void* p) noexcept
-{
-    if (!mi_is_in_heap_region(p)) [[unlikely]] return nullptr;
-    BlockHeader* h = header_of(p);
-    if (h->check != check_of(p, h->size_flags)) [[unlikely]] return nullptr;
-    return h;
-}
+// The header of `p` if memtrack allocated it and it is live, else nullptr. Never faults: the
+// header is read directly only when it lies in p's own page; otherwise it is probed first
+// (block.cpp). For the cold paths (release_slow, realloc, usable size).
+BlockHeader* valid_header(void* p) noexcept;
 
 inline void* base_of(void* user, std::uint64_t size_flags) noexcept
 {
@@ -173,8 +168,8 @@ inline void* base_of(void* user, std::uint64_t size_flags) noexcept
 // Reading the header without asking mimalloc first is safe because p is at least 16 bytes into
 // its page: the 16 bytes before it lie in p's own page, which is mapped if p is a pointer the
 // program could use at all (free of an unmapped pointer crashes glibc's free as well). Other
-// pointers (NULL, page-aligned blocks, foreign pointers near a page start) take release_slow, which asks mi_is_in_heap_region first, as
-// does anything failing the check. A foreign pointer passes the check only if 32 bits happen to
+// pointers (NULL, page-aligned blocks, foreign pointers near a page start) take release_slow,
+// which probes the header's page first, as does anything failing the check. A foreign pointer passes the check only if 32 bits happen to
 // match its address (2^-32 for arbitrary data).
 // Beyond mi_free: the page test, the check (load, xor, compare), three counter updates.
 inline void release(void* p) noexcept
