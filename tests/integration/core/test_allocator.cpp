@@ -109,3 +109,26 @@ TEST_CASE("api: a program linked to memtrack::memtrack is tracked without LD_PRE
     CHECK(r.out == "current 0 peak 30018\n");
     CHECK(only_report(dir.path)["heap"]["bytes_allocated"].get<std::int64_t>() >= 30018);
 }
+
+TEST_CASE("api: memtrack_write_report writes a report now, and the exit report still comes",
+          "[api]")
+{
+    TempDir dir;
+    RunOptions o;
+    o.argv = {program("tp_linked"), "report", dir.file("now.%p.json")};
+    o.preload = false;
+    o.env = {{"MEMTRACK_OUTPUT", dir.file("exit.%p.json")}, {"MEMTRACK_REPORT", "json"}};
+    const RunResult r = run(o);
+    REQUIRE(r.exit_code == 0);
+    const auto reports = reports_in(dir.path);  // exit.<pid>.json, now.<pid>.json
+    REQUIRE(reports.size() == 2);
+    const auto& at_exit = reports[0];
+    const auto& now = reports[1];
+    CHECK(now["reason"] == "api");
+    CHECK(now["exit_status"].is_null());
+    CHECK(at_exit["reason"] == "exit");
+    CHECK(at_exit["exit_status"] == 0);
+    CHECK(now["pid"] == at_exit["pid"]);
+    // 50021 B held when the report was asked for, freed before exit
+    CHECK(heap(now, "current_bytes") - heap(at_exit, "current_bytes") == 50021);
+}
