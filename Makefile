@@ -8,8 +8,18 @@ CMAKE_FLAGS ?=
 
 all: build
 
+# Extra packages per goal: the tests also run the numpy demo and the real-tool checks; the
+# benchmark compares against jemalloc and counts instructions with valgrind.
+DEPS_EXTRA :=
+ifneq ($(filter test,$(MAKECMDGOALS)),)
+DEPS_EXTRA += python3-numpy
+endif
+ifneq ($(filter bench bench-quick,$(MAKECMDGOALS)),)
+DEPS_EXTRA += libjemalloc2 valgrind
+endif
+
 deps:
-	@bash scripts/install-deps.sh
+	@bash scripts/install-deps.sh $(DEPS_EXTRA)
 
 configure: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) >/dev/null

@@ -2,8 +2,8 @@
 # Installs the Debian packages memtrack needs that are missing. Root: apt-get directly; else
 # sudo without a password; else print the exact command and fail. Usage: install-deps.sh [extra pkgs]
 set -euo pipefail
-pkgs=(cmake make g++ pkg-config libmimalloc-dev libfmt-dev catch2 libcli11-dev nlohmann-json3-dev
-      python3 git valgrind "$@")
+pkgs=(cmake make g++ libmimalloc-dev libfmt-dev catch2 libcli11-dev nlohmann-json3-dev python3 git
+      "$@")
 missing=()
 for p in "${pkgs[@]}"; do
   if ! dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$'; then
@@ -12,7 +12,7 @@ for p in "${pkgs[@]}"; do
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 cmd=(apt-get install -y --no-install-recommends "${missing[@]}")
-echo "memtrack: installing missing Debian packages: ${missing[*]}"
+echo "memtrack: missing Debian packages: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 if [ "$(id -u)" -eq 0 ]; then
   apt-get update -qq && "${cmd[@]}"
