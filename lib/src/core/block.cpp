@@ -23,7 +23,7 @@ void free_foreign(void*) noexcept { note_foreign_free(); }
 namespace {
 
 // Whether the 16 bytes before p can be read without faulting. In p's own page: yes (p is a
-// pointer the program uses). Otherwise a fault-safe copy tells (process_vm_readv on ourselves
+// pointer the program uses). In mimalloc's region map: yes. Otherwise a fault-safe copy tells (process_vm_readv on ourselves
 // stops at an unmapped or protected page). Where seccomp refuses that syscall, fall back to
 // mimalloc's region map, which knows every block but those huge ones it mapped above its map's
 // range (mimalloc 2.0.9 maps blocks of about 1 GiB and more anywhere): those leak as foreign.
@@ -32,6 +32,9 @@ bool header_readable(void* p) noexcept
     const auto addr = reinterpret_cast<std::uintptr_t>(p);
     if ((addr & 4095) >= kHeaderSize) return true;
     if (addr < 4096) return false;
+    // Page-aligned blocks of memtrack's own (alignment >= 4096) are in mimalloc's map: no
+    // syscall for them.
+    if (mi_is_in_heap_region(p)) return true;
     BlockHeader copy;
     iovec local{&copy, sizeof copy};
     iovec remote{reinterpret_cast<void*>(addr - kHeaderSize), sizeof copy};
