@@ -22,8 +22,7 @@ namespace {
 
 // A minimal synchronous generator (g++ 12 has no std::generator): co_yield hands out one value
 // at a time; the coroutine frame keeps only the current one.
-template <class T>
-class Generator {
+template <class T> class Generator {
 public:
     struct promise_type {
         T* current = nullptr;
@@ -80,10 +79,12 @@ Image load_image(std::size_t index)  // a fresh image, every pixel written
 double stack_using_list()
 {
     std::vector<Image> images;
-    for (std::size_t i = 0; i < g_images; ++i) images.push_back(load_image(i));
+    for (std::size_t i = 0; i < g_images; ++i)
+        images.push_back(load_image(i));
     Image total(g_pixels, 0.0);
     for (const Image& image : images)
-        for (std::size_t p = 0; p < g_pixels; ++p) total[p] += image[p];
+        for (std::size_t p = 0; p < g_pixels; ++p)
+            total[p] += image[p];
     return total[g_pixels / 2];
 }
 
@@ -102,7 +103,8 @@ double stack_using_generator()
     Generator<Image> gen = images();
     while (gen.next()) {
         const Image& image = gen.value();
-        for (std::size_t p = 0; p < g_pixels; ++p) total[p] += image[p];
+        for (std::size_t p = 0; p < g_pixels; ++p)
+            total[p] += image[p];
     }
     return total[g_pixels / 2];
 }
@@ -151,13 +153,16 @@ int main(int argc, char** argv)
         const std::string arg = argv[i];
         if (i + 1 >= argc) return usage(argv[0], "missing value for " + arg);
         try {
-            if (arg == "--images") g_images = std::stoul(argv[++i]);
-            else if (arg == "--pixels") g_pixels = std::stoul(argv[++i]);
+            if (arg == "--images")
+                g_images = std::stoul(argv[++i]);
+            else if (arg == "--pixels")
+                g_pixels = std::stoul(argv[++i]);
             else if (arg == "--interval") {
                 const std::string v = argv[++i];
-                interval = std::chrono::milliseconds(
-                    v.ends_with("ms") ? std::stoul(v) : std::stoul(v) * 1000);
-            } else return usage(argv[0], "unknown argument " + arg);
+                interval = std::chrono::milliseconds(v.ends_with("ms") ? std::stoul(v)
+                                                                       : std::stoul(v) * 1000);
+            } else
+                return usage(argv[0], "unknown argument " + arg);
         } catch (const std::exception& e) {
             return usage(argv[0], std::string("bad value: ") + e.what());
         }
@@ -174,7 +179,8 @@ int main(int argc, char** argv)
     print_timeline("stack_using_list", list);
     print_timeline("stack_using_generator", gen);
     fmt::print("\n{:<22} {:>12} {:>10}\n", "", "peak", "images");
-    fmt::print("{:<22} {:>12} {:>10.2f}\n", "stack_using_list", fmt::format("{}", memtrack::Bytes{list.peak}),
+    fmt::print("{:<22} {:>12} {:>10.2f}\n", "stack_using_list",
+               fmt::format("{}", memtrack::Bytes{list.peak}),
                static_cast<double>(list.peak) / static_cast<double>(image_bytes));
     fmt::print("{:<22} {:>12} {:>10.2f}\n", "stack_using_generator",
                fmt::format("{}", memtrack::Bytes{gen.peak}),

@@ -44,8 +44,10 @@ Array normalize_in_place(const Array& array)
     const auto [lo, hi] = std::minmax_element(array.begin(), array.end());
     const std::int64_t low = *lo, high = *hi;
     Array result = array;  // the copy the lecture keeps so the input stays unchanged
-    for (auto& v : result) v -= low;
-    for (auto& v : result) v *= high - low;
+    for (auto& v : result)
+        v -= low;
+    for (auto& v : result)
+        v *= high - low;
     return result;
 }
 
@@ -57,8 +59,10 @@ int main(int argc, char** argv)
     for (int i = 1; i < argc; ++i) {
         const std::string arg = argv[i];
         try {
-            if (arg == "--size" && i + 1 < argc) n = demo::parse_size(argv[++i]);
-            else throw std::invalid_argument("unknown argument " + arg);
+            if (arg == "--size" && i + 1 < argc)
+                n = demo::parse_size(argv[++i]);
+            else
+                throw std::invalid_argument("unknown argument " + arg);
         } catch (const std::exception& e) {
             fmt::print(stderr, "{}: {}\nusage: {} [--size ELEMENTS]\n", argv[0], e.what(), argv[0]);
             return 2;
@@ -70,7 +74,8 @@ int main(int argc, char** argv)
     }
     std::mt19937 rng(1);
     Array input(n);
-    for (auto& v : input) v = 1 + static_cast<std::int64_t>(rng() % 9);  // randint(1, 10)
+    for (auto& v : input)
+        v = 1 + static_cast<std::int64_t>(rng() % 9);  // randint(1, 10)
     const auto array_bytes = static_cast<std::int64_t>(n * sizeof(std::int64_t));
 
     std::int64_t sink = 0;

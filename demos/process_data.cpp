@@ -27,7 +27,10 @@ using Data = std::vector<std::uint8_t>;
 std::size_t g_size = std::size_t{1} << 30;
 
 // Every page of every buffer is written, so heap and RSS both see the memory.
-Data load_data() { return Data(g_size, 1); }  // np.ones(2**30, dtype=np.uint8)
+Data load_data()
+{
+    return Data(g_size, 1);
+}  // np.ones(2**30, dtype=np.uint8)
 
 Data modify1(const Data& data)  // data * 2: a new array
 {
@@ -48,7 +51,8 @@ Data modify2(const Data& data)  // data + 10: a new array
 std::uint64_t checksum(const Data& d)
 {
     std::uint64_t sum = 0;
-    for (std::size_t i = 0; i < d.size(); i += 4096) sum += d[i];
+    for (std::size_t i = 0; i < d.size(); i += 4096)
+        sum += d[i];
     return sum;
 }
 
@@ -71,7 +75,10 @@ std::uint64_t reassign()
 // 3. One expression (lecture fix 1). In Python the chain frees each input as soon as it is
 // consumed; in C++ every temporary lives to the end of the full expression, so all three
 // buffers are alive at once.
-std::uint64_t chain() { return checksum(modify2(modify1(load_data()))); }
+std::uint64_t chain()
+{
+    return checksum(modify2(modify1(load_data())));
+}
 
 // 4. Ownership transfer (lecture fix 3, class Owner): modify1 takes the buffer out of its owner,
 // so it dies inside modify1 once the result exists.
@@ -95,8 +102,10 @@ std::uint64_t owner_transfer()
 std::uint64_t in_place()
 {
     Data data = load_data();
-    for (auto& x : data) x = static_cast<std::uint8_t>(x * 2);
-    for (auto& x : data) x = static_cast<std::uint8_t>(x + 10);
+    for (auto& x : data)
+        x = static_cast<std::uint8_t>(x * 2);
+    for (auto& x : data)
+        x = static_cast<std::uint8_t>(x + 10);
     return checksum(data);
 }
 
@@ -117,9 +126,10 @@ const Variant kVariants[] = {
 
 int usage(const char* argv0, const std::string& why)
 {
-    fmt::print(stderr, "{}: {}\nusage: {} [--size SIZE] [--variant NAME]\n  variants:", argv0,
-               why, argv0);
-    for (const Variant& v : kVariants) fmt::print(stderr, " {}", v.name);
+    fmt::print(stderr, "{}: {}\nusage: {} [--size SIZE] [--variant NAME]\n  variants:", argv0, why,
+               argv0);
+    for (const Variant& v : kVariants)
+        fmt::print(stderr, " {}", v.name);
     fmt::print(stderr, "\n");
     return 2;
 }
@@ -134,10 +144,14 @@ int main(int argc, char** argv)
         if ((arg == "--size" || arg == "--variant") && i + 1 >= argc)
             return usage(argv[0], arg + " needs a value");
         try {
-            if (arg == "--size") g_size = demo::parse_size(argv[++i]);
-            else if (arg == "--variant") only = argv[++i];
-            else if (arg == "--help" || arg == "-h") return usage(argv[0], "help") == 2 ? 0 : 0;
-            else return usage(argv[0], "unknown argument " + arg);
+            if (arg == "--size")
+                g_size = demo::parse_size(argv[++i]);
+            else if (arg == "--variant")
+                only = argv[++i];
+            else if (arg == "--help" || arg == "-h")
+                return usage(argv[0], "help") == 2 ? 0 : 0;
+            else
+                return usage(argv[0], "unknown argument " + arg);
         } catch (const std::exception& e) {
             return usage(argv[0], e.what());
         }

@@ -8,14 +8,15 @@
 namespace memtrack::launcher {
 
 // One table of the options passed on to the library: flag names, variable, value name, help.
-#define MEMTRACK_LAUNCHER_OPTIONS(X)                                                             \
-    X("-o,--output", MEMTRACK_OUTPUT, "TEMPLATE",                                                \
-      "JSON report path template: %p pid, %e executable name, %% percent "                       \
-      "(default memtrack.%e.%p.json in the current directory)")                                  \
-    X("--report", MEMTRACK_REPORT, "LIST", "what to write: text, json, text,json or none "       \
-                                           "(default text,json)")                                \
-    X("--interval", MEMTRACK_INTERVAL, "DURATION",                                               \
-      "timeline sampling interval, e.g. 100ms, 0.5s, 2s; 0 turns the sampler off "               \
+#define MEMTRACK_LAUNCHER_OPTIONS(X)                                                               \
+    X("-o,--output", MEMTRACK_OUTPUT, "TEMPLATE",                                                  \
+      "JSON report path template: %p pid, %e executable name, %% percent "                         \
+      "(default memtrack.%e.%p.json in the current directory)")                                    \
+    X("--report", MEMTRACK_REPORT, "LIST",                                                         \
+      "what to write: text, json, text,json or none "                                              \
+      "(default text,json)")                                                                       \
+    X("--interval", MEMTRACK_INTERVAL, "DURATION",                                                 \
+      "timeline sampling interval, e.g. 100ms, 0.5s, 2s; 0 turns the sampler off "                 \
       "(default 100ms)")
 
 struct Setting {
@@ -24,9 +25,9 @@ struct Setting {
 };
 
 struct RunRequest {
-    std::string library;                // libmemtrack.so to preload (absolute)
-    std::vector<Setting> settings;      // MEMTRACK_* variables to set for the program
-    std::vector<std::string> command;   // program and its arguments
+    std::string library;               // libmemtrack.so to preload (absolute)
+    std::vector<Setting> settings;     // MEMTRACK_* variables to set for the program
+    std::vector<std::string> command;  // program and its arguments
 };
 
 // Runs the program with the library preloaded; returns its exit status (128 + N if it died of

@@ -48,7 +48,7 @@ int run_main(int argc, char** argv)
                  "memtrack"};
     app.set_version_flag("--version", std::string("memtrack ") + MEMTRACK_VERSION_STRING);
     std::map<std::string, std::string> values;
-#define MEMTRACK_ADD_OPTION(flags, variable, value_name, help)                                   \
+#define MEMTRACK_ADD_OPTION(flags, variable, value_name, help)                                     \
     app.add_option(flags, values[#variable], help)->type_name(value_name);
     MEMTRACK_LAUNCHER_OPTIONS(MEMTRACK_ADD_OPTION)
 #undef MEMTRACK_ADD_OPTION
@@ -81,7 +81,7 @@ int run_main(int argc, char** argv)
         char resolved[4096];
         if (realpath(request.library.c_str(), resolved) != nullptr) request.library = resolved;
     }
-#define MEMTRACK_PASS_OPTION(flags, variable, value_name, help)                                  \
+#define MEMTRACK_PASS_OPTION(flags, variable, value_name, help)                                    \
     if (!values[#variable].empty()) request.settings.push_back({#variable, values[#variable]});
     MEMTRACK_LAUNCHER_OPTIONS(MEMTRACK_PASS_OPTION)
 #undef MEMTRACK_PASS_OPTION

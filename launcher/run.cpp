@@ -11,10 +11,10 @@
 #include <fcntl.h>
 #include <glob.h>
 #include <string>
-#include <vector>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <vector>
 
 namespace memtrack::launcher {
 
@@ -41,10 +41,14 @@ std::string report_glob(const std::string& templ, pid_t pid)
     for (std::size_t i = 0; i < templ.size(); ++i) {
         if (templ[i] == '%' && i + 1 < templ.size()) {
             const char c = templ[++i];
-            if (c == 'p') out += std::to_string(pid);
-            else if (c == 'e') out += '*';
-            else if (c == '%') out += '%';
-            else out += templ.substr(i - 1, 2);
+            if (c == 'p')
+                out += std::to_string(pid);
+            else if (c == 'e')
+                out += '*';
+            else if (c == '%')
+                out += '%';
+            else
+                out += templ.substr(i - 1, 2);
         } else if (templ[i] == '*' || templ[i] == '?' || templ[i] == '[') {
             out += '\\';
             out += templ[i];
@@ -68,7 +72,7 @@ std::string newest_match(const std::string& pattern)
         glob_t g{};
         if (glob(p.c_str(), 0, nullptr, &g) == 0) {
             for (std::size_t i = 0; i < g.gl_pathc; ++i) {
-                struct stat st{};
+                struct stat st {};
                 if (stat(g.gl_pathv[i], &st) != 0) continue;
                 if (best.empty() || st.st_mtim.tv_sec > best_time.tv_sec ||
                     (st.st_mtim.tv_sec == best_time.tv_sec &&
@@ -133,11 +137,12 @@ int run_program(const RunRequest& request)
         preload += ':';
         preload += old;
     }
-    struct sigaction sa{};
+    struct sigaction sa {};
     sa.sa_handler = forward_signal;
     sigemptyset(&sa.sa_mask);
     sa.sa_flags = SA_RESTART;
-    for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) sigaction(sig, &sa, nullptr);
+    for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT})
+        sigaction(sig, &sa, nullptr);
 
     // A close-on-exec pipe tells the parent whether exec succeeded (nothing arrives) or failed
     // (the child writes errno), so a program's own exit status 127 is not mistaken for it.
@@ -152,11 +157,14 @@ int run_program(const RunRequest& request)
         return 127;
     }
     if (pid == 0) {
-        for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) signal(sig, SIG_DFL);
+        for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT})
+            signal(sig, SIG_DFL);
         setenv("LD_PRELOAD", preload.c_str(), 1);
-        for (const Setting& s : request.settings) setenv(s.variable.c_str(), s.value.c_str(), 1);
+        for (const Setting& s : request.settings)
+            setenv(s.variable.c_str(), s.value.c_str(), 1);
         std::vector<char*> argv;
-        for (const std::string& a : request.command) argv.push_back(const_cast<char*>(a.c_str()));
+        for (const std::string& a : request.command)
+            argv.push_back(const_cast<char*>(a.c_str()));
         argv.push_back(nullptr);
         close(exec_pipe[0]);
         execvp(argv[0], argv.data());

@@ -32,14 +32,16 @@ std::size_t page_size() noexcept
 void* calloc_impl(std::size_t n, std::size_t size) noexcept
 {
     std::size_t total = 0;
-    if (mul_overflows(n, size, &total)) [[unlikely]] return md::alloc_failed();
+    if (mul_overflows(n, size, &total)) [[unlikely]]
+        return md::alloc_failed();
     return md::alloc_zeroed(total);
 }
 
 void* reallocarray_impl(void* p, std::size_t n, std::size_t size) noexcept
 {
     std::size_t total = 0;
-    if (mul_overflows(n, size, &total)) [[unlikely]] return md::alloc_failed();
+    if (mul_overflows(n, size, &total)) [[unlikely]]
+        return md::alloc_failed();
     return md::reallocate(p, total);
 }
 
@@ -57,7 +59,10 @@ int posix_memalign_impl(void** out, std::size_t align, std::size_t size) noexcep
     return 0;
 }
 
-void* valloc_impl(std::size_t size) noexcept { return md::alloc_memalign(page_size(), size); }
+void* valloc_impl(std::size_t size) noexcept
+{
+    return md::alloc_memalign(page_size(), size);
+}
 
 void* pvalloc_impl(std::size_t size) noexcept
 {
@@ -92,14 +97,16 @@ void* pvalloc_impl(std::size_t size) noexcept
 inline void* new_impl(std::size_t size)
 {
     void* p = md::alloc(size);
-    if (p != nullptr) [[likely]] return p;
+    if (p != nullptr) [[likely]]
+        return p;
     return new_retry(size, 0, false);
 }
 
 inline void* new_nothrow_impl(std::size_t size) noexcept
 {
     void* p = md::alloc(size);
-    if (p != nullptr) [[likely]] return p;
+    if (p != nullptr) [[likely]]
+        return p;
     try {
         return new_retry(size, 0, true);
     } catch (...) {
@@ -111,7 +118,8 @@ inline void* new_aligned_impl(std::size_t size, std::align_val_t al)
 {
     const auto align = static_cast<std::size_t>(al);
     void* p = md::alloc_aligned(size, align, false);
-    if (p != nullptr) [[likely]] return p;
+    if (p != nullptr) [[likely]]
+        return p;
     return new_retry(size, align, false);
 }
 
@@ -119,7 +127,8 @@ inline void* new_aligned_nothrow_impl(std::size_t size, std::align_val_t al) noe
 {
     const auto align = static_cast<std::size_t>(al);
     void* p = md::alloc_aligned(size, align, false);
-    if (p != nullptr) [[likely]] return p;
+    if (p != nullptr) [[likely]]
+        return p;
     try {
         return new_retry(size, align, true);
     } catch (...) {
@@ -130,10 +139,22 @@ inline void* new_aligned_nothrow_impl(std::size_t size, std::align_val_t al) noe
 }  // namespace
 
 // ---- C: glibc's allocator API ----------------------------------------------------------------
-MT_EXPORT void* malloc(std::size_t size) noexcept { return md::alloc(size); }
-MT_EXPORT void free(void* p) noexcept { md::release(p); }
-MT_EXPORT void* calloc(std::size_t n, std::size_t size) noexcept { return calloc_impl(n, size); }
-MT_EXPORT void* realloc(void* p, std::size_t size) noexcept { return md::reallocate(p, size); }
+MT_EXPORT void* malloc(std::size_t size) noexcept
+{
+    return md::alloc(size);
+}
+MT_EXPORT void free(void* p) noexcept
+{
+    md::release(p);
+}
+MT_EXPORT void* calloc(std::size_t n, std::size_t size) noexcept
+{
+    return calloc_impl(n, size);
+}
+MT_EXPORT void* realloc(void* p, std::size_t size) noexcept
+{
+    return md::reallocate(p, size);
+}
 MT_EXPORT void* reallocarray(void* p, std::size_t n, std::size_t size) noexcept
 {
     return reallocarray_impl(p, n, size);
@@ -151,14 +172,32 @@ MT_EXPORT void* aligned_alloc(std::size_t align, std::size_t size) noexcept
 {
     return md::alloc_memalign(align, size);
 }
-MT_EXPORT void* valloc(std::size_t size) noexcept { return valloc_impl(size); }
-MT_EXPORT void* pvalloc(std::size_t size) noexcept { return pvalloc_impl(size); }
-MT_EXPORT std::size_t malloc_usable_size(void* p) noexcept { return md::usable_size(p); }
+MT_EXPORT void* valloc(std::size_t size) noexcept
+{
+    return valloc_impl(size);
+}
+MT_EXPORT void* pvalloc(std::size_t size) noexcept
+{
+    return pvalloc_impl(size);
+}
+MT_EXPORT std::size_t malloc_usable_size(void* p) noexcept
+{
+    return md::usable_size(p);
+}
 
 // ---- glibc's internal names (some programs and libraries call them directly) ---------------
-MT_EXPORT void* __libc_malloc(std::size_t size) noexcept { return md::alloc(size); }
-MT_EXPORT void __libc_free(void* p) noexcept { md::release(p); }
-MT_EXPORT void __libc_cfree(void* p) noexcept { md::release(p); }
+MT_EXPORT void* __libc_malloc(std::size_t size) noexcept
+{
+    return md::alloc(size);
+}
+MT_EXPORT void __libc_free(void* p) noexcept
+{
+    md::release(p);
+}
+MT_EXPORT void __libc_cfree(void* p) noexcept
+{
+    md::release(p);
+}
 MT_EXPORT void* __libc_calloc(std::size_t n, std::size_t size) noexcept
 {
     return calloc_impl(n, size);
@@ -171,16 +210,28 @@ MT_EXPORT void* __libc_memalign(std::size_t align, std::size_t size) noexcept
 {
     return md::alloc_memalign(align, size);
 }
-MT_EXPORT void* __libc_valloc(std::size_t size) noexcept { return valloc_impl(size); }
-MT_EXPORT void* __libc_pvalloc(std::size_t size) noexcept { return pvalloc_impl(size); }
+MT_EXPORT void* __libc_valloc(std::size_t size) noexcept
+{
+    return valloc_impl(size);
+}
+MT_EXPORT void* __libc_pvalloc(std::size_t size) noexcept
+{
+    return pvalloc_impl(size);
+}
 MT_EXPORT int __posix_memalign(void** out, std::size_t align, std::size_t size) noexcept
 {
     return posix_memalign_impl(out, align, size);
 }
 
 // ---- other platforms' names that libmimalloc.so also exports ---------------------------------
-MT_EXPORT void cfree(void* p) noexcept { md::release(p); }
-MT_EXPORT void vfree(void* p) noexcept { md::release(p); }
+MT_EXPORT void cfree(void* p) noexcept
+{
+    md::release(p);
+}
+MT_EXPORT void vfree(void* p) noexcept
+{
+    md::release(p);
+}
 MT_EXPORT void* _aligned_malloc(std::size_t size, std::size_t align) noexcept
 {
     return md::alloc_memalign(align, size);
@@ -224,8 +275,14 @@ MT_EXPORT int reallocarr(void* p, std::size_t n, std::size_t size) noexcept
 }
 
 // ---- C++ operators: plain, array, nothrow, sized, aligned and their combinations -----------
-MT_EXPORT_CXX void* operator new(std::size_t size) { return new_impl(size); }
-MT_EXPORT_CXX void* operator new[](std::size_t size) { return new_impl(size); }
+MT_EXPORT_CXX void* operator new(std::size_t size)
+{
+    return new_impl(size);
+}
+MT_EXPORT_CXX void* operator new[](std::size_t size)
+{
+    return new_impl(size);
+}
 MT_EXPORT_CXX void* operator new(std::size_t size, const std::nothrow_t&) noexcept
 {
     return new_nothrow_impl(size);
@@ -253,14 +310,38 @@ MT_EXPORT_CXX void* operator new[](std::size_t size, std::align_val_t al,
     return new_aligned_nothrow_impl(size, al);
 }
 
-MT_EXPORT_CXX void operator delete(void* p) noexcept { md::release(p); }
-MT_EXPORT_CXX void operator delete[](void* p) noexcept { md::release(p); }
-MT_EXPORT_CXX void operator delete(void* p, const std::nothrow_t&) noexcept { md::release(p); }
-MT_EXPORT_CXX void operator delete[](void* p, const std::nothrow_t&) noexcept { md::release(p); }
-MT_EXPORT_CXX void operator delete(void* p, std::size_t) noexcept { md::release(p); }
-MT_EXPORT_CXX void operator delete[](void* p, std::size_t) noexcept { md::release(p); }
-MT_EXPORT_CXX void operator delete(void* p, std::align_val_t) noexcept { md::release(p); }
-MT_EXPORT_CXX void operator delete[](void* p, std::align_val_t) noexcept { md::release(p); }
+MT_EXPORT_CXX void operator delete(void* p) noexcept
+{
+    md::release(p);
+}
+MT_EXPORT_CXX void operator delete[](void* p) noexcept
+{
+    md::release(p);
+}
+MT_EXPORT_CXX void operator delete(void* p, const std::nothrow_t&) noexcept
+{
+    md::release(p);
+}
+MT_EXPORT_CXX void operator delete[](void* p, const std::nothrow_t&) noexcept
+{
+    md::release(p);
+}
+MT_EXPORT_CXX void operator delete(void* p, std::size_t) noexcept
+{
+    md::release(p);
+}
+MT_EXPORT_CXX void operator delete[](void* p, std::size_t) noexcept
+{
+    md::release(p);
+}
+MT_EXPORT_CXX void operator delete(void* p, std::align_val_t) noexcept
+{
+    md::release(p);
+}
+MT_EXPORT_CXX void operator delete[](void* p, std::align_val_t) noexcept
+{
+    md::release(p);
+}
 MT_EXPORT_CXX void operator delete(void* p, std::size_t, std::align_val_t) noexcept
 {
     md::release(p);

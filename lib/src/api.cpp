@@ -39,7 +39,10 @@ MEMTRACK_API int memtrack_get_stats(memtrack_stats* out)
     return 0;
 }
 
-MEMTRACK_API void memtrack_reset_peak(void) { reset_peak(); }
+MEMTRACK_API void memtrack_reset_peak(void)
+{
+    reset_peak();
+}
 
 MEMTRACK_API void memtrack_raise_peak(int64_t bytes, double time_s)
 {
@@ -70,6 +73,9 @@ MEMTRACK_API int memtrack_is_active(void)
     return v;
 }
 
-MEMTRACK_API const char* memtrack_version(void) { return MEMTRACK_VERSION_STRING; }
+MEMTRACK_API const char* memtrack_version(void)
+{
+    return MEMTRACK_VERSION_STRING;
+}
 
 }  // extern "C"

@@ -12,12 +12,12 @@
 namespace {
 
 int failures = 0;
-#define CHECK(cond)                                                                      \
-    do {                                                                                 \
-        if (!(cond)) {                                                                   \
-            std::printf("FAIL: %s (line %d)\n", #cond, __LINE__);                        \
-            ++failures;                                                                  \
-        }                                                                                \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            std::printf("FAIL: %s (line %d)\n", #cond, __LINE__);                                  \
+            ++failures;                                                                            \
+        }                                                                                          \
     } while (0)
 
 bool aligned_to(const void* p, std::size_t a)
@@ -40,8 +40,8 @@ void exact(const char* what, std::size_t size, std::size_t align, Alloc alloc, R
     if (b.current_bytes - a.current_bytes != static_cast<std::int64_t>(size) ||
         b.allocations - a.allocations != 1 || c.current_bytes != a.current_bytes ||
         c.frees - a.frees != 1) {
-        std::printf("FAIL: %s: +%lld bytes, +%llu allocations, then %lld left, %llu frees\n",
-                    what, static_cast<long long>(b.current_bytes - a.current_bytes),
+        std::printf("FAIL: %s: +%lld bytes, +%llu allocations, then %lld left, %llu frees\n", what,
+                    static_cast<long long>(b.current_bytes - a.current_bytes),
                     static_cast<unsigned long long>(b.allocations - a.allocations),
                     static_cast<long long>(c.current_bytes - a.current_bytes),
                     static_cast<unsigned long long>(c.frees - a.frees));
@@ -49,50 +49,75 @@ void exact(const char* what, std::size_t size, std::size_t align, Alloc alloc, R
     }
 }
 
-struct alignas(64) A64 { char c[100]; };
-struct alignas(256) A256 { char c[300]; };
-struct alignas(4096) A4096 { char c[5000]; };
-struct alignas(1 << 20) A1M { char c[10]; };
+struct alignas(64) A64 {
+    char c[100];
+};
+struct alignas(256) A256 {
+    char c[300];
+};
+struct alignas(4096) A4096 {
+    char c[5000];
+};
+struct alignas(1 << 20) A1M {
+    char c[10];
+};
 
 int forms()
 {
     using std::size_t;
     const std::nothrow_t& nt = std::nothrow;
-    exact("new", 1001, 16, [] { return ::operator new(1001); }, [](void* p) { ::operator delete(p); });
-    exact("new[]", 1002, 16, [] { return ::operator new[](1002); },
-          [](void* p) { ::operator delete[](p); });
-    exact("new nothrow", 1003, 16, [&] { return ::operator new(1003, nt); },
-          [&](void* p) { ::operator delete(p, nt); });
-    exact("new[] nothrow", 1004, 16, [&] { return ::operator new[](1004, nt); },
-          [&](void* p) { ::operator delete[](p, nt); });
-    exact("sized delete", 1005, 16, [] { return ::operator new(1005); },
-          [](void* p) { ::operator delete(p, size_t{1005}); });
-    exact("sized delete[]", 1006, 16, [] { return ::operator new[](1006); },
-          [](void* p) { ::operator delete[](p, size_t{1006}); });
+    exact(
+        "new", 1001, 16, [] { return ::operator new(1001); },
+        [](void* p) { ::operator delete(p); });
+    exact(
+        "new[]", 1002, 16, [] { return ::operator new[](1002); },
+        [](void* p) { ::operator delete[](p); });
+    exact(
+        "new nothrow", 1003, 16, [&] { return ::operator new(1003, nt); },
+        [&](void* p) { ::operator delete(p, nt); });
+    exact(
+        "new[] nothrow", 1004, 16, [&] { return ::operator new[](1004, nt); },
+        [&](void* p) { ::operator delete[](p, nt); });
+    exact(
+        "sized delete", 1005, 16, [] { return ::operator new(1005); },
+        [](void* p) { ::operator delete (p, size_t{1005}); });
+    exact(
+        "sized delete[]", 1006, 16, [] { return ::operator new[](1006); },
+        [](void* p) { ::operator delete[](p, size_t{1006}); });
     for (size_t a : {size_t{32}, size_t{64}, size_t{256}, size_t{4096}, size_t{1} << 20}) {
         const auto al = std::align_val_t{a};
-        exact("aligned new", 2001, a, [&] { return ::operator new(2001, al); },
-              [&](void* p) { ::operator delete(p, al); });
-        exact("aligned new[]", 2002, a, [&] { return ::operator new[](2002, al); },
-              [&](void* p) { ::operator delete[](p, al); });
-        exact("aligned new nothrow", 2003, a, [&] { return ::operator new(2003, al, nt); },
-              [&](void* p) { ::operator delete(p, al, nt); });
-        exact("aligned new[] nothrow", 2004, a, [&] { return ::operator new[](2004, al, nt); },
-              [&](void* p) { ::operator delete[](p, al, nt); });
-        exact("sized aligned delete", 2005, a, [&] { return ::operator new(2005, al); },
-              [&](void* p) { ::operator delete(p, size_t{2005}, al); });
-        exact("sized aligned delete[]", 2006, a, [&] { return ::operator new[](2006, al); },
-              [&](void* p) { ::operator delete[](p, size_t{2006}, al); });
+        exact(
+            "aligned new", 2001, a, [&] { return ::operator new(2001, al); },
+            [&](void* p) { ::operator delete(p, al); });
+        exact(
+            "aligned new[]", 2002, a, [&] { return ::operator new[](2002, al); },
+            [&](void* p) { ::operator delete[](p, al); });
+        exact(
+            "aligned new nothrow", 2003, a, [&] { return ::operator new(2003, al, nt); },
+            [&](void* p) { ::operator delete(p, al, nt); });
+        exact(
+            "aligned new[] nothrow", 2004, a, [&] { return ::operator new[](2004, al, nt); },
+            [&](void* p) { ::operator delete[](p, al, nt); });
+        exact(
+            "sized aligned delete", 2005, a, [&] { return ::operator new(2005, al); },
+            [&](void* p) { ::operator delete (p, size_t{2005}, al); });
+        exact(
+            "sized aligned delete[]", 2006, a, [&] { return ::operator new[](2006, al); },
+            [&](void* p) { ::operator delete[](p, size_t{2006}, al); });
     }
     // new-expressions of over-aligned types (what Debian's mimalloc got wrong for alignas(256))
-    exact("new A64", sizeof(A64), 64, [] { return static_cast<void*>(new A64); },
-          [](void* p) { delete static_cast<A64*>(p); });
-    exact("new A256", sizeof(A256), 256, [] { return static_cast<void*>(new A256); },
-          [](void* p) { delete static_cast<A256*>(p); });
-    exact("new A4096[3]", 3 * sizeof(A4096), 4096, [] { return static_cast<void*>(new A4096[3]); },
-          [](void* p) { delete[] static_cast<A4096*>(p); });
-    exact("new A1M", sizeof(A1M), 1 << 20, [] { return static_cast<void*>(new A1M); },
-          [](void* p) { delete static_cast<A1M*>(p); });
+    exact(
+        "new A64", sizeof(A64), 64, [] { return static_cast<void*>(new A64); },
+        [](void* p) { delete static_cast<A64*>(p); });
+    exact(
+        "new A256", sizeof(A256), 256, [] { return static_cast<void*>(new A256); },
+        [](void* p) { delete static_cast<A256*>(p); });
+    exact(
+        "new A4096[3]", 3 * sizeof(A4096), 4096, [] { return static_cast<void*>(new A4096[3]); },
+        [](void* p) { delete[] static_cast<A4096*>(p); });
+    exact(
+        "new A1M", sizeof(A1M), 1 << 20, [] { return static_cast<void*>(new A1M); },
+        [](void* p) { delete static_cast<A1M*>(p); });
     std::printf("forms done\n");
     return failures ? 1 : 0;
 }
@@ -120,7 +145,7 @@ int fail()
     std::set_new_handler(handler);
     CHECK(::operator new(huge, std::nothrow) == nullptr);
     CHECK(handler_calls == 2);
-    CHECK(::operator new(huge, std::align_val_t{64}, std::nothrow) == nullptr);
+    CHECK(::operator new (huge, std::align_val_t{64}, std::nothrow) == nullptr);
     threw = false;
     try {
         void* p = ::operator new[](huge, std::align_val_t{128});

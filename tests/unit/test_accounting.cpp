@@ -72,7 +72,8 @@ TEST_CASE("accounting: single-thread peak is exact to the byte across folds", "[
     CHECK(s.current_bytes == current);
     CHECK(s.peak_bytes == peak);
     CHECK(s.lifetime_peak_bytes == peak);
-    for (auto& [p, size] : live) md::release(p);
+    for (auto& [p, size] : live)
+        md::release(p);
     CHECK(md::snapshot().current_bytes == 0);
 }
 
@@ -81,8 +82,10 @@ TEST_CASE("accounting: a peak inside one batch is carried by the fold", "[accoun
     Fresh fresh;
     // Up by 900 KiB (no fold), down again, then a fold: the peak must still be 900 KiB.
     std::vector<void*> blocks;
-    for (int i = 0; i < 900; ++i) blocks.push_back(md::alloc(1024));
-    for (void* p : blocks) md::release(p);
+    for (int i = 0; i < 900; ++i)
+        blocks.push_back(md::alloc(1024));
+    for (void* p : blocks)
+        md::release(p);
     auto s = md::snapshot();
     CHECK(s.current_bytes == 0);
     CHECK(s.peak_bytes == 900 * 1024);
@@ -111,13 +114,16 @@ TEST_CASE("accounting: threads stay within 1 MiB per thread and are exact once j
     std::vector<std::thread> threads;
     for (int t = 0; t < kThreads; ++t) {
         threads.emplace_back([&, t] {
-            for (int i = 0; i < kPerThread; ++i) handed[t].push_back(md::alloc(100 + t));
+            for (int i = 0; i < kPerThread; ++i)
+                handed[t].push_back(md::alloc(100 + t));
         });
     }
-    for (auto& th : threads) th.join();
+    for (auto& th : threads)
+        th.join();
     auto s = md::snapshot();
     std::int64_t expect = 0;
-    for (int t = 0; t < kThreads; ++t) expect += std::int64_t{kPerThread} * (100 + t);
+    for (int t = 0; t < kThreads; ++t)
+        expect += std::int64_t{kPerThread} * (100 + t);
     CHECK(s.current_bytes == expect);  // exited threads folded everything
     CHECK(s.allocations == std::uint64_t{kThreads} * kPerThread);
     // Free every block from a thread that did not allocate it (cross-thread frees) while
@@ -126,7 +132,8 @@ TEST_CASE("accounting: threads stay within 1 MiB per thread and are exact once j
     std::atomic<bool> done{false};
     for (int t = 0; t < kThreads; ++t)
         threads.emplace_back([&, t] {
-            for (void* p : handed[(t + 1) % kThreads]) md::release(p);
+            for (void* p : handed[(t + 1) % kThreads])
+                md::release(p);
         });
     std::int64_t worst = 0;
     std::thread sampler([&] {
@@ -135,7 +142,8 @@ TEST_CASE("accounting: threads stay within 1 MiB per thread and are exact once j
             worst = std::max(worst, c - expect);  // can never exceed what was allocated
         }
     });
-    for (auto& th : threads) th.join();
+    for (auto& th : threads)
+        th.join();
     done = true;
     sampler.join();
     CHECK(worst <= kThreads * md::kFoldBytes);
@@ -244,7 +252,8 @@ TEST_CASE("api: memory_usage samples while fn runs", "[api]")
     REQUIRE(samples.size() >= 3);
     CHECK(samples.front().bytes < (8 << 20));
     CHECK(samples.back().bytes >= (8 << 20));
-    for (std::size_t i = 1; i < samples.size(); ++i) CHECK(samples[i].t_s >= samples[i - 1].t_s);
+    for (std::size_t i = 1; i < samples.size(); ++i)
+        CHECK(samples[i].t_s >= samples[i - 1].t_s);
     md::release(big);
 }
 

@@ -34,7 +34,8 @@ TEST_CASE("blocks: every block is 16-byte aligned, even 1-byte ones", "[blocks]"
         CHECK(md::usable_size(p) >= size);
         ps.push_back(p);
     }
-    for (void* p : ps) md::release(p);
+    for (void* p : ps)
+        md::release(p);
 }
 
 TEST_CASE("blocks: malloc(0) returns unique freeable pointers", "[blocks]")
@@ -48,7 +49,8 @@ TEST_CASE("blocks: malloc(0) returns unique freeable pointers", "[blocks]")
         CHECK(seen.insert(p).second);
         ps.push_back(p);
     }
-    for (void* p : ps) md::release(p);
+    for (void* p : ps)
+        md::release(p);
     CHECK(md::snapshot().live_blocks == 0);
 }
 
@@ -82,7 +84,8 @@ TEST_CASE("blocks: zeroed aligned blocks are zero", "[blocks]")
         auto* p = static_cast<unsigned char*>(md::alloc_aligned(5000, a, true));
         REQUIRE(p != nullptr);
         bool zero = true;
-        for (int i = 0; i < 5000; ++i) zero = zero && p[i] == 0;
+        for (int i = 0; i < 5000; ++i)
+            zero = zero && p[i] == 0;
         CHECK(zero);
         md::release(p);
     }
@@ -107,8 +110,8 @@ TEST_CASE("blocks: failed allocations return NULL with errno ENOMEM", "[blocks]"
 {
     Fresh fresh;
     // volatile: keep the compiler from folding impossible sizes into the inline fast path
-    volatile std::size_t huge = SIZE_MAX - 8, above = std::size_t{1} << 48,
-                         half = SIZE_MAX / 2, quarter = SIZE_MAX / 4;
+    volatile std::size_t huge = SIZE_MAX - 8, above = std::size_t{1} << 48, half = SIZE_MAX / 2,
+                         quarter = SIZE_MAX / 4;
     errno = 0;
     CHECK(md::alloc(huge) == nullptr);
     CHECK(errno == ENOMEM);
@@ -155,7 +158,8 @@ TEST_CASE("blocks: foreign pointers are counted, never freed or crashed on", "[b
     CHECK(md::snapshot().foreign_frees == 5);
     // ...even when the new size runs past the end of the foreign mapping
     static_cast<unsigned char*>(mapped)[4095] = 9;
-    auto* r = static_cast<unsigned char*>(md::reallocate(static_cast<char*>(mapped) + 4000, 100000));
+    auto* r =
+        static_cast<unsigned char*>(md::reallocate(static_cast<char*>(mapped) + 4000, 100000));
     REQUIRE(r != nullptr);
     CHECK(r[95] == 9);
     md::release(q);
@@ -165,8 +169,7 @@ TEST_CASE("blocks: foreign pointers are counted, never freed or crashed on", "[b
     CHECK(md::snapshot().current_bytes == 0);
 }
 
-TEST_CASE("blocks: a foreign pointer just after an unmapped page is not read before",
-          "[blocks]")
+TEST_CASE("blocks: a foreign pointer just after an unmapped page is not read before", "[blocks]")
 {
     Fresh fresh;
     // Two pages; unmap the first: a pointer 8 bytes into the second has its would-be header in
@@ -175,7 +178,8 @@ TEST_CASE("blocks: a foreign pointer just after an unmapped page is not read bef
         mmap(nullptr, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
     REQUIRE(two != MAP_FAILED);
     REQUIRE(munmap(two, 4096) == 0);
-    for (int offset : {0, 8, 15}) md::release(two + 4096 + offset);
+    for (int offset : {0, 8, 15})
+        md::release(two + 4096 + offset);
     CHECK(md::snapshot().foreign_frees == 3);
     CHECK(md::usable_size(two + 4096 + 8) == 0);
     munmap(two + 4096, 4096);

@@ -29,9 +29,18 @@ inline Stats stats() noexcept
     memtrack_get_stats(&s);
     return s;
 }
-inline std::int64_t current_bytes() noexcept { return stats().current_bytes; }
-inline void reset_peak() noexcept { memtrack_reset_peak(); }
-inline bool is_active() noexcept { return memtrack_is_active() != 0; }
+inline std::int64_t current_bytes() noexcept
+{
+    return stats().current_bytes;
+}
+inline void reset_peak() noexcept
+{
+    memtrack_reset_peak();
+}
+inline bool is_active() noexcept
+{
+    return memtrack_is_active() != 0;
+}
 // Writes the report now; path empty = the MEMTRACK_OUTPUT template. Returns false on failure.
 inline bool write_report(const char* path = nullptr) noexcept
 {
@@ -62,16 +71,25 @@ constexpr Unit parse_unit(std::string_view name)
 constexpr double unit_factor(Unit u) noexcept
 {
     switch (u) {
-    case Unit::KiB: return 1024.0;
-    case Unit::MiB: return 1024.0 * 1024.0;
-    case Unit::GiB: return 1024.0 * 1024.0 * 1024.0;
-    case Unit::TiB: return 1024.0 * 1024.0 * 1024.0 * 1024.0;
-    case Unit::KB: return 1e3;
-    case Unit::MB: return 1e6;
-    case Unit::GB: return 1e9;
-    case Unit::TB: return 1e12;
+    case Unit::KiB:
+        return 1024.0;
+    case Unit::MiB:
+        return 1024.0 * 1024.0;
+    case Unit::GiB:
+        return 1024.0 * 1024.0 * 1024.0;
+    case Unit::TiB:
+        return 1024.0 * 1024.0 * 1024.0 * 1024.0;
+    case Unit::KB:
+        return 1e3;
+    case Unit::MB:
+        return 1e6;
+    case Unit::GB:
+        return 1e9;
+    case Unit::TB:
+        return 1e12;
     case Unit::B:
-    case Unit::Auto: break;
+    case Unit::Auto:
+        break;
     }
     return 1.0;
 }
@@ -79,16 +97,25 @@ constexpr double unit_factor(Unit u) noexcept
 constexpr std::string_view unit_name(Unit u) noexcept
 {
     switch (u) {
-    case Unit::KiB: return "KiB";
-    case Unit::MiB: return "MiB";
-    case Unit::GiB: return "GiB";
-    case Unit::TiB: return "TiB";
-    case Unit::KB: return "KB";
-    case Unit::MB: return "MB";
-    case Unit::GB: return "GB";
-    case Unit::TB: return "TB";
+    case Unit::KiB:
+        return "KiB";
+    case Unit::MiB:
+        return "MiB";
+    case Unit::GiB:
+        return "GiB";
+    case Unit::TiB:
+        return "TiB";
+    case Unit::KB:
+        return "KB";
+    case Unit::MB:
+        return "MB";
+    case Unit::GB:
+        return "GB";
+    case Unit::TB:
+        return "TB";
     case Unit::B:
-    case Unit::Auto: break;
+    case Unit::Auto:
+        break;
     }
     return "B";
 }
@@ -131,8 +158,7 @@ struct Measurement {
 // destruction. The heap is the whole process's: other threads' allocations count too.
 class Scope {
 public:
-    Scope() noexcept
-        : start_(stats()), t0_(std::chrono::steady_clock::now())
+    Scope() noexcept : start_(stats()), t0_(std::chrono::steady_clock::now())
     {
         memtrack_reset_peak();
     }
@@ -157,8 +183,7 @@ private:
 
 // Runs fn() and returns its heap measurement (the lecture's memory_analyze). A value fn returns
 // is destroyed inside the measured region, as in the lecture.
-template <class F>
-Measurement measure(F&& fn)
+template <class F> Measurement measure(F&& fn)
 {
     Scope scope;
     {
@@ -190,8 +215,8 @@ std::vector<Sample> memory_usage(F&& fn, std::chrono::duration<Rep, Period> inte
     bool done = false;
     const auto t0 = Clock::now();
     auto take = [&] {
-        samples.push_back(Sample{std::chrono::duration<double>(Clock::now() - t0).count(),
-                                 current_bytes()});
+        samples.push_back(
+            Sample{std::chrono::duration<double>(Clock::now() - t0).count(), current_bytes()});
     };
     take();
     std::thread sampler([&] {
@@ -205,12 +230,18 @@ std::vector<Sample> memory_usage(F&& fn, std::chrono::duration<Rep, Period> inte
     try {
         std::forward<F>(fn)();
     } catch (...) {
-        { std::lock_guard lock(mu); done = true; }
+        {
+            std::lock_guard lock(mu);
+            done = true;
+        }
         cv.notify_all();
         sampler.join();
         throw;
     }
-    { std::lock_guard lock(mu); done = true; }
+    {
+        std::lock_guard lock(mu);
+        done = true;
+    }
     cv.notify_all();
     sampler.join();
     take();
@@ -220,8 +251,7 @@ std::vector<Sample> memory_usage(F&& fn, std::chrono::duration<Rep, Period> inte
 }  // namespace memtrack
 
 // "{}" human units; "{:B}", "{:KiB}", "{:.3GiB}", "{:MB}" fixed units. Default precision 2.
-template <>
-struct fmt::formatter<memtrack::Bytes> {
+template <> struct fmt::formatter<memtrack::Bytes> {
     int precision = 2;
     memtrack::Unit unit = memtrack::Unit::Auto;
 
@@ -233,10 +263,12 @@ struct fmt::formatter<memtrack::Bytes> {
             ++it;
             if (it == end || *it < '0' || *it > '9') throw format_error("memtrack: bad precision");
             precision = 0;
-            while (it != end && *it >= '0' && *it <= '9') precision = precision * 10 + (*it++ - '0');
+            while (it != end && *it >= '0' && *it <= '9')
+                precision = precision * 10 + (*it++ - '0');
         }
         auto name_begin = it;
-        while (it != end && *it != '}') ++it;
+        while (it != end && *it != '}')
+            ++it;
         std::string_view name(name_begin, static_cast<std::size_t>(it - name_begin));
         if (!name.empty()) {
             // Same table as parse_unit, but a format_error (a compile-time error when the
@@ -257,8 +289,7 @@ struct fmt::formatter<memtrack::Bytes> {
         return it;
     }
 
-    template <class Ctx>
-    auto format(memtrack::Bytes b, Ctx& ctx) const -> decltype(ctx.out())
+    template <class Ctx> auto format(memtrack::Bytes b, Ctx& ctx) const -> decltype(ctx.out())
     {
         const memtrack::Unit u = unit == memtrack::Unit::Auto ? memtrack::auto_unit(b.value) : unit;
         if (u == memtrack::Unit::B) return fmt::format_to(ctx.out(), "{} B", b.value);
@@ -267,8 +298,7 @@ struct fmt::formatter<memtrack::Bytes> {
 };
 
 // "current 1.00 GiB, peak 3.00 GiB"; a unit spec applies to both numbers ("{:MiB}").
-template <>
-struct fmt::formatter<memtrack::Measurement> : fmt::formatter<memtrack::Bytes> {
+template <> struct fmt::formatter<memtrack::Measurement> : fmt::formatter<memtrack::Bytes> {
     template <class Ctx>
     auto format(const memtrack::Measurement& m, Ctx& ctx) const -> decltype(ctx.out())
     {

@@ -16,8 +16,10 @@ constinit Config g_config{};
 
 std::string_view trim(std::string_view s) noexcept
 {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
+        s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
+        s.remove_suffix(1);
     return s;
 }
 
@@ -34,7 +36,8 @@ std::optional<std::int64_t> parse_duration_ns(std::string_view text) noexcept
     if (text.empty()) return std::nullopt;
     // Number part: digits with an optional fraction.
     std::size_t i = 0;
-    while (i < text.size() && ((text[i] >= '0' && text[i] <= '9') || text[i] == '.')) ++i;
+    while (i < text.size() && ((text[i] >= '0' && text[i] <= '9') || text[i] == '.'))
+        ++i;
     const std::string_view number = text.substr(0, i);
     const std::string_view unit = trim(text.substr(i));
     if (number.empty() || number == ".") return std::nullopt;
@@ -42,12 +45,18 @@ std::optional<std::int64_t> parse_duration_ns(std::string_view text) noexcept
     const auto res = std::from_chars(number.data(), number.data() + number.size(), value);
     if (res.ec != std::errc{} || res.ptr != number.data() + number.size()) return std::nullopt;
     double scale = 0;
-    if (unit.empty() || unit == "s") scale = 1e9;
-    else if (unit == "ms") scale = 1e6;
-    else if (unit == "us") scale = 1e3;
-    else if (unit == "ns") scale = 1;
-    else if (unit == "m" || unit == "min") scale = 60e9;
-    else return std::nullopt;
+    if (unit.empty() || unit == "s")
+        scale = 1e9;
+    else if (unit == "ms")
+        scale = 1e6;
+    else if (unit == "us")
+        scale = 1e3;
+    else if (unit == "ns")
+        scale = 1;
+    else if (unit == "m" || unit == "min")
+        scale = 60e9;
+    else
+        return std::nullopt;
     const double ns = value * scale;
     if (!std::isfinite(ns) || ns > 1e18) return std::nullopt;
     return static_cast<std::int64_t>(ns);
@@ -62,9 +71,12 @@ std::optional<ReportKinds> parse_report_kinds(std::string_view text) noexcept
     while (!text.empty()) {
         const std::size_t comma = text.find(',');
         const std::string_view item = trim(text.substr(0, comma));
-        if (item == "text") kinds.text = true;
-        else if (item == "json") kinds.json = true;
-        else return std::nullopt;
+        if (item == "text")
+            kinds.text = true;
+        else if (item == "json")
+            kinds.json = true;
+        else
+            return std::nullopt;
         any = true;
         if (comma == std::string_view::npos) break;
         text.remove_prefix(comma + 1);
@@ -137,8 +149,7 @@ void load_config() noexcept
             c.report_text = kinds->text;
             c.report_json = kinds->json;
         } else {
-            complain("MEMTRACK_REPORT", v, "a comma list of text and json, or none",
-                     "text,json");
+            complain("MEMTRACK_REPORT", v, "a comma list of text and json, or none", "text,json");
         }
     }
     if (const char* v = std::getenv("MEMTRACK_INTERVAL"); v != nullptr) {
@@ -167,6 +178,9 @@ void load_config() noexcept
     g_config = c;
 }
 
-const Config& config() noexcept { return g_config; }
+const Config& config() noexcept
+{
+    return g_config;
+}
 
 }  // namespace memtrack::detail

@@ -18,15 +18,19 @@ void* alloc_failed() noexcept
     return nullptr;
 }
 
-void free_foreign(void*) noexcept { note_foreign_free(); }
+void free_foreign(void*) noexcept
+{
+    note_foreign_free();
+}
 
 namespace {
 
 // Whether the 16 bytes before p can be read without faulting. In p's own page: yes (p is a
-// pointer the program uses). In mimalloc's region map: yes. Otherwise a fault-safe copy tells (process_vm_readv on ourselves
-// stops at an unmapped or protected page). Where seccomp refuses that syscall, fall back to
-// mimalloc's region map, which knows every block but those huge ones it mapped above its map's
-// range (mimalloc 2.0.9 maps blocks of about 1 GiB and more anywhere): those leak as foreign.
+// pointer the program uses). In mimalloc's region map: yes. Otherwise a fault-safe copy tells
+// (process_vm_readv on ourselves stops at an unmapped or protected page). Where seccomp refuses
+// that syscall, fall back to mimalloc's region map, which knows every block but those huge ones it
+// mapped above its map's range (mimalloc 2.0.9 maps blocks of about 1 GiB and more anywhere): those
+// leak as foreign.
 bool header_readable(void* p) noexcept
 {
     const auto addr = reinterpret_cast<std::uintptr_t>(p);
@@ -212,7 +216,8 @@ std::size_t usable_size(void* p) noexcept
     if (h == nullptr) return 0;
     const std::uint64_t sf = h->size_flags;
     void* base = base_of(p, sf);
-    const std::size_t lead = static_cast<std::size_t>(static_cast<char*>(p) - static_cast<char*>(base));
+    const std::size_t lead =
+        static_cast<std::size_t>(static_cast<char*>(p) - static_cast<char*>(base));
     const std::size_t usable = mi_usable_size(base);
     return usable > lead ? usable - lead : 0;
 }

@@ -134,7 +134,8 @@ inline void* alloc(std::size_t size) noexcept
         return alloc_slow(size, false);
     note_alloc(ts, size);
     void* base = mi_malloc(gross_size(size));
-    if (base == nullptr) [[unlikely]] return alloc_failed_counted(size);
+    if (base == nullptr) [[unlikely]]
+        return alloc_failed_counted(size);
     return write_plain_header(base, size);
 }
 
@@ -146,7 +147,8 @@ inline void* alloc_zeroed(std::size_t size) noexcept
         return alloc_slow(size, true);
     note_alloc(ts, size);
     void* base = mi_zalloc(gross_size(size));
-    if (base == nullptr) [[unlikely]] return alloc_failed_counted(size);
+    if (base == nullptr) [[unlikely]]
+        return alloc_failed_counted(size);
     return write_plain_header(base, size);
 }
 
@@ -169,9 +171,9 @@ inline void* base_of(void* user, std::uint64_t size_flags) noexcept
 // its page: the 16 bytes before it lie in p's own page, which is mapped if p is a pointer the
 // program could use at all (free of an unmapped pointer crashes glibc's free as well). Other
 // pointers (NULL, page-aligned blocks, foreign pointers near a page start) take release_slow,
-// which probes the header's page first, as does anything failing the check. A foreign pointer passes the check only if 32 bits happen to
-// match its address (2^-32 for arbitrary data).
-// Beyond mi_free: the page test, the check (load, xor, compare), three counter updates.
+// which probes the header's page first, as does anything failing the check. A foreign pointer
+// passes the check only if 32 bits happen to match its address (2^-32 for arbitrary data). Beyond
+// mi_free: the page test, the check (load, xor, compare), three counter updates.
 inline void release(void* p) noexcept
 {
     if ((reinterpret_cast<std::uintptr_t>(p) & 4095) < kHeaderSize) [[unlikely]]
@@ -179,13 +181,15 @@ inline void release(void* p) noexcept
     BlockHeader* h = header_of(p);
     const std::uint64_t sf = h->size_flags;
     // A flagged block (or a foreign pointer) fails this compare and takes release_slow.
-    if (h->check != check_of(p)) [[unlikely]] return release_slow(p);
+    if (h->check != check_of(p)) [[unlikely]]
+        return release_slow(p);
     h->check = 0;
     ThreadState& ts = t_state;
     const std::int64_t pending = ts.pending - static_cast<std::int64_t>(sf);
     ts.pending = pending;
     ts.frees += 1;
-    if (pending <= ts.fold_lo) [[unlikely]] return release_and_fold(h);  // see note_free
+    if (pending <= ts.fold_lo) [[unlikely]]
+        return release_and_fold(h);  // see note_free
     mi_free(h);
 }
 

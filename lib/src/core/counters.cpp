@@ -56,9 +56,15 @@ void raise_to(std::atomic<std::int64_t>& peak, std::atomic<std::int64_t>& peak_n
     }
 }
 
-void on_thread_exit(void*) noexcept { retire_thread(); }
+void on_thread_exit(void*) noexcept
+{
+    retire_thread();
+}
 
-void make_key() noexcept { g_key_ok = pthread_key_create(&g_exit_key, on_thread_exit) == 0; }
+void make_key() noexcept
+{
+    g_key_ok = pthread_key_create(&g_exit_key, on_thread_exit) == 0;
+}
 
 void link_locked(ThreadState& ts) noexcept
 {
@@ -70,8 +76,10 @@ void link_locked(ThreadState& ts) noexcept
 
 void unlink_locked(ThreadState& ts) noexcept
 {
-    if (ts.prev != nullptr) ts.prev->next = ts.next;
-    else g_registry_head = ts.next;
+    if (ts.prev != nullptr)
+        ts.prev->next = ts.next;
+    else
+        g_registry_head = ts.next;
     if (ts.next != nullptr) ts.next->prev = ts.prev;
     ts.prev = ts.next = nullptr;
 }
@@ -236,9 +244,15 @@ void raise_peak(std::int64_t bytes, std::int64_t time_ns) noexcept
     raise_to(g_totals.peak, g_totals.peak_ns, bytes, time_ns);
 }
 
-void counters_prepare_fork() noexcept { pthread_mutex_lock(&g_registry_lock); }
+void counters_prepare_fork() noexcept
+{
+    pthread_mutex_lock(&g_registry_lock);
+}
 
-void counters_parent_after_fork() noexcept { pthread_mutex_unlock(&g_registry_lock); }
+void counters_parent_after_fork() noexcept
+{
+    pthread_mutex_unlock(&g_registry_lock);
+}
 
 void counters_child_after_fork() noexcept
 {

@@ -33,24 +33,23 @@ inline constexpr std::int64_t kFoldBytes = std::int64_t{1} << 20;
 // aarch64), and a stale read is within the documented bound. The registry links are guarded
 // by the registry lock.
 struct ThreadState {
-    std::int64_t pending = 0;          // requested bytes allocated - freed, unfolded
-    std::int64_t pending_max = -1;     // highest `pending` since the last fold; -1 while the
-                                       // thread is new or retired, so every event folds
-    std::int64_t fold_hi = 0;          // fold when pending >= fold_hi
+    std::int64_t pending = 0;       // requested bytes allocated - freed, unfolded
+    std::int64_t pending_max = -1;  // highest `pending` since the last fold; -1 while the
+                                    // thread is new or retired, so every event folds
+    std::int64_t fold_hi = 0;       // fold when pending >= fold_hi
     std::int64_t fold_lo = std::numeric_limits<std::int64_t>::max();  // ... or <= fold_lo
-    std::uint64_t allocs = 0;          // unfolded allocation count
-    std::uint64_t frees = 0;           // unfolded free count
-    std::uint64_t bytes_allocated = 0; // unfolded sum of allocated sizes
+    std::uint64_t allocs = 0;                                         // unfolded allocation count
+    std::uint64_t frees = 0;                                          // unfolded free count
+    std::uint64_t bytes_allocated = 0;       // unfolded sum of allocated sizes
     std::uint64_t small_limit = kFoldBytes;  // sizes below it take the inline fast path;
-                                            // 0 inside the guard (all allocations go slow)
-    std::uint32_t guard = 0;           // reentrancy depth: >0 = untracked
-    std::uint32_t status = 0;          // kNew, kRegistered, kRetired
-    ThreadState* prev = nullptr;       // registry links (registry lock)
+                                             // 0 inside the guard (all allocations go slow)
+    std::uint32_t guard = 0;                 // reentrancy depth: >0 = untracked
+    std::uint32_t status = 0;                // kNew, kRegistered, kRetired
+    ThreadState* prev = nullptr;             // registry links (registry lock)
     ThreadState* next = nullptr;
 };
 
-template <class T>
-inline T read_racy(const T& field) noexcept
+template <class T> inline T read_racy(const T& field) noexcept
 {
     return __atomic_load_n(&field, __ATOMIC_RELAXED);
 }
@@ -101,7 +100,10 @@ void note_free_any(std::size_t size) noexcept;
 void note_foreign_free() noexcept;
 
 // True while this thread is inside memtrack (its allocations are not tracked).
-inline bool in_guard() noexcept { return t_state.guard != 0; }
+inline bool in_guard() noexcept
+{
+    return t_state.guard != 0;
+}
 
 // RAII reentrancy guard: while alive, this thread's allocations go to mimalloc untracked.
 class Guard {

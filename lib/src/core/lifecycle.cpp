@@ -59,13 +59,22 @@ void child_after_fork() noexcept
 
 // Library constructor. Priority 101 (the earliest user priority) so the tracker is running
 // before this library's other constructors; allocations before it ran are counted already.
-[[gnu::constructor(101)]] void memtrack_constructor() noexcept { start(); }
+[[gnu::constructor(101)]] void memtrack_constructor() noexcept
+{
+    start();
+}
 
 }  // namespace
 
-Phase phase() noexcept { return g_phase.load(std::memory_order_relaxed); }
+Phase phase() noexcept
+{
+    return g_phase.load(std::memory_order_relaxed);
+}
 
-int exit_status() noexcept { return g_exit_status.load(std::memory_order_relaxed); }
+int exit_status() noexcept
+{
+    return g_exit_status.load(std::memory_order_relaxed);
+}
 
 void start() noexcept
 {

@@ -13,8 +13,7 @@ namespace memtrack::detail {
 void write_line(std::string_view text) noexcept;
 
 // Formats into a 1 KiB stack buffer (longer messages are cut) and writes one line.
-template <class... Args>
-void log(fmt::format_string<Args...> format, Args&&... args) noexcept
+template <class... Args> void log(fmt::format_string<Args...> format, Args&&... args) noexcept
 {
     char buf[1024];
     try {

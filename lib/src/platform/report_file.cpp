@@ -48,8 +48,8 @@ int write_report_file(const char* path, std::string_view data, char* final_path,
     // Temporary file beside the destination, so the rename stays on one filesystem.
     const std::string_view p(path);
     const std::size_t slash = p.rfind('/');
-    const std::string_view dir = slash == std::string_view::npos ? std::string_view(".")
-                                                                 : p.substr(0, slash ? slash : 1);
+    const std::string_view dir =
+        slash == std::string_view::npos ? std::string_view(".") : p.substr(0, slash ? slash : 1);
     char tmp[4200];
     const auto r = fmt::format_to_n(tmp, sizeof tmp - 1, "{}/.memtrack-{}-XXXXXX", dir, getpid());
     if (r.size >= sizeof tmp - 1) return ENAMETOOLONG;

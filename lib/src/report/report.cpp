@@ -25,7 +25,10 @@ namespace {
 
 constexpr int kReportVersion = 1;
 
-double seconds(std::int64_t ns) { return static_cast<double>(ns) / 1e9; }
+double seconds(std::int64_t ns)
+{
+    return static_cast<double>(ns) / 1e9;
+}
 
 // Length of the valid UTF-8 sequence at s[i], or 0 if invalid.
 std::size_t utf8_length(std::string_view s, std::size_t i)
@@ -33,10 +36,14 @@ std::size_t utf8_length(std::string_view s, std::size_t i)
     const auto c = static_cast<unsigned char>(s[i]);
     std::size_t n = 0;
     if (c < 0x80) return 1;
-    if ((c & 0xE0) == 0xC0 && c >= 0xC2) n = 2;
-    else if ((c & 0xF0) == 0xE0) n = 3;
-    else if ((c & 0xF8) == 0xF0 && c <= 0xF4) n = 4;
-    else return 0;
+    if ((c & 0xE0) == 0xC0 && c >= 0xC2)
+        n = 2;
+    else if ((c & 0xF0) == 0xE0)
+        n = 3;
+    else if ((c & 0xF8) == 0xF0 && c <= 0xF4)
+        n = 4;
+    else
+        return 0;
     if (i + n > s.size()) return 0;
     for (std::size_t k = 1; k < n; ++k)
         if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return 0;
@@ -78,8 +85,9 @@ ReportData collect(ReportReason reason, int exit_status)
     // The peak itself and the moment of the report, in time order.
     d.timeline.push_back({d.heap.lifetime_peak_time_ns, d.heap.lifetime_peak_bytes});
     d.timeline.push_back({d.heap.uptime_ns, d.heap.current_bytes});
-    std::stable_sort(d.timeline.begin(), d.timeline.end(),
-                     [](const TimelinePoint& a, const TimelinePoint& b) { return a.t_ns < b.t_ns; });
+    std::stable_sort(
+        d.timeline.begin(), d.timeline.end(),
+        [](const TimelinePoint& a, const TimelinePoint& b) { return a.t_ns < b.t_ns; });
     return d;
 }
 
@@ -94,8 +102,7 @@ std::string render_json(const ReportData& d)
     fmt::format_to(app, "{{\n  \"format\": \"memtrack-report\",\n  \"version\": {},\n",
                    kReportVersion);
     fmt::format_to(app, "  \"memtrack_version\": \"{}\",\n", MEMTRACK_VERSION_STRING);
-    fmt::format_to(app, "  \"reason\": \"{}\",\n",
-                   d.reason == ReportReason::Exit ? "exit" : "api");
+    fmt::format_to(app, "  \"reason\": \"{}\",\n", d.reason == ReportReason::Exit ? "exit" : "api");
     out += "  \"program\": ";
     append_json_string(out, d.program);
     out += ",\n  \"argv\": [";
@@ -105,8 +112,10 @@ std::string render_json(const ReportData& d)
     }
     out += "],\n";
     fmt::format_to(app, "  \"pid\": {},\n  \"ppid\": {},\n", d.pid, d.ppid);
-    if (d.exit_status >= 0) fmt::format_to(app, "  \"exit_status\": {},\n", d.exit_status);
-    else out += "  \"exit_status\": null,\n";
+    if (d.exit_status >= 0)
+        fmt::format_to(app, "  \"exit_status\": {},\n", d.exit_status);
+    else
+        out += "  \"exit_status\": null,\n";
     fmt::format_to(app,
                    "  \"process\": {{\"wall_s\": {:.6f}, \"user_s\": {:.6f}, \"sys_s\": {:.6f}, "
                    "\"cpu_wall_ratio\": {:.4f}, \"max_rss_bytes\": {}}},\n",
@@ -121,8 +130,8 @@ std::string render_json(const ReportData& d)
                    h.current_bytes, h.lifetime_peak_bytes, seconds(h.lifetime_peak_time_ns),
                    h.current_bytes, h.live_blocks, h.allocations, h.frees, h.bytes_allocated,
                    h.foreign_frees);
-    fmt::format_to(app, "  \"config\": {{\"interval_s\": {}, \"output\": ",
-                   seconds(cfg.interval_ns));
+    fmt::format_to(app,
+                   "  \"config\": {{\"interval_s\": {}, \"output\": ", seconds(cfg.interval_ns));
     append_json_string(out, cfg.output);
     out += "},\n  \"timeline\": [";
     for (std::size_t i = 0; i < d.timeline.size(); ++i) {
@@ -167,12 +176,28 @@ void append_json_string(std::string& out, std::string_view text)
     for (std::size_t i = 0; i < text.size();) {
         const auto c = static_cast<unsigned char>(text[i]);
         switch (c) {
-        case '"': out += "\\\""; ++i; continue;
-        case '\\': out += "\\\\"; ++i; continue;
-        case '\n': out += "\\n"; ++i; continue;
-        case '\r': out += "\\r"; ++i; continue;
-        case '\t': out += "\\t"; ++i; continue;
-        default: break;
+        case '"':
+            out += "\\\"";
+            ++i;
+            continue;
+        case '\\':
+            out += "\\\\";
+            ++i;
+            continue;
+        case '\n':
+            out += "\\n";
+            ++i;
+            continue;
+        case '\r':
+            out += "\\r";
+            ++i;
+            continue;
+        case '\t':
+            out += "\\t";
+            ++i;
+            continue;
+        default:
+            break;
         }
         if (c < 0x20) {
             fmt::format_to(std::back_inserter(out), "\\u{:04x}", c);

@@ -40,7 +40,8 @@ void append_locked(std::int64_t t_ns, std::int64_t bytes) noexcept
         if (s.points == nullptr) return;
     }
     if (s.count == kMaxPoints) {
-        for (std::size_t i = 0; i < kMaxPoints / 2; ++i) s.points[i] = s.points[2 * i];
+        for (std::size_t i = 0; i < kMaxPoints / 2; ++i)
+            s.points[i] = s.points[2 * i];
         s.count = kMaxPoints / 2;
         s.interval_ns *= 2;
     }
@@ -150,9 +151,15 @@ std::size_t timeline_size() noexcept
     return n;
 }
 
-void sampler_prepare_fork() noexcept { pthread_mutex_lock(&g_sampler.lock); }
+void sampler_prepare_fork() noexcept
+{
+    pthread_mutex_lock(&g_sampler.lock);
+}
 
-void sampler_parent_after_fork() noexcept { pthread_mutex_unlock(&g_sampler.lock); }
+void sampler_parent_after_fork() noexcept
+{
+    pthread_mutex_unlock(&g_sampler.lock);
+}
 
 void sampler_child_after_fork() noexcept
 {

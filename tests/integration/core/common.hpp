@@ -19,7 +19,8 @@ inline RunResult run_tracked(const TempDir& dir, std::vector<std::string> argv,
     o.argv = std::move(argv);
     o.env = std::move(env);
     bool has_output = false;
-    for (const auto& kv : o.env) has_output = has_output || kv.first == "MEMTRACK_OUTPUT";
+    for (const auto& kv : o.env)
+        has_output = has_output || kv.first == "MEMTRACK_OUTPUT";
     if (!has_output) o.env.emplace_back("MEMTRACK_OUTPUT", dir.path + "/r.%p.json");
     return run(o);
 }

@@ -46,8 +46,7 @@ TEST_CASE("allocator: glibc semantics (errno, overflow, malloc(0), realloc(p, 0)
     CHECK(heap(j, "foreign_frees") == 0);
 }
 
-TEST_CASE("allocator: pointers memtrack never allocated are counted, not crashed on",
-          "[allocator]")
+TEST_CASE("allocator: pointers memtrack never allocated are counted, not crashed on", "[allocator]")
 {
     RunResult r;
     const auto [j, base] = run_mode("tp_c", "foreign", &r);

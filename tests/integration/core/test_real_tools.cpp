@@ -35,9 +35,15 @@ TEST_CASE("real tools: python3 -c", "[real]")
                  "print(len(json.dumps(d)), collections.Counter(len(v) for v in d.values())[7])"});
 }
 
-TEST_CASE("real tools: git --version", "[real]") { same_output({"git", "--version"}); }
+TEST_CASE("real tools: git --version", "[real]")
+{
+    same_output({"git", "--version"});
+}
 
-TEST_CASE("real tools: cmake --version", "[real]") { same_output({"cmake", "--version"}); }
+TEST_CASE("real tools: cmake --version", "[real]")
+{
+    same_output({"cmake", "--version"});
+}
 
 TEST_CASE("real tools: bash -c with a pipeline", "[real]")
 {

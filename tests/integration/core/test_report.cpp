@@ -86,20 +86,23 @@ TEST_CASE("report: MEMTRACK_REPORT picks the parts", "[report]")
 {
     {
         TempDir dir;
-        const RunResult r = run_tracked(dir, {program("tp_c"), "basic"}, {{"MEMTRACK_REPORT", "none"}});
+        const RunResult r =
+            run_tracked(dir, {program("tp_c"), "basic"}, {{"MEMTRACK_REPORT", "none"}});
         CHECK(r.exit_code == 0);
         CHECK(memtrack_lines(r.err).empty());
         CHECK(reports_in(dir.path).empty());
     }
     {
         TempDir dir;
-        const RunResult r = run_tracked(dir, {program("tp_c"), "basic"}, {{"MEMTRACK_REPORT", "json"}});
+        const RunResult r =
+            run_tracked(dir, {program("tp_c"), "basic"}, {{"MEMTRACK_REPORT", "json"}});
         CHECK(memtrack_lines(r.err).empty());
         CHECK(reports_in(dir.path).size() == 1);
     }
     {
         TempDir dir;
-        const RunResult r = run_tracked(dir, {program("tp_c"), "basic"}, {{"MEMTRACK_REPORT", "text"}});
+        const RunResult r =
+            run_tracked(dir, {program("tp_c"), "basic"}, {{"MEMTRACK_REPORT", "text"}});
         CHECK(memtrack_lines(r.err).size() == 5);  // no "report" line: no file
         CHECK(reports_in(dir.path).empty());
     }
@@ -113,11 +116,15 @@ TEST_CASE("report: a bad variable gets one line, the default, and an unharmed pr
         const char* value;
         const char* fallback;
     };
-    const RunResult clean = run({.argv = {program("tp_c"), "basic"}, .env = {}, .unset_env = {},
-                                 .preload = false, .cwd = {}, .stdin_data = {}});
-    for (const Bad& bad : {Bad{"MEMTRACK_INTERVAL", "fast", "100ms"},
-                           Bad{"MEMTRACK_REPORT", "xml", "text,json"},
-                           Bad{"MEMTRACK_OUTPUT", "r.%q.json", "memtrack.%e.%p.json"}}) {
+    const RunResult clean = run({.argv = {program("tp_c"), "basic"},
+                                 .env = {},
+                                 .unset_env = {},
+                                 .preload = false,
+                                 .cwd = {},
+                                 .stdin_data = {}});
+    for (const Bad& bad :
+         {Bad{"MEMTRACK_INTERVAL", "fast", "100ms"}, Bad{"MEMTRACK_REPORT", "xml", "text,json"},
+          Bad{"MEMTRACK_OUTPUT", "r.%q.json", "memtrack.%e.%p.json"}}) {
         INFO(bad.var << "=" << bad.value);
         TempDir dir;
         std::vector<std::pair<std::string, std::string>> env = {{bad.var, bad.value}};
@@ -138,8 +145,7 @@ TEST_CASE("report: a bad variable gets one line, the default, and an unharmed pr
     }
 }
 
-TEST_CASE("report: an unwritable output path gets a message; the summary still comes",
-          "[report]")
+TEST_CASE("report: an unwritable output path gets a message; the summary still comes", "[report]")
 {
     TempDir dir;
     std::ofstream(dir.file("plainfile")) << "x";
@@ -158,7 +164,8 @@ TEST_CASE("report: never written over an existing file or through a symlink", "[
     std::ofstream(dir.file("r.json")) << "precious";
     std::ofstream(dir.file("victim")) << "victim";
     REQUIRE(symlink(dir.file("victim").c_str(), dir.file("l.json").c_str()) == 0);
-    RunResult r = run_tracked(dir, {program("tp_c"), "idle"}, {{"MEMTRACK_OUTPUT", dir.file("r.json")}});
+    RunResult r =
+        run_tracked(dir, {program("tp_c"), "idle"}, {{"MEMTRACK_OUTPUT", dir.file("r.json")}});
     CHECK(read_file(dir.file("r.json")) == "precious");
     CHECK(nlohmann::json::parse(read_file(dir.file("r.1.json")))["format"] == "memtrack-report");
     CHECK(r.err.find("r.1.json (" + dir.file("r.json") + " existed; not overwritten)") !=

@@ -59,17 +59,19 @@ TEST_CASE("demo: process_data's JSON peak under LD_PRELOAD, one variant per run"
 TEST_CASE("demo: list_vs_generator: the list holds every image, the generator two", "[demo]")
 {
     TempDir dir;
-    const RunResult r = run_demo({bin("list_vs_generator"), "--images", "40", "--pixels",
-                                  "100000", "--interval", "10ms"},
-                                 dir, true);
+    const RunResult r = run_demo(
+        {bin("list_vs_generator"), "--images", "40", "--pixels", "100000", "--interval", "10ms"},
+        dir, true);
     INFO(r.out);
     REQUIRE(r.exit_code == 0);
     std::smatch m;
-    REQUIRE(std::regex_search(r.out, m, std::regex("stack_using_list +[0-9.]+ [KMG]iB +([0-9.]+)")));
+    REQUIRE(
+        std::regex_search(r.out, m, std::regex("stack_using_list +[0-9.]+ [KMG]iB +([0-9.]+)")));
     const double list_images = std::stod(m[1]);
-    REQUIRE(std::regex_search(r.out, m, std::regex("stack_using_generator +[0-9.]+ [KMG]iB +([0-9.]+)")));
+    REQUIRE(std::regex_search(r.out, m,
+                              std::regex("stack_using_generator +[0-9.]+ [KMG]iB +([0-9.]+)")));
     const double gen_images = std::stod(m[1]);
-    CHECK(list_images >= 41.0);  // 40 images + the running total
+    CHECK(list_images >= 41.0);   // 40 images + the running total
     CHECK(list_images <= 41.01);  // (+ the vector of 40 image headers)
     CHECK(gen_images >= 2.0);     // the running total and one image
     CHECK(gen_images <= 2.01);
@@ -89,11 +91,11 @@ TEST_CASE("demo: normalize: copying 2.00x, in place 1.00x", "[demo]")
 TEST_CASE("demo: a bad argument gets a message and exit status 2", "[demo]")
 {
     TempDir dir;
-    for (const auto& argv : std::vector<std::vector<std::string>>{
-             {bin("process_data"), "--size", "lots"},
-             {bin("process_data"), "--variant", "nope"},
-             {bin("list_vs_generator"), "--images"},
-             {bin("normalize"), "--size", "12 parsecs"}}) {
+    for (const auto& argv :
+         std::vector<std::vector<std::string>>{{bin("process_data"), "--size", "lots"},
+                                               {bin("process_data"), "--variant", "nope"},
+                                               {bin("list_vs_generator"), "--images"},
+                                               {bin("normalize"), "--size", "12 parsecs"}}) {
         const RunResult r = run_demo(argv, dir, false);
         CHECK(r.exit_code == 2);
         CHECK(r.err.find("usage") != std::string::npos);

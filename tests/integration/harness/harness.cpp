@@ -21,11 +21,26 @@ extern char** environ;
 
 namespace mt_test {
 
-std::string build_dir() { return MT_BUILD_DIR; }
-std::string source_dir() { return MT_SOURCE_DIR; }
-std::string lib_path() { return MT_LIB_PATH; }
-std::string bin(const std::string& name) { return build_dir() + "/bin/" + name; }
-std::string program(const std::string& name) { return build_dir() + "/bin/tests/programs/" + name; }
+std::string build_dir()
+{
+    return MT_BUILD_DIR;
+}
+std::string source_dir()
+{
+    return MT_SOURCE_DIR;
+}
+std::string lib_path()
+{
+    return MT_LIB_PATH;
+}
+std::string bin(const std::string& name)
+{
+    return build_dir() + "/bin/" + name;
+}
+std::string program(const std::string& name)
+{
+    return build_dir() + "/bin/tests/programs/" + name;
+}
 
 RunResult run(const RunOptions& options)
 {
@@ -39,12 +54,11 @@ RunResult run(const RunOptions& options)
     for (char** e = environ; *e != nullptr; ++e) {
         const std::string entry = *e;
         const std::string key = entry.substr(0, entry.find('='));
-        const bool overridden =
-            std::any_of(options.env.begin(), options.env.end(),
-                        [&](const auto& kv) { return kv.first == key; }) ||
-            std::find(options.unset_env.begin(), options.unset_env.end(), key) !=
-                options.unset_env.end() ||
-            (options.preload && key == "LD_PRELOAD");
+        const bool overridden = std::any_of(options.env.begin(), options.env.end(),
+                                            [&](const auto& kv) { return kv.first == key; }) ||
+                                std::find(options.unset_env.begin(), options.unset_env.end(),
+                                          key) != options.unset_env.end() ||
+                                (options.preload && key == "LD_PRELOAD");
         if (!overridden) env_strings.push_back(entry);
     }
     for (const auto& [k, v] : options.env) {
@@ -58,10 +72,12 @@ RunResult run(const RunOptions& options)
         env_strings.push_back("LD_PRELOAD=" + preload);
     }
     std::vector<char*> envp, argv;
-    for (auto& s : env_strings) envp.push_back(s.data());
+    for (auto& s : env_strings)
+        envp.push_back(s.data());
     envp.push_back(nullptr);
     std::vector<std::string> args = options.argv;
-    for (auto& s : args) argv.push_back(s.data());
+    for (auto& s : args)
+        argv.push_back(s.data());
     argv.push_back(nullptr);
 
     const pid_t pid = fork();
@@ -100,8 +116,8 @@ RunResult run(const RunOptions& options)
         for (int i = 0; i < n; ++i) {
             if (fds[i].revents == 0) continue;
             if (fds[i].fd == in[1]) {
-                const ssize_t w = write(in[1], options.stdin_data.data() + fed,
-                                        options.stdin_data.size() - fed);
+                const ssize_t w =
+                    write(in[1], options.stdin_data.data() + fed, options.stdin_data.size() - fed);
                 if (w > 0) fed += static_cast<std::size_t>(w);
                 if (w < 0 || fed == options.stdin_data.size()) {
                     close(in[1]);
@@ -115,8 +131,10 @@ RunResult run(const RunOptions& options)
             if (r > 0) {
                 sink.append(buf, static_cast<std::size_t>(r));
             } else if (r == 0 || errno != EINTR) {
-                if (fds[i].fd == out[0]) out_open = false;
-                else err_open = false;
+                if (fds[i].fd == out[0])
+                    out_open = false;
+                else
+                    err_open = false;
             }
         }
     }
@@ -154,7 +172,7 @@ std::string read_file(const std::string& path)
 
 bool file_exists(const std::string& path)
 {
-    struct stat st{};
+    struct stat st {};
     return lstat(path.c_str(), &st) == 0;
 }
 
@@ -182,7 +200,8 @@ nlohmann::json only_report(const std::string& dir)
     auto reports = reports_in(dir);
     if (reports.size() != 1) {
         std::string listing;
-        for (const auto& r : reports) listing += r.value("program", "?") + " ";
+        for (const auto& r : reports)
+            listing += r.value("program", "?") + " ";
         FAIL("expected one report in " << dir << ", found " << reports.size() << ": " << listing);
     }
     return reports.front();

@@ -31,8 +31,8 @@ RunResult run(const RunOptions& options);
 
 std::string build_dir();
 std::string source_dir();
-std::string lib_path();                         // the libmemtrack.so under test
-std::string bin(const std::string& name);       // build/bin/<name>
+std::string lib_path();                        // the libmemtrack.so under test
+std::string bin(const std::string& name);      // build/bin/<name>
 std::string program(const std::string& name);  // build/bin/tests/programs/<name>
 
 // A fresh directory under /tmp, removed with its contents.

@@ -9,7 +9,8 @@
 using namespace mt_test;
 
 namespace {
-RunResult launch(std::vector<std::string> args, std::vector<std::pair<std::string, std::string>> env = {})
+RunResult launch(std::vector<std::string> args,
+                 std::vector<std::pair<std::string, std::string>> env = {})
 {
     RunOptions o;
     o.argv = {bin("memtrack")};
@@ -58,8 +59,7 @@ TEST_CASE("launcher: LD_PRELOAD is prepended and options become variables", "[la
     CHECK(r.out.find("MEMTRACK_OUTPUT=" + dir.file("x.%p.json") + "\n") != std::string::npos);
 }
 
-TEST_CASE("launcher: runs the program under memtrack and says where the report went",
-          "[launcher]")
+TEST_CASE("launcher: runs the program under memtrack and says where the report went", "[launcher]")
 {
     TempDir dir;
     const RunResult r =
