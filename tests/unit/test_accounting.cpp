@@ -1,6 +1,7 @@
 // Accounting: exact current/peak for one thread across fold boundaries, the documented
 // multi-thread bound, realloc accounting, scopes and the C API over the core.
 #include "core/block.hpp"
+#include "fresh.hpp"
 #include "core/counters.hpp"
 
 #include <memtrack/memtrack.hpp>
@@ -13,13 +14,6 @@
 #include <vector>
 
 namespace md = memtrack::detail;
-
-namespace {
-struct Fresh {
-    Fresh() { md::counters_reset_for_tests(); }
-    ~Fresh() { md::counters_reset_for_tests(); }
-};
-}  // namespace
 
 TEST_CASE("accounting: one block is counted exactly", "[accounting]")
 {

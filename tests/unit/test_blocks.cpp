@@ -1,5 +1,6 @@
 // Block primitives: alignment, glibc semantics, foreign pointers, double frees.
 #include "core/block.hpp"
+#include "fresh.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -17,10 +18,6 @@ bool aligned(const void* p, std::size_t a)
 {
     return reinterpret_cast<std::uintptr_t>(p) % a == 0;
 }
-struct Fresh {
-    Fresh() { md::counters_reset_for_tests(); }
-    ~Fresh() { md::counters_reset_for_tests(); }
-};
 }  // namespace
 
 TEST_CASE("blocks: every block is 16-byte aligned, even 1-byte ones", "[blocks]")

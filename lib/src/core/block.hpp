@@ -124,33 +124,26 @@ inline void* write_plain_header(void* base, std::size_t size) noexcept
 // counts are restored; the batch's high may overstate by at most this request.
 [[gnu::noinline, gnu::cold]] void* alloc_failed_counted(std::size_t size) noexcept;
 
-// Hot: malloc semantics (malloc(0) returns a unique pointer; NULL + ENOMEM on failure).
-// Beyond mi_malloc: one compare, note_alloc before the call (so only `size` has to live across
-// it), and the header (two stores).
-inline void* alloc(std::size_t size) noexcept
+// Hot: malloc semantics (malloc(0) returns a unique pointer; NULL + ENOMEM on failure), zeroed
+// for calloc. Beyond mi_malloc: one compare, note_alloc before the call (so only `size` has to
+// live across it), and the header (two stores).
+template <bool Zero>
+inline void* alloc_small_or_slow(std::size_t size) noexcept
 {
     ThreadState& ts = t_state;
     if (size >= ts.small_limit) [[unlikely]]
-        return alloc_slow(size, false);
+        return alloc_slow(size, Zero);
     note_alloc(ts, size);
-    void* base = mi_malloc(gross_size(size));
+    void* base = Zero ? mi_zalloc(gross_size(size)) : mi_malloc(gross_size(size));
     if (base == nullptr) [[unlikely]]
         return alloc_failed_counted(size);
     return write_plain_header(base, size);
 }
 
+inline void* alloc(std::size_t size) noexcept { return alloc_small_or_slow<false>(size); }
+
 // Zeroed allocation of `size` bytes (calloc after its overflow check).
-inline void* alloc_zeroed(std::size_t size) noexcept
-{
-    ThreadState& ts = t_state;
-    if (size >= ts.small_limit) [[unlikely]]
-        return alloc_slow(size, true);
-    note_alloc(ts, size);
-    void* base = mi_zalloc(gross_size(size));
-    if (base == nullptr) [[unlikely]]
-        return alloc_failed_counted(size);
-    return write_plain_header(base, size);
-}
+inline void* alloc_zeroed(std::size_t size) noexcept { return alloc_small_or_slow<true>(size); }
 
 // The header of `p` if memtrack allocated it and it is live, else nullptr. Never faults: the
 // header is read directly only when it lies in p's own page; otherwise it is probed first
