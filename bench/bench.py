@@ -55,6 +55,8 @@ def workloads(build, quick):
     return [
         ("churn", [f"{b}/churn", str(churn_steps)],
          f"1 thread, ring of 10,000 blocks of 8..1024 B, {churn_steps:,} free+malloc steps"),
+        ("churn-cold", [f"{b}/churn", str(churn_steps), "cold"],
+         f"as churn, but each block is freed without being read first (its header is cold)"),
         ("xthread-1", [f"{b}/xthread", "1", str(x_steps)],
          f"1 producer + 1 consumer thread, {x_steps:,} blocks freed cross-thread"),
         ("xthread-2", [f"{b}/xthread", "2", str(x_steps // 2)],
