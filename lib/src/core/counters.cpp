@@ -116,14 +116,18 @@ void register_thread(ThreadState& ts) noexcept
         g_totals.clock_base_ns.compare_exchange_strong(zero, monotonic_ns());
     }
     pthread_once(&g_key_once, make_key);
+    // Without the exit hook the thread could leave the registry pointing at its dead TLS:
+    // such a thread is never linked and folds every event at once (exact, just slower).
+    if (!g_key_ok || pthread_setspecific(g_exit_key, &ts) != 0) {
+        ts.status = kRetired;
+        return;
+    }
     pthread_mutex_lock(&g_registry_lock);
     link_locked(ts);
     ts.status = kRegistered;
     ts.fold_hi = kFoldBytes;
     ts.fold_lo = -kFoldBytes;
     pthread_mutex_unlock(&g_registry_lock);
-    // The value only has to be non-null for the destructor to run.
-    if (g_key_ok) pthread_setspecific(g_exit_key, &ts);
 }
 
 }  // namespace
