@@ -255,6 +255,33 @@ static int mode_fork(void)
     return failures ? 1 : 0;
 }
 
+/* forkloop N: three threads churn while the main thread forks N children; each child
+ * allocates, frees a block it inherited and exits. Any deadlock in the fork handlers hangs. */
+static int mode_forkloop(int argc, char** argv)
+{
+    const int n = argc > 2 ? atoi(argv[2]) : 30;
+    volatile int stop = 0;
+    pthread_t spinners[3];
+    for (int i = 0; i < 3; ++i) pthread_create(&spinners[i], NULL, spin_main, (void*)&stop);
+    for (int i = 0; i < n; ++i) {
+        char* inherited = malloc(1000 + (size_t)i);
+        const pid_t child = fork();
+        if (child == 0) {
+            char* mine = malloc(5000);
+            sink = mine;
+            free(inherited);
+            exit(0);
+        }
+        int status = 0;
+        waitpid(child, &status, 0);
+        CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        free(inherited);
+    }
+    stop = 1;
+    for (int i = 0; i < 3; ++i) pthread_join(spinners[i], NULL);
+    return failures ? 1 : 0;
+}
+
 /* huge: blocks of 1 GiB and more (mimalloc maps them outside its region map), untouched. */
 static int mode_huge(void)
 {
@@ -308,6 +335,7 @@ int main(int argc, char** argv)
     if (strcmp(mode, "fork") == 0) return mode_fork();
     if (strcmp(mode, "api") == 0) return mode_api();
     if (strcmp(mode, "huge") == 0) return mode_huge();
+    if (strcmp(mode, "forkloop") == 0) return mode_forkloop(argc, argv);
     fprintf(stderr, "tp_c: unknown mode %s\n", mode);
     return 2;
 }

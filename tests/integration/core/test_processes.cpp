@@ -61,3 +61,24 @@ TEST_CASE("fork: each child writes its own report; the parent's is its own", "[f
         }
     }
 }
+
+TEST_CASE("fork: forking over and over while three threads allocate", "[fork]")
+{
+    TempDir dir;
+    const RunResult r = run_tracked(dir, {program("tp_c"), "forkloop", "40"},
+                                    {{"MEMTRACK_INTERVAL", "1ms"}, {"MEMTRACK_REPORT", "json"}});
+    INFO(r.out << r.err);
+    REQUIRE(r.exit_code == 0);
+    const auto reports = reports_in(dir.path);
+    CHECK(reports.size() == 41);
+    int children = 0;
+    for (const auto& j : reports) {
+        if (j["exit_status"] != 0) FAIL("a report with exit status " << j["exit_status"]);
+        if (heap(j, "bytes_allocated") == 5000) {
+            ++children;
+            CHECK(heap(j, "frees") == 1);
+            CHECK(heap(j, "foreign_frees") == 0);
+        }
+    }
+    CHECK(children == 40);
+}
