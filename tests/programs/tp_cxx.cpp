@@ -164,6 +164,10 @@ int main(int argc, char** argv)
 {
     if (argc > 1 && std::strcmp(argv[1], "forms") == 0) return forms();
     if (argc > 1 && std::strcmp(argv[1], "fail") == 0) return fail();
+    if (argc > 1 && std::strcmp(argv[1], "print") == 0) {  // left in stdio's buffer until exit
+        std::printf("program output\n");
+        return 0;
+    }
     std::fprintf(stderr, "usage: tp_cxx forms|fail\n");
     return 2;
 }

@@ -177,6 +177,8 @@ TEST_CASE("accounting: allocations inside the guard are not tracked", "[accounti
         p = md::alloc(777);
     }
     CHECK(md::snapshot().current_bytes == 0);
+    CHECK(md::t_state.small_limit == static_cast<std::uint64_t>(md::kFoldBytes));  // fast path back
+    CHECK(md::t_state.guard == 0);
     md::release(p);  // freeing an untracked block does not count either
     auto s = md::snapshot();
     CHECK(s.current_bytes == 0);

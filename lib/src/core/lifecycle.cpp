@@ -9,6 +9,7 @@
 #include "report/sampler.hpp"
 
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <pthread.h>
 
@@ -30,6 +31,9 @@ void report_at_exit(int status, void*) noexcept
     if (!g_phase.compare_exchange_strong(expected, Phase::Stopping)) return;
     g_exit_status.store(status & 0xff, std::memory_order_relaxed);
     stop_sampler();
+    // exit() flushes stdio only after every exit handler: do it now, so that a program's
+    // buffered output (stdout to a pipe or file) comes before the summary, not after it.
+    std::fflush(nullptr);
     write_report(ReportReason::Exit, nullptr, status & 0xff);
     g_phase.store(Phase::Stopped);
 }

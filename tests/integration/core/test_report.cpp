@@ -59,6 +59,19 @@ TEST_CASE("report: every documented field, with exact marker values", "[report]"
     CHECK(lines[5].find(dir.path) != std::string::npos);
 }
 
+TEST_CASE("report: the program's buffered output comes before the summary", "[report]")
+{
+    // stdout and stderr into one pipe: the program's stdout is fully buffered there.
+    TempDir dir;
+    const RunResult r =
+        run_tracked(dir, {"/bin/sh", "-c", "exec \"$0\" print 2>&1", program("tp_cxx")});
+    const auto program_line = r.out.find("program output");
+    const auto summary_line = r.out.find("memtrack: tp_cxx (pid");
+    REQUIRE(program_line != std::string::npos);
+    REQUIRE(summary_line != std::string::npos);
+    CHECK(program_line < summary_line);
+}
+
 TEST_CASE("report: exit status from exit(N) and from return N", "[report]")
 {
     for (const char* how : {"exit", "return"}) {
