@@ -31,9 +31,11 @@ void report_at_exit(int status, void*) noexcept
     if (!g_phase.compare_exchange_strong(expected, Phase::Stopping)) return;
     g_exit_status.store(status & 0xff, std::memory_order_relaxed);
     stop_sampler();
-    // exit() flushes stdio only after every exit handler: do it now, so that a program's
-    // buffered output (stdout to a pipe or file) comes before the summary, not after it.
-    std::fflush(nullptr);
+    // exit() flushes stdio only after every exit handler: flush stdout now, so that a
+    // program's buffered output (to a pipe or file) comes before the summary. Unlocked, as
+    // glibc's own exit-time flush is: another thread may hold stdout's lock forever (blocked
+    // in a write), and taking it would hang the exit.
+    fflush_unlocked(stdout);
     write_report(ReportReason::Exit, nullptr, status & 0xff);
     g_phase.store(Phase::Stopped);
 }
