@@ -282,6 +282,27 @@ static int mode_forkloop(int argc, char** argv)
     return failures ? 1 : 0;
 }
 
+static void* read_stdin(void* arg)
+{
+    char line[256];
+    (void)arg;
+    while (fgets(line, sizeof line, stdin) != NULL) {  /* holds stdin's lock while blocked */
+    }
+    return NULL;
+}
+
+/* stdinblock: a thread sits in fgets(stdin) (holding the stream's lock) while main exits. The
+ * exit must not wait for that lock; an alarm kills the process if it hangs. */
+static int mode_stdinblock(void)
+{
+    pthread_t reader;
+    pthread_create(&reader, NULL, read_stdin, NULL);
+    usleep(50000);
+    printf("leaving\n");
+    alarm(10);
+    return 0;
+}
+
 /* huge: blocks of 1 GiB and more (mimalloc maps them outside its region map), untouched. */
 static int mode_huge(void)
 {
@@ -336,6 +357,7 @@ int main(int argc, char** argv)
     if (strcmp(mode, "api") == 0) return mode_api();
     if (strcmp(mode, "huge") == 0) return mode_huge();
     if (strcmp(mode, "forkloop") == 0) return mode_forkloop(argc, argv);
+    if (strcmp(mode, "stdinblock") == 0) return mode_stdinblock();
     fprintf(stderr, "tp_c: unknown mode %s\n", mode);
     return 2;
 }

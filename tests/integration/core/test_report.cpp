@@ -72,6 +72,20 @@ TEST_CASE("report: the program's buffered output comes before the summary", "[re
     CHECK(program_line < summary_line);
 }
 
+TEST_CASE("report: exit does not wait for a stdio lock another thread holds", "[report]")
+{
+    // stdin stays open (a sleep feeds it nothing) and a thread blocks in fgets holding its
+    // lock; flushing every stream at exit would hang until the program's alarm kills it.
+    TempDir dir;
+    const RunResult r = run_tracked(
+        dir, {"bash", "-c", "exec \"$0\" stdinblock < <(exec sleep 30 2>/dev/null)",
+              program("tp_c")});
+    CHECK(r.term_signal == 0);
+    CHECK(r.exit_code == 0);
+    CHECK(r.out.find("leaving") != std::string::npos);
+    CHECK(only_report(dir.path)["exit_status"] == 0);
+}
+
 TEST_CASE("report: exit status from exit(N) and from return N", "[report]")
 {
     for (const char* how : {"exit", "return"}) {
