@@ -77,7 +77,7 @@ inline std::uint32_t check_of(const void* user) noexcept
 // Bits 0..3 of the mix are 0, so the result is never 0 either.
 inline std::uint32_t check_of(const void* user, std::uint64_t size_flags) noexcept
 {
-    const auto flags = static_cast<std::uint32_t>(size_flags >> 48);
+    const auto flags = static_cast<std::uint32_t>(size_flags >> kFlagShift);
     return check_of(user) ^ ((flags * 0x9E3779B1u) & ~15u);
 }
 

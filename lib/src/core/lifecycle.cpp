@@ -18,7 +18,6 @@ namespace memtrack::detail {
 namespace {
 
 constinit std::atomic<Phase> g_phase{Phase::Uninit};
-constinit std::atomic<int> g_exit_status{-1};
 
 // The exit report. An on_exit handler is the only place that learns the status main returned
 // or exit() was given. Registered by the library constructor, which ld.so runs before
@@ -29,7 +28,6 @@ void report_at_exit(int status, void*) noexcept
 {
     Phase expected = Phase::Active;
     if (!g_phase.compare_exchange_strong(expected, Phase::Stopping)) return;
-    g_exit_status.store(status & 0xff, std::memory_order_relaxed);
     stop_sampler();
     // exit() flushes stdio only after every exit handler: flush stdout now, so that a
     // program's buffered output (to a pipe or file) comes before the summary. Unlocked, as
@@ -57,7 +55,6 @@ void child_after_fork() noexcept
 {
     counters_child_after_fork();
     sampler_child_after_fork();
-    g_exit_status.store(-1, std::memory_order_relaxed);
     add_timeline_point(0, current_bytes());
     if (g_phase.load(std::memory_order_relaxed) == Phase::Active)
         start_sampler(config().interval_ns);
@@ -75,11 +72,6 @@ void child_after_fork() noexcept
 Phase phase() noexcept
 {
     return g_phase.load(std::memory_order_relaxed);
-}
-
-int exit_status() noexcept
-{
-    return g_exit_status.load(std::memory_order_relaxed);
 }
 
 void start() noexcept

@@ -7,9 +7,6 @@ namespace memtrack::detail {
 enum class Phase : int { Uninit, Starting, Active, Stopping, Stopped };
 Phase phase() noexcept;
 
-// The status passed to exit()/returned by main, or -1 before exit.
-int exit_status() noexcept;
-
 // Starts the tracker (config, exit and fork handlers, sampler). Idempotent. Runs from the
 // library constructor; unit tests may call it too.
 void start() noexcept;
