@@ -1,5 +1,5 @@
 // Start-up, exit report and fork handling (cold path). Runs before main from the library
-// constructor and at exit from the library destructor; allocates only inside the guard.
+// constructor and at exit from an on_exit handler; allocates only inside the guard.
 #include "core/lifecycle.hpp"
 
 #include "config/config.hpp"
@@ -32,7 +32,8 @@ void report_at_exit(int status, void*) noexcept
     // exit() flushes stdio only after every exit handler: flush stdout now, so that a
     // program's buffered output (to a pipe or file) comes before the summary. Unlocked, as
     // glibc's own exit-time flush is: another thread may hold stdout's lock forever (blocked
-    // in a write), and taking it would hang the exit.
+    // in a write), and taking it would hang the exit. A stdout the program closed already
+    // (coreutils' close_stdout) is glibc's static stream with no buffer: a no-op.
     fflush_unlocked(stdout);
     write_report(ReportReason::Exit, nullptr, status & 0xff);
     g_phase.store(Phase::Stopped);
