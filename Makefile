@@ -15,7 +15,7 @@ ifneq ($(filter test,$(MAKECMDGOALS)),)
 DEPS_EXTRA += python3-numpy
 endif
 ifneq ($(filter bench bench-quick,$(MAKECMDGOALS)),)
-DEPS_EXTRA += libjemalloc2 valgrind
+DEPS_EXTRA += libjemalloc2 libtcmalloc-minimal4 valgrind gnuplot-nox
 endif
 
 deps:

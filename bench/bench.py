@@ -32,6 +32,8 @@ def configurations(build, extra):
         ("mimalloc", f"{LIBDIR}/libmimalloc.so.2", {"MIMALLOC_SHOW_STATS": "1"}, "heap stats"),
         ("jemalloc", f"{LIBDIR}/libjemalloc.so.2", {"MALLOC_CONF": "stats_print:true"},
          "jemalloc statistics"),
+        ("tcmalloc", f"{LIBDIR}/libtcmalloc_minimal.so.4", {"MALLOCSTATS": "1"},
+         "Bytes in use by application"),
         ("memtrack", memtrack, {"MEMTRACK_REPORT": "text"}, "memtrack:   heap    peak"),
         ("memtrack+report", memtrack, {}, "memtrack:   report"),
     ]
@@ -50,21 +52,27 @@ TIMED_ENV = {
 
 def workloads(build, quick):
     b = os.path.join(build, "bin", "bench")
-    churn_steps = 5_000_000 if quick else 20_000_000
-    x_steps = 2_000_000 if quick else 8_000_000
+    q = 4 if quick else 1  # quick mode divides the work
+    churn = 20_000_000 // q
+    xs = 8_000_000 // q
     return [
-        ("churn", [f"{b}/churn", str(churn_steps)],
-         f"1 thread, ring of 10,000 blocks of 8..1024 B, {churn_steps:,} free+malloc steps"),
-        ("churn-cold", [f"{b}/churn", str(churn_steps), "cold"],
-         f"as churn, but each block is freed without being read first (its header is cold)"),
-        ("xthread-1", [f"{b}/xthread", "1", str(x_steps)],
-         f"1 producer + 1 consumer thread, {x_steps:,} blocks freed cross-thread"),
-        ("xthread-2", [f"{b}/xthread", "2", str(x_steps // 2)],
-         f"2 producers + 2 consumers, {x_steps // 2:,} blocks each, freed cross-thread"),
+        ("churn", [f"{b}/churn", str(churn)],
+         f"1 thread, ring of 10,000 blocks of 8..1024 B, {churn:,} free+malloc steps"),
+        ("churn-cold", [f"{b}/churn", str(churn), "cold"],
+         "as churn, but each block is freed without being read first (its header is cold)"),
+        ("xthread-1", [f"{b}/xthread", "1", str(xs)],
+         f"1 producer + 1 consumer thread, {xs:,} blocks freed cross-thread"),
+        ("xthread-2", [f"{b}/xthread", "2", str(xs // 2)],
+         f"2 producers + 2 consumers, {xs // 2:,} blocks each, freed cross-thread"),
+        ("realloc", [f"{b}/realloc", str(200_000 // q)],
+         f"64 buffers grown by realloc chains of 16..4096 B steps up to 1 MiB, {200_000 // q:,} steps"),
+        ("big", [f"{b}/big", str(5_000 // q)],
+         f"ring of 16 blocks of 64 KiB..8 MiB, {5_000 // q:,} steps, one byte per page written"),
+        ("manylive", [f"{b}/manylive", "1000000"],
+         "1,000,000 blocks of 32..256 B kept alive, then freed (bookkeeping per live block)"),
+        ("cxx", [f"{b}/cxx", str(40 // q)],
+         f"std::map<std::string, std::vector<int>>: {40 // q} rounds of 20,000 inserts, lookups, erases"),
     ]
-
-
-MEASURE = None  # build/bin/bench/measure: times the run and reads the child's own max RSS
 
 
 def run_once(argv, env):
@@ -249,6 +257,40 @@ def main():
         print("bench: docs/benchmarks.md regenerated")
 
 
+def write_chart(data, config_names):
+    """docs/benchmarks.svg: slowdown over glibc per workload per configuration (gnuplot).
+    Returns the path relative to docs/, or None when gnuplot is missing."""
+    if shutil.which("gnuplot") is None:
+        return None
+    w = data["workloads"]
+    present = [c for c in config_names if c != "glibc" and any(c in v["cells"] for v in w.values())]
+    with tempfile.TemporaryDirectory() as tmp:
+        dat = os.path.join(tmp, "bench.dat")
+        with open(dat, "w") as f:
+            f.write("workload " + " ".join(present) + "\n")
+            for wl, v in w.items():
+                row = [v["cells"].get(c, {}).get("x_glibc") for c in present]
+                f.write(wl + " " + " ".join(f"{x:.3f}" if x else "NaN" for x in row) + "\n")
+        out = os.path.join(ROOT, "docs", "benchmarks.svg")
+        script = f"""
+set terminal svg size 1000,420 dynamic background rgb 'white' font 'sans,11'
+set output '{out}'
+set title 'Wall time relative to glibc (lower is faster), commit {data["commit"]}'
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.85 border -1
+set boxwidth 0.9
+set key outside right top
+set ylabel 'x glibc'
+set yrange [0:*]
+set grid ytics
+set xtics nomirror
+plot for [i=2:{len(present) + 1}] '{dat}' using i:xtic(1) title columnheader
+"""
+        subprocess.run(["gnuplot"], input=script, text=True, check=True)
+    return "benchmarks.svg"
+
+
 def write_docs(data, config_names):
     w = data["workloads"]
     def ratio(wl, cfg, key):
@@ -280,7 +322,17 @@ def write_docs(data, config_names):
     if ipp and "memtrack" in ipp and "mimalloc" in ipp:
         lines.append(f"- memtrack's cost on top of mimalloc: **{ipp['memtrack'] - ipp['mimalloc']:.1f}"
                      f" instructions per malloc+free pair** on `churn` (callgrind; deterministic)")
+    ml = w.get("manylive", {}).get("cells", {})
+    if "memtrack" in ml and "mimalloc" in ml:
+        per_block = (ml["memtrack"]["max_rss_bytes"] - ml["mimalloc"]["max_rss_bytes"]) / 1_000_000
+        lines.append(f"- memtrack's bookkeeping on `manylive`: **{per_block:.1f} bytes per live block** "
+                     f"(max RSS minus mimalloc's, over 1,000,000 blocks; target ≤ 32)")
     lines.append("")
+    chart = write_chart(data, config_names)
+    if chart:
+        lines.append(f"![Wall time relative to glibc per workload]({chart})\n")
+    else:
+        lines.append("(No chart: gnuplot is not installed; `apt-get install gnuplot-nox`.)\n")
     lines.append("## Wall time: median s (× glibc, × mimalloc)\n")
     present = [c for c in config_names if any(c in v["cells"] for v in w.values())]
     lines.append("| workload | " + " | ".join(present) + " |")
