@@ -252,7 +252,9 @@ def main():
     with open(out, "w") as f:
         json.dump(data, f, indent=1)
     print(f"bench: results in {os.path.relpath(out, ROOT)}")
-    if not args.no_docs:
+    if args.quick:
+        print("bench: quick run: docs/benchmarks.md left as it is (it holds a full run)")
+    elif not args.no_docs:
         write_docs(data, [c[0] for c in configs])
         print("bench: docs/benchmarks.md regenerated")
 
