@@ -55,11 +55,29 @@ def configurations(build, extra):
          "Bytes in use by application"),
         ("memtrack", memtrack, {"MEMTRACK_REPORT": "text"}, "memtrack:   heap    peak"),
         ("memtrack+report", memtrack, {}, "memtrack:   report"),
+        ("heaptrack", None, {}, "heaptrack stats:"),
     ]
     for spec in extra:
         name, _, path = spec.partition("=")
         configs.append((name, path, {}, None))
     return configs
+
+
+# Configurations that wrap the command instead of preloading a library ("{dir}": a scratch
+# directory emptied after every run). heaptrack records to a file and prints its summary.
+WRAPPERS = {
+    "heaptrack": ["heaptrack", "-o", "{dir}/heaptrack"],
+}
+
+
+def wrapped(name, argv, scratch):
+    return [a.replace("{dir}", scratch) for a in WRAPPERS.get(name, [])] + argv
+
+
+def clear_scratch(scratch):
+    for f in os.listdir(scratch):
+        if f.startswith("heaptrack"):
+            os.remove(os.path.join(scratch, f))
 
 
 # The environment each configuration is timed with (the proof variables are only for the check).
@@ -135,7 +153,7 @@ def instructions_per_pair(build, configs, present):
     steps = (200_000, 1_200_000)
     out = {}
     for name, lib, _, _ in configs:
-        if name not in present or name == "memtrack+report":
+        if name not in present or name == "memtrack+report" or name in WRAPPERS:
             continue
         counts = []
         for n in steps:
@@ -224,9 +242,13 @@ def main():
             if lib and not os.path.exists(lib):
                 notes.append(f"{name}: {lib} not installed; column shown as such")
                 continue
+            if name in WRAPPERS and shutil.which(WRAPPERS[name][0]) is None:
+                notes.append(f"{name}: {WRAPPERS[name][0]} not installed; column shown as such")
+                continue
             if proof:
-                _, _, rc, err = run_once(loads[0][1][:1] + ["1000"],
+                _, _, rc, err = run_once(wrapped(name, loads[0][1][:1] + ["1000"], report_dir),
                                          env_for(lib, proof_env, report_dir))
+                clear_scratch(report_dir)
                 if rc != 0 or proof not in err:
                     sys.exit(f"bench: preloading {lib} for {name} did not take effect "
                              f"(expected '{proof}' on stderr)")
@@ -243,7 +265,8 @@ def main():
                     if name not in present:
                         continue
                     env = env_for(lib, {**TIMED_ENV.get(name, {}), **wenv}, report_dir)
-                    wall, maxrss, rc, err = run_once(argv, env)
+                    wall, maxrss, rc, err = run_once(wrapped(name, argv, report_dir), env)
+                    clear_scratch(report_dir)
                     if rc != 0:
                         sys.exit(f"bench: {wname} under {name} failed ({rc}): {err[-500:]}")
                     samples[name].append(wall)
@@ -414,6 +437,9 @@ def write_docs(data, config_names):
                  "libmimalloc.so.2 / libjemalloc.so.2. memtrack: `LD_PRELOAD=build/lib/libmemtrack.so`"
                  " with `MEMTRACK_REPORT=none` (all tracking and the sampler thread, no report). "
                  "memtrack+report: all defaults, summary and JSON report written at exit.")
+    lines.append("- heaptrack: `heaptrack -o FILE command` (recording to a file in a scratch "
+                 "directory, plus the summary heaptrack prints at the end; the file is deleted "
+                 "after each run).")
     lines.append("- Each preload is checked to take effect before timing (mimalloc's and "
                  "jemalloc's own statistics output, memtrack's summary).")
     lines.append("")
