@@ -25,14 +25,29 @@ bool aligned_to(const void* p, std::size_t a)
     return reinterpret_cast<std::uintptr_t>(p) % a == 0;
 }
 
-// Allocates with `alloc`, checks that exactly `size` bytes appeared, frees with `release`,
-// checks that they are gone.
+void reset_peak()
+{
+    using Fn = void (*)();
+    static Fn fn = reinterpret_cast<Fn>(dlsym(RTLD_DEFAULT, "memtrack_reset_peak"));
+    if (fn != nullptr) fn();
+}
+
+// Allocates with `alloc`, checks that exactly `size` bytes appeared (current, totals and the
+// peak, reset just before), frees with `release`, checks that they are gone.
 template <class Alloc, class Release>
 void exact(const char* what, std::size_t size, std::size_t align, Alloc alloc, Release release)
 {
+    reset_peak();
     const memtrack_stats a = tp_stats();
     void* p = alloc();
     const memtrack_stats b = tp_stats();
+    if (b.peak_bytes != a.current_bytes + static_cast<std::int64_t>(size) ||
+        b.bytes_allocated - a.bytes_allocated != size) {
+        std::printf("FAIL: %s: peak +%lld, +%llu bytes allocated, expected +%zu\n", what,
+                    static_cast<long long>(b.peak_bytes - a.current_bytes),
+                    static_cast<unsigned long long>(b.bytes_allocated - a.bytes_allocated), size);
+        ++failures;
+    }
     std::memset(p, 0x5a, size);
     if (align) CHECK(aligned_to(p, align));
     release(p);
@@ -118,6 +133,43 @@ int forms()
     exact(
         "new A1M", sizeof(A1M), 1 << 20, [] { return static_cast<void*>(new A1M); },
         [](void* p) { delete static_cast<A1M*>(p); });
+    exact(
+        "new A1M[2]", 2 * sizeof(A1M), 1 << 20, [] { return static_cast<void*>(new A1M[2]); },
+        [](void* p) { delete[] static_cast<A1M*>(p); });
+    exact(
+        "new (nothrow) A64", sizeof(A64), 64,
+        [] { return static_cast<void*>(new (std::nothrow) A64); },
+        [](void* p) { delete static_cast<A64*>(p); });
+    exact(
+        "new (nothrow) A256[5]", 5 * sizeof(A256), 256,
+        [] { return static_cast<void*>(new (std::nothrow) A256[5]); },
+        [](void* p) { delete[] static_cast<A256*>(p); });
+    exact(
+        "new (nothrow) A4096", sizeof(A4096), 4096,
+        [] { return static_cast<void*>(new (std::nothrow) A4096); },
+        [](void* p) { delete static_cast<A4096*>(p); });
+    exact(
+        "new (nothrow) A1M", sizeof(A1M), 1 << 20,
+        [] { return static_cast<void*>(new (std::nothrow) A1M); },
+        [](void* p) { delete static_cast<A1M*>(p); });
+    // A class with a non-trivial destructor: new[] asks for a cookie (the element count) in
+    // front of the array, and that is part of the requested size.
+    struct Counted {
+        char c[10];
+        ~Counted() { c[0] = 0; }
+    };
+    reset_peak();
+    const memtrack_stats a = tp_stats();
+    Counted* arr = new Counted[7];
+    const memtrack_stats b = tp_stats();
+    delete[] arr;
+    const memtrack_stats c = tp_stats();
+    const auto with_cookie = static_cast<std::int64_t>(7 * sizeof(Counted) + sizeof(std::size_t));
+    CHECK(b.current_bytes - a.current_bytes == with_cookie);
+    CHECK(b.peak_bytes - a.current_bytes == with_cookie);
+    CHECK(b.allocations - a.allocations == 1);
+    CHECK(c.current_bytes == a.current_bytes);
+    CHECK(c.frees - a.frees == 1);
     std::printf("forms done\n");
     return failures ? 1 : 0;
 }
@@ -143,9 +195,16 @@ int fail()
     CHECK(threw);
     CHECK(handler_calls == 1);
     std::set_new_handler(handler);
+    errno = 0;
     CHECK(::operator new(huge, std::nothrow) == nullptr);
+    CHECK(errno == ENOMEM);
     CHECK(handler_calls == 2);
+    errno = 0;
     CHECK(::operator new (huge, std::align_val_t{64}, std::nothrow) == nullptr);
+    CHECK(errno == ENOMEM);
+    errno = 0;
+    CHECK(::operator new[](huge, std::nothrow) == nullptr);
+    CHECK(errno == ENOMEM);
     threw = false;
     try {
         void* p = ::operator new[](huge, std::align_val_t{128});

@@ -2,6 +2,7 @@
 // configuration, unwritable and taken output paths.
 #include "common.hpp"
 
+#include <algorithm>
 #include <fstream>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -81,9 +82,9 @@ TEST_CASE("report: exit does not wait for a stdio lock another thread holds", "[
     // stdin stays open (a sleep feeds it nothing) and a thread blocks in fgets holding its
     // lock; flushing every stream at exit would hang until the program's alarm kills it.
     TempDir dir;
-    const RunResult r = run_tracked(
-        dir, {"bash", "-c", "exec \"$0\" stdinblock < <(exec sleep 30 2>/dev/null)",
-              program("tp_c")});
+    const RunResult r =
+        run_tracked(dir, {"bash", "-c", "exec \"$0\" stdinblock < <(exec sleep 30 2>/dev/null)",
+                          program("tp_c")});
     CHECK(r.term_signal == 0);
     CHECK(r.exit_code == 0);
     CHECK(r.out.find("leaving") != std::string::npos);
@@ -147,33 +148,147 @@ TEST_CASE("report: a bad variable gets one line, the default, and an unharmed pr
         const char* value;
         const char* fallback;
     };
-    const RunResult clean = run({.argv = {program("tp_c"), "basic"},
-                                 .env = {},
-                                 .unset_env = {},
-                                 .preload = false,
-                                 .cwd = {},
-                                 .stdin_data = {}});
+    RunOptions plain;
+    plain.argv = {program("tp_c"), "basic", "exit", "5"};
+    plain.preload = false;
+    const RunResult clean = run(plain);
+    REQUIRE(clean.exit_code == 5);
     for (const Bad& bad :
-         {Bad{"MEMTRACK_INTERVAL", "fast", "100ms"}, Bad{"MEMTRACK_REPORT", "xml", "text,json"},
-          Bad{"MEMTRACK_OUTPUT", "r.%q.json", "memtrack.%e.%p.json"}}) {
-        INFO(bad.var << "=" << bad.value);
+         {Bad{"MEMTRACK_INTERVAL", "fast", "100ms"}, Bad{"MEMTRACK_INTERVAL", "-1", "100ms"},
+          Bad{"MEMTRACK_INTERVAL", "10parsecs", "100ms"},
+          Bad{"MEMTRACK_INTERVAL", "0.5ms", "100ms"},  // below 1ms
+          Bad{"MEMTRACK_INTERVAL", "", "100ms"}, Bad{"MEMTRACK_REPORT", "xml", "text,json"},
+          Bad{"MEMTRACK_REPORT", "json,xml", "text,json"}, Bad{"MEMTRACK_REPORT", "", "text,json"},
+          Bad{"MEMTRACK_OUTPUT", "r.%q.json", "memtrack.%e.%p.json"},
+          Bad{"MEMTRACK_OUTPUT", "somedir/", "memtrack.%e.%p.json"},
+          Bad{"MEMTRACK_OUTPUT", "", "memtrack.%e.%p.json"}}) {
+        INFO(bad.var << "=\"" << bad.value << "\"");
         TempDir dir;
-        std::vector<std::pair<std::string, std::string>> env = {{bad.var, bad.value}};
-        if (std::string(bad.var) == "MEMTRACK_OUTPUT") env.emplace_back("MEMTRACK_REPORT", "text");
-        const RunResult r = run_tracked(dir, {program("tp_c"), "basic"}, env);
-        CHECK(r.exit_code == 0);
+        // The default output path is relative to the working directory: run in dir.
+        RunOptions o;
+        o.argv = plain.argv;
+        o.cwd = dir.path;
+        o.env = {{bad.var, bad.value}};
+        if (std::string(bad.var) != "MEMTRACK_OUTPUT")
+            o.env.emplace_back("MEMTRACK_OUTPUT", dir.file("r.%p.json"));
+        const RunResult r = run(o);
+        INFO(r.err);
+        CHECK(r.exit_code == 5);
         CHECK(r.out == clean.out);
-        const auto lines = memtrack_lines(r.err);
         int complaints = 0;
-        for (const auto& l : lines) {
+        for (const auto& l : memtrack_lines(r.err)) {
             if (l.find(bad.var) == std::string::npos) continue;
             ++complaints;
-            CHECK(l.find(std::string("\"") + bad.value + "\"") != std::string::npos);
-            CHECK(l.find(std::string("using ") + bad.fallback) != std::string::npos);
+            // memtrack: VAR="value" is not <what is accepted>; using <default>
+            const std::string head = std::string(bad.var) + "=\"" + bad.value + "\" is not ";
+            const std::string tail = "; using " + std::string(bad.fallback);
+            CHECK(l.find(head) != std::string::npos);
+            CHECK(l.ends_with(tail));
+            CHECK(l.size() > std::string("memtrack: ").size() + head.size() + tail.size() + 5);
         }
         CHECK(complaints == 1);
-        if (std::string(bad.var) != "MEMTRACK_OUTPUT") CHECK(reports_in(dir.path).size() == 1);
+        // Every stderr line is memtrack's (the program writes none): the complaint and the
+        // summary (default text,json) with its report line.
+        CHECK(memtrack_lines(r.err).size() == 7);
+        const auto reports = reports_in(dir.path);
+        REQUIRE(reports.size() == 1);
+        CHECK(reports[0]["exit_status"] == 5);
+        if (std::string(bad.var) == "MEMTRACK_OUTPUT") {
+            const int pid = reports[0]["pid"];
+            CHECK(file_exists(dir.file("memtrack.tp_c." + std::to_string(pid) + ".json")));
+        }
+        if (std::string(bad.var) == "MEMTRACK_INTERVAL")
+            CHECK(reports[0]["config"]["interval_s"].get<double>() == Approx(0.1));
     }
+}
+
+TEST_CASE("report: default path memtrack.%e.%p.json in the working directory", "[report]")
+{
+    TempDir dir;
+    RunOptions o;
+    o.argv = {program("tp_c"), "idle"};
+    o.cwd = dir.path;
+    o.unset_env = {"MEMTRACK_OUTPUT", "MEMTRACK_REPORT", "MEMTRACK_INTERVAL"};
+    const RunResult r = run(o);
+    REQUIRE(r.exit_code == 0);
+    const auto j = only_report(dir.path);
+    const std::string name = "memtrack.tp_c." + std::to_string(j["pid"].get<int>()) + ".json";
+    CHECK(file_exists(dir.file(name)));
+    CHECK(j["config"]["output"].get<std::string>().ends_with("memtrack.%e.%p.json"));
+    CHECK(j["config"]["interval_s"].get<double>() == Approx(0.1));
+    CHECK(r.err.find("report  ") != std::string::npos);
+    CHECK(r.err.find(name) != std::string::npos);
+}
+
+TEST_CASE("report: the output template expands %p, %e and %%; relative to the start cwd",
+          "[report]")
+{
+    TempDir dir;
+    REQUIRE(mkdir(dir.file("sub").c_str(), 0755) == 0);
+    RunOptions o;
+    o.argv = {program("tp_c"), "idle"};
+    o.cwd = dir.path;
+    o.env = {{"MEMTRACK_OUTPUT", "sub/100%%-%e-%p.json"}, {"MEMTRACK_REPORT", "json"}};
+    const RunResult r = run(o);
+    REQUIRE(r.exit_code == 0);
+    const auto j = only_report(dir.file("sub"));
+    CHECK(file_exists(dir.file("sub/100%-tp_c-" + std::to_string(j["pid"].get<int>()) + ".json")));
+    CHECK(j["config"]["output"].get<std::string>().ends_with("sub/100%%-%e-%p.json"));
+}
+
+TEST_CASE("report: consistent values (version, config, process times, timeline ends)", "[report]")
+{
+    TempDir dir;
+    const RunResult r = run_tracked(dir, {program("tp_c"), "basic"});
+    REQUIRE(r.exit_code == 0);
+    const auto j = only_report(dir.path);
+    const std::string version = j["memtrack_version"];
+    CHECK(!version.empty());
+    CHECK(std::count(version.begin(), version.end(), '.') == 2);
+    CHECK(j["config"]["interval_s"].get<double>() == Approx(0.1));
+    CHECK(j["config"]["output"] == dir.file("r.%p.json"));
+    const auto& p = j["process"];
+    const double wall = p["wall_s"], user = p["user_s"], sys = p["sys_s"];
+    CHECK(wall > 0);
+    CHECK(wall < 60);
+    CHECK(user >= 0);
+    CHECK(sys >= 0);
+    CHECK(p["cpu_wall_ratio"].get<double>() == Approx((user + sys) / wall).margin(0.05));
+    CHECK(p["max_rss_bytes"].is_number_integer());
+    CHECK(heap(j, "live_bytes_at_exit") == heap(j, "current_bytes"));
+    CHECK(heap(j, "live_blocks_at_exit") == heap(j, "allocations") - heap(j, "frees"));
+    CHECK(heap(j, "peak_bytes") >= heap(j, "current_bytes"));
+    CHECK(heap(j, "bytes_allocated") >= heap(j, "peak_bytes"));
+    CHECK(j["heap"]["peak_time_s"].get<double>() >= 0);
+    const auto& tl = j["timeline"];
+    REQUIRE(tl.size() >= 3);  // start, peak, end
+    CHECK(tl.front()[0].get<double>() >= 0);
+    CHECK(tl.front()[0].get<double>() <= j["heap"]["peak_time_s"].get<double>());
+    CHECK(tl.back()[0].get<double>() <= wall + 0.01);
+    CHECK(tl.back()[1] == heap(j, "current_bytes"));  // the moment of the report
+    for (const auto& point : tl) {
+        CHECK(point[1].get<std::int64_t>() >= 0);
+        CHECK(point[1].get<std::int64_t>() <= heap(j, "peak_bytes"));
+    }
+}
+
+TEST_CASE("report: MEMTRACK_INTERVAL=0 turns the sampler off; the timeline keeps its marks",
+          "[report]")
+{
+    TempDir dir;
+    const RunResult r = run_tracked(dir, {program("tp_c"), "basic"}, {{"MEMTRACK_INTERVAL", "0"}});
+    REQUIRE(r.exit_code == 0);
+    CHECK(memtrack_lines(r.err).size() == 6);  // no complaint
+    const auto j = only_report(dir.path);
+    CHECK(j["config"]["interval_s"].get<double>() == 0);
+    const auto& tl = j["timeline"];
+    REQUIRE(tl.size() >= 2);
+    REQUIRE(tl.size() <= 4);
+    bool has_peak = false;
+    for (const auto& point : tl)
+        has_peak = has_peak || point[1] == heap(j, "peak_bytes");
+    CHECK(has_peak);
+    CHECK(tl.back()[1] == heap(j, "current_bytes"));
 }
 
 TEST_CASE("report: an unwritable output path gets a message; the summary still comes", "[report]")
@@ -187,6 +302,27 @@ TEST_CASE("report: an unwritable output path gets a message; the summary still c
           std::string::npos);
     CHECK(r.err.find("exited with status 3") != std::string::npos);
     CHECK(r.err.find("heap    peak") != std::string::npos);
+    CHECK(reports_in(dir.path).empty());
+}
+
+TEST_CASE("report: a missing output directory gets a message; the program is unharmed", "[report]")
+{
+    TempDir dir;
+    RunOptions plain;
+    plain.argv = {program("tp_c"), "basic", "return", "4"};
+    plain.preload = false;
+    const RunResult clean = run(plain);
+    const RunResult r =
+        run_tracked(dir, plain.argv, {{"MEMTRACK_OUTPUT", "/nonexistent/memtrack-dir/r.json"}});
+    CHECK(r.exit_code == 4);
+    CHECK(r.out == clean.out);
+    const auto lines = memtrack_lines(r.err);
+    int complaints = 0;
+    for (const auto& l : lines)
+        complaints += l.find("/nonexistent/memtrack-dir/r.json") != std::string::npos;
+    CHECK(complaints == 1);
+    CHECK(r.err.find("exited with status 4") != std::string::npos);
+    CHECK(r.err.find("calls   ") != std::string::npos);
 }
 
 TEST_CASE("report: never written over an existing file or through a symlink", "[report]")
@@ -204,4 +340,27 @@ TEST_CASE("report: never written over an existing file or through a symlink", "[
     r = run_tracked(dir, {program("tp_c"), "idle"}, {{"MEMTRACK_OUTPUT", dir.file("l.json")}});
     CHECK(read_file(dir.file("victim")) == "victim");
     CHECK(file_exists(dir.file("l.1.json")));
+    char target[256] = {};
+    CHECK(readlink(dir.file("l.json").c_str(), target, sizeof target - 1) > 0);
+    CHECK(std::string(target) == dir.file("victim"));
+    // a second run with the same name takes the next suffix
+    r = run_tracked(dir, {program("tp_c"), "idle"}, {{"MEMTRACK_OUTPUT", dir.file("r.json")}});
+    CHECK(read_file(dir.file("r.json")) == "precious");
+    CHECK(file_exists(dir.file("r.2.json")));
+    CHECK(r.err.find("r.2.json (" + dir.file("r.json") + " existed; not overwritten)") !=
+          std::string::npos);
+}
+
+TEST_CASE("report: a dangling symlink at the target is not followed", "[report]")
+{
+    TempDir dir;
+    REQUIRE(symlink(dir.file("created-through-link").c_str(), dir.file("d.json").c_str()) == 0);
+    const RunResult r =
+        run_tracked(dir, {program("tp_c"), "idle"}, {{"MEMTRACK_OUTPUT", dir.file("d.json")}});
+    CHECK(r.exit_code == 0);
+    CHECK(!file_exists(dir.file("created-through-link")));
+    struct stat st {};
+    REQUIRE(lstat(dir.file("d.json").c_str(), &st) == 0);
+    CHECK(S_ISLNK(st.st_mode));
+    CHECK(nlohmann::json::parse(read_file(dir.file("d.1.json")))["format"] == "memtrack-report");
 }

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
@@ -84,6 +85,7 @@ RunResult run(const RunOptions& options)
     REQUIRE(pid >= 0);
     if (pid == 0) {
         signal(SIGPIPE, SIG_DFL);  // the harness ignores it; the program must not inherit that
+        setpgid(0, 0);             // a process group of its own, killed whole on a timeout
         dup2(in[0], 0);
         dup2(out[1], 1);
         dup2(err[1], 2);
@@ -94,7 +96,9 @@ RunResult run(const RunOptions& options)
     close(in[0]);
     close(out[1]);
     close(err[1]);
-    // Feed stdin and drain both outputs together.
+    // Feed stdin and drain both outputs together. The write end is non-blocking: a child that
+    // writes a lot before reading its input must not wait for us while we wait for it.
+    REQUIRE(fcntl(in[1], F_SETFL, fcntl(in[1], F_GETFL) | O_NONBLOCK) == 0);
     std::size_t fed = 0;
     if (options.stdin_data.empty()) {
         close(in[1]);
@@ -103,13 +107,25 @@ RunResult run(const RunOptions& options)
     RunResult result;
     bool out_open = true, err_open = true;
     signal(SIGPIPE, SIG_IGN);
+    const auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::seconds(options.timeout_s);
     while (out_open || err_open || in[1] >= 0) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) {
+            // A hung program (or a grandchild holding the pipes): kill its whole group.
+            result.timed_out = true;
+            kill(-pid, SIGKILL);
+            kill(pid, SIGKILL);
+            if (in[1] >= 0) close(in[1]);
+            break;
+        }
         pollfd fds[3];
         int n = 0;
         if (out_open) fds[n++] = {out[0], POLLIN, 0};
         if (err_open) fds[n++] = {err[0], POLLIN, 0};
         if (in[1] >= 0) fds[n++] = {in[1], POLLOUT, 0};
-        if (poll(fds, static_cast<nfds_t>(n), -1) < 0) {
+        if (poll(fds, static_cast<nfds_t>(n), static_cast<int>(left.count())) < 0) {
             if (errno == EINTR) continue;
             FAIL("poll failed");
         }
@@ -119,7 +135,8 @@ RunResult run(const RunOptions& options)
                 const ssize_t w =
                     write(in[1], options.stdin_data.data() + fed, options.stdin_data.size() - fed);
                 if (w > 0) fed += static_cast<std::size_t>(w);
-                if (w < 0 || fed == options.stdin_data.size()) {
+                const bool again = w < 0 && (errno == EAGAIN || errno == EINTR);
+                if ((w < 0 && !again) || fed == options.stdin_data.size()) {
                     close(in[1]);
                     in[1] = -1;
                 }
@@ -145,6 +162,8 @@ RunResult run(const RunOptions& options)
     }
     if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
     if (WIFSIGNALED(status)) result.term_signal = WTERMSIG(status);
+    if (result.timed_out)
+        WARN("timed out after " << options.timeout_s << " s and killed: " << options.argv[0]);
     return result;
 }
 

@@ -17,6 +17,7 @@ struct RunOptions {
     bool preload = true;                                   // prepend lib_path() to LD_PRELOAD
     std::string cwd;
     std::string stdin_data;
+    int timeout_s = 60;  // then the child's process group is killed (RunResult::timed_out)
 };
 
 struct RunResult {
@@ -24,9 +25,13 @@ struct RunResult {
     int term_signal = 0;  // the signal, if killed
     std::string out;
     std::string err;
+    bool timed_out = false;  // killed with SIGKILL after RunOptions::timeout_s
 };
 
-// fork/execvp, feeding stdin_data and draining stdout/stderr concurrently (no pipe deadlock).
+// fork/execvp (the child in a process group of its own), feeding stdin_data and draining
+// stdout/stderr concurrently (no pipe deadlock); waits for the exit. The environment is the
+// current one with `env` overriding, `unset_env` removed, and with preload, lib_path() put in
+// front of LD_PRELOAD (before any LD_PRELOAD given in `env`). Exec failure: exit code 127.
 RunResult run(const RunOptions& options);
 
 std::string build_dir();
