@@ -69,7 +69,7 @@ TEST_CASE("threads: the exit report's totals are exact once every thread has joi
     CHECK(heap(j, "peak_bytes") - heap(base, "peak_bytes") >= 10007LL * m);
 }
 
-TEST_CASE("fork: each child writes its own report; the parent's is its own", "[fork]")
+TEST_CASE("fork: each child writes its own report, the parent's is its own", "[fork]")
 {
     TempDir dir;
     const RunResult r = run_tracked(dir, {program("tp_c"), "fork"});
@@ -195,7 +195,7 @@ TEST_CASE("threads: exit while detached threads still allocate", "[threads]")
     CHECK(r.err.find("exited with status 3") != std::string::npos);
 }
 
-TEST_CASE("processes: no report after a fatal signal or _exit; exec replaces the image",
+TEST_CASE("processes: no report after a fatal signal or _exit, exec replaces the image",
           "[processes]")
 {
     TempDir dir;

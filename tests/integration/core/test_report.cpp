@@ -220,7 +220,7 @@ TEST_CASE("report: default path memtrack.%e.%p.json in the working directory", "
     CHECK(r.err.find(name) != std::string::npos);
 }
 
-TEST_CASE("report: the output template expands %p, %e and %%; relative to the start cwd",
+TEST_CASE("report: the output template expands %p, %e and %%, relative to the start cwd",
           "[report]")
 {
     TempDir dir;
@@ -272,7 +272,7 @@ TEST_CASE("report: consistent values (version, config, process times, timeline e
     }
 }
 
-TEST_CASE("report: MEMTRACK_INTERVAL=0 turns the sampler off; the timeline keeps its marks",
+TEST_CASE("report: MEMTRACK_INTERVAL=0 turns the sampler off, the timeline keeps its marks",
           "[report]")
 {
     TempDir dir;
@@ -291,7 +291,7 @@ TEST_CASE("report: MEMTRACK_INTERVAL=0 turns the sampler off; the timeline keeps
     CHECK(tl.back()[1] == heap(j, "current_bytes"));
 }
 
-TEST_CASE("report: an unwritable output path gets a message; the summary still comes", "[report]")
+TEST_CASE("report: an unwritable output path gets a message, the summary still comes", "[report]")
 {
     TempDir dir;
     std::ofstream(dir.file("plainfile")) << "x";
@@ -305,7 +305,7 @@ TEST_CASE("report: an unwritable output path gets a message; the summary still c
     CHECK(reports_in(dir.path).empty());
 }
 
-TEST_CASE("report: a missing output directory gets a message; the program is unharmed", "[report]")
+TEST_CASE("report: a missing output directory gets a message, the program is unharmed", "[report]")
 {
     TempDir dir;
     RunOptions plain;
