@@ -57,9 +57,14 @@ def configurations(build, extra):
         ("memtrack+report", memtrack, {}, "memtrack:   report"),
         ("heaptrack", None, {}, "heaptrack stats:"),
     ]
+    taken = {c[0] for c in configs}
     for spec in extra:
-        name, _, path = spec.partition("=")
-        configs.append((name, path, {}, None))
+        name, sep, path = spec.partition("=")
+        if not sep or not name or not path or name in taken:
+            sys.exit(f"bench: --preload {spec!r}: expected NAME=/path/lib.so with a new NAME "
+                     f"(taken: {', '.join(sorted(taken))})")
+        taken.add(name)
+        configs.append((name, os.path.abspath(path), {}, None))
     return configs
 
 
@@ -172,6 +177,33 @@ def instructions_per_pair(build, configs, present):
     return out, None
 
 
+def busy_cpu_seconds():
+    """CPU seconds the whole machine has spent busy since boot (/proc/stat: everything but idle
+    and iowait), and this script's own CPU seconds including waited-for children (the measure
+    spawner and, through it, the workloads)."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(x) for x in f.readline().split()[1:]]
+        hz = os.sysconf("SC_CLK_TCK")
+        machine_s = (sum(fields[:8]) - fields[3] - fields[4]) / hz
+    except (OSError, ValueError, IndexError):
+        return None, None
+    t = os.times()
+    return machine_s, t.user + t.system + t.children_user + t.children_system
+
+
+def other_load(start, wall_s):
+    """How busy the rest of the machine was during the run: CPU seconds used by processes other
+    than this benchmark, as a share of all cores' time. Concurrent builds or tests on a 2-core
+    machine skew timings (the threaded workloads first), so the docs say when they ran."""
+    end = busy_cpu_seconds()
+    if start[0] is None or end[0] is None or wall_s <= 0:
+        return None
+    other_s = max(0.0, (end[0] - start[0]) - (end[1] - start[1]))
+    return {"other_cpu_s": round(other_s, 1),
+            "share": round(other_s / (wall_s * (os.cpu_count() or 1)), 3)}
+
+
 def git_commit():
     try:
         return subprocess.check_output(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
@@ -234,6 +266,7 @@ def main():
         if not os.access(argv[0], os.X_OK):
             sys.exit(f"bench: {argv[0]} is missing: build first (make build)")
     report_dir = tempfile.mkdtemp(prefix="memtrack-bench-")
+    load_start, wall_start = busy_cpu_seconds(), time.monotonic()
     try:
         # Which configurations exist, and does each preload really take effect?
         present = []
@@ -259,6 +292,7 @@ def main():
             wname, argv, desc = load[:3]
             wenv = load[3] if len(load) > 3 else {}
             samples = {name: [] for name in present}
+            wl_load_start, wl_wall_start = busy_cpu_seconds(), time.monotonic()
             rss = {name: [] for name in present}
             for r in range(runs):
                 for name, lib, _, _ in configs:
@@ -279,14 +313,23 @@ def main():
                               "max_rss_bytes": max(rss[name]), "runs": samples[name]}
             g = cell.get("glibc", {}).get("median_s")
             m = cell.get("mimalloc", {}).get("median_s")
-            for name in present:
+            for name, _, _, _ in configs:
+                if name not in present:  # a missing library keeps its row: never dropped silently
+                    print(f"  {wname:<10} {name:<16} not installed", flush=True)
+                    continue
                 c = cell[name]
                 c["x_glibc"] = c["median_s"] / g if g else None
                 c["x_mimalloc"] = c["median_s"] / m if m else None
                 print(f"  {wname:<10} {name:<16} {fmt_cell(c['median_s'], g, m)}  "
                       f"[{c['min_s']:.3f}..{c['max_s']:.3f}]  rss {c['max_rss_bytes'] / 2**20:.1f} MiB",
                       flush=True)
-            results[wname] = {"command": argv, "description": desc, "cells": cell}
+            wl_load = other_load(wl_load_start, time.monotonic() - wl_wall_start)
+            if wl_load and wl_load["share"] > 0.05:
+                print(f"  {wname}: other processes used {wl_load['share']:.0%} of the machine "
+                      f"meanwhile; these timings are less reliable", flush=True)
+            results[wname] = {"command": argv, "description": desc, "cells": cell,
+                              "other_load": wl_load}
+        load = other_load(load_start, time.monotonic() - wall_start)  # timed part only
         ipp, ipp_note = instructions_per_pair(build, configs, present)
         if ipp_note:
             notes.append(ipp_note)
@@ -302,11 +345,15 @@ def main():
     data = {"date": date, "commit": commit, "quick": args.quick, "runs": runs,
             "machine": machine(), "configurations": [c[0] for c in configs],
             "missing": notes, "workloads": results, "instructions_per_pair": ipp,
-            "command": " ".join(["bench/run.sh"] + sys.argv[1:])}
+            "command": " ".join(["bench/run.sh"] + sys.argv[1:]), "other_load": load}
     os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
     out = os.path.join(ROOT, "bench", "results", f"{date}-{commit}{'-quick' if args.quick else ''}.json")
     with open(out, "w") as f:
         json.dump(data, f, indent=1)
+    if load:
+        print(f"bench: other processes used {load['other_cpu_s']} CPU s during the timed runs "
+              f"({load['share']:.0%} of the machine)"
+              + ("; the machine was busy, timings are less reliable" if load["share"] > 0.05 else ""))
     print(f"bench: results in {os.path.relpath(out, ROOT)}")
     if args.quick:
         print("bench: quick run: docs/benchmarks.md left as it is (it holds a full run)")
@@ -366,6 +413,17 @@ def write_docs(data, config_names):
                  f"{' (quick mode)' if data['quick'] else ''}; command `{data['command']}`")
     lines.append(f"- Machine: {m['cpu']}, {m['cores']} cores, Linux {m['kernel']}, glibc "
                  f"{m['glibc']}, Debian mimalloc {m['mimalloc']}, jemalloc {m['jemalloc']}")
+    load = data.get("other_load")
+    if load:
+        lines.append(f"- Other processes used {load['other_cpu_s']} CPU s during the timed runs "
+                     f"({load['share']:.0%} of the machine's cores)"
+                     + (": **the machine was busy, timings are less reliable**"
+                        if load["share"] > 0.05 else ""))
+        busy = [(wl, v["other_load"]["share"]) for wl, v in w.items()
+                if (v.get("other_load") or {}).get("share", 0) > 0.05]
+        if busy:
+            lines.append("  - busiest during: " + ", ".join(
+                f"`{wl}` {share:.0%}" for wl, share in sorted(busy, key=lambda b: -b[1])))
     for note in data["missing"]:
         lines.append(f"- {note}")
     lines.append("")
@@ -397,7 +455,7 @@ def write_docs(data, config_names):
     else:
         lines.append("(No chart: gnuplot is not installed; `apt-get install gnuplot-nox`.)\n")
     lines.append("## Wall time: median s (× glibc, × mimalloc)\n")
-    present = [c for c in config_names if any(c in v["cells"] for v in w.values())]
+    present = list(config_names)  # every configuration is a column; a missing one says so
     lines.append("| workload | " + " | ".join(present) + " |")
     lines.append("| --- | " + " | ".join("---" for _ in present) + " |")
     for wl, v in w.items():
@@ -418,7 +476,7 @@ def write_docs(data, config_names):
     lines.append("| --- | " + " | ".join("---" for _ in present) + " |")
     for wl, v in w.items():
         lines.append("| " + " | ".join([f"`{wl}`"] + [
-            f"{v['cells'][c]['max_rss_bytes'] / 2**20:.1f}" if c in v["cells"] else "-"
+            f"{v['cells'][c]['max_rss_bytes'] / 2**20:.1f}" if c in v["cells"] else "not installed"
             for c in present]) + " |")
     lines.append("")
     if ipp:
@@ -426,9 +484,11 @@ def write_docs(data, config_names):
         lines.append("Whole-program instructions of a 1,200,000-step run minus a 200,000-step run, "
                      "divided by 1,000,000: the workload's own loop is included and start-up "
                      "cancels. Deterministic: repeatable whatever the machine's load.\n")
-        lines.append("| " + " | ".join(ipp) + " |")
-        lines.append("| " + " | ".join("---" for _ in ipp) + " |")
-        lines.append("| " + " | ".join(f"{v:.1f}" for v in ipp.values()) + " |")
+        cols = [c for c in config_names if c != "memtrack+report" and c not in WRAPPERS]
+        lines.append("| " + " | ".join(cols) + " |")
+        lines.append("| " + " | ".join("---" for _ in cols) + " |")
+        lines.append("| " + " | ".join(f"{ipp[c]:.1f}" if c in ipp else "not installed"
+                                        for c in cols) + " |")
         lines.append("")
     lines.append("## Workloads and configurations\n")
     for wl, v in w.items():
