@@ -1,149 +1,126 @@
 // Running the program: LD_PRELOAD prepended, MEMTRACK_* set, signals forwarded, exit status
-// passed back, and the report announced.
+// passed back, and the report announced. The signal handler and the forked child before exec
+// use async-signal-safe calls only; everything they need is built before fork().
 #include "launcher.hpp"
 
 #include <fmt/core.h>
 
+#include <array>
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
-#include <glob.h>
 #include <string>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <vector>
+
+extern char** environ;
 
 namespace memtrack::launcher {
 
 namespace {
 
+constexpr std::array kForwardedSignals{SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+
 volatile sig_atomic_t g_child = 0;
 
-void forward_signal(int sig)
+// Passes a signal sent to the launcher on to the program. A terminal's Ctrl-C or Ctrl-\ (sent
+// by the kernel, si_code SI_KERNEL) already went to the whole foreground process group, the
+// program included; forwarding it would deliver it twice. Signals from kill(2) (SI_USER) and
+// a hangup (which may reach only the session leader) are forwarded. A kill(2) aimed at the
+// whole process group still arrives twice: there is no way to tell it apart.
+void forward_signal(int sig, siginfo_t* info, void*)
 {
-    if (g_child > 0) kill(g_child, sig);
+    if ((sig == SIGINT || sig == SIGQUIT) && info != nullptr && info->si_code == SI_KERNEL) return;
+    const pid_t child = g_child;
+    if (child > 0) kill(child, sig);
 }
 
-std::string directory_of(const std::string& path)
+// "NAME=value" strings for the program's environment: ours, with LD_PRELOAD and the settings
+// replaced.
+std::vector<std::string> child_environment(const RunRequest& request)
 {
-    const auto slash = path.rfind('/');
-    return slash == std::string::npos ? "." : path.substr(0, slash);
-}
-
-// The report path pattern for the child: the library expands %p to the pid and %e to the
-// executable's name (a glob here); it inserts .N before .json when the name is taken.
-std::string report_glob(const std::string& templ, pid_t pid)
-{
-    std::string out;
-    for (std::size_t i = 0; i < templ.size(); ++i) {
-        if (templ[i] == '%' && i + 1 < templ.size()) {
-            const char c = templ[++i];
-            if (c == 'p')
-                out += std::to_string(pid);
-            else if (c == 'e')
-                out += '*';
-            else if (c == '%')
-                out += '%';
-            else
-                out += templ.substr(i - 1, 2);
-        } else if (templ[i] == '*' || templ[i] == '?' || templ[i] == '[') {
-            out += '\\';
-            out += templ[i];
-        } else {
-            out += templ[i];
-        }
+    std::vector<std::pair<std::string, std::string>> replaced;
+    replaced.emplace_back("LD_PRELOAD", child_preload(request.library));
+    for (const Setting& s : request.settings)
+        replaced.emplace_back(s.variable, s.value);
+    std::vector<std::string> env;
+    for (char** e = environ; *e != nullptr; ++e) {
+        const std::string_view entry = *e;
+        const std::string_view name = entry.substr(0, entry.find('='));
+        bool keep = true;
+        for (const auto& r : replaced)
+            keep = keep && r.first != name;
+        if (keep) env.emplace_back(entry);
     }
-    return out;
+    for (const auto& [name, value] : replaced)
+        env.push_back(name + "=" + value);
+    return env;
 }
 
-std::string newest_match(const std::string& pattern)
-{
-    std::string best;
-    timespec best_time{};
-    std::string numbered = pattern;
-    if (numbered.size() > 5 && numbered.ends_with(".json"))
-        numbered.insert(numbered.size() - 5, ".[0-9]*");
-    else
-        numbered += ".[0-9]*";
-    for (const std::string& p : {pattern, numbered}) {
-        glob_t g{};
-        if (glob(p.c_str(), 0, nullptr, &g) == 0) {
-            for (std::size_t i = 0; i < g.gl_pathc; ++i) {
-                struct stat st {};
-                if (stat(g.gl_pathv[i], &st) != 0) continue;
-                if (best.empty() || st.st_mtim.tv_sec > best_time.tv_sec ||
-                    (st.st_mtim.tv_sec == best_time.tv_sec &&
-                     st.st_mtim.tv_nsec > best_time.tv_nsec)) {
-                    best = g.gl_pathv[i];
-                    best_time = st.st_mtim;
-                }
-            }
-        }
-        globfree(&g);
-    }
-    return best;
-}
-
-std::string setting_or_env(const RunRequest& r, const char* variable, const char* fallback)
+std::string setting_or_env(const RunRequest& r, const char* variable)
 {
     for (const Setting& s : r.settings)
         if (s.variable == variable) return s.value;
     const char* env = std::getenv(variable);
-    return env != nullptr && *env != '\0' ? env : fallback;
+    return env != nullptr ? env : std::string();
 }
 
-void announce_report(const RunRequest& r, pid_t pid)
+void announce_report(const RunRequest& request, pid_t pid, timespec started)
 {
-    const std::string kinds = setting_or_env(r, "MEMTRACK_REPORT", "text,json");
-    if (kinds.find("json") == std::string::npos) return;
-    std::string templ = setting_or_env(r, "MEMTRACK_OUTPUT", "memtrack.%e.%p.json");
-    const std::string found = newest_match(report_glob(templ, pid));
+    std::string templ = setting_or_env(request, "MEMTRACK_OUTPUT");
+    if (!valid_output_template(templ)) templ = kDefaultOutput;  // as the library falls back
+    const std::string found = find_report(templ, pid, started);
     if (!found.empty())
         fmt::print(stderr, "memtrack: report written to {}\n", found);
     else
         fmt::print(stderr,
-                   "memtrack: no report found for pid {} (the program did not exit normally, "
-                   "exec'd another program, could not write to {}, or MEMTRACK_REPORT={})\n",
-                   pid, directory_of(templ), kinds);
+                   "memtrack: no report found for pid {} (MEMTRACK_REPORT=none, the program did "
+                   "not exit normally, or it exec'd)\n",
+                   pid);
 }
 
 }  // namespace
 
-std::string default_library()
-{
-    if (const char* env = std::getenv("MEMTRACK_LIBRARY"); env != nullptr && *env != '\0')
-        return env;
-    char self[4096];
-    const ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n <= 0) return {};
-    self[n] = '\0';
-    const std::string bindir = directory_of(self);
-    for (const char* rel : {"/../lib/libmemtrack.so", "/../lib64/libmemtrack.so",
-                            "/../lib/x86_64-linux-gnu/libmemtrack.so"}) {
-        const std::string candidate = bindir + rel;
-        char resolved[4096];
-        if (realpath(candidate.c_str(), resolved) != nullptr) return resolved;
-    }
-    return {};
-}
-
 int run_program(const RunRequest& request)
 {
-    std::string preload = request.library;
-    if (const char* old = std::getenv("LD_PRELOAD"); old != nullptr && *old != '\0') {
-        preload += ':';
-        preload += old;
-    }
-    struct sigaction sa {};
-    sa.sa_handler = forward_signal;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = SA_RESTART;
-    for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT})
-        sigaction(sig, &sa, nullptr);
+    // Everything the child needs, built before fork().
+    std::vector<std::string> env_strings = child_environment(request);
+    std::vector<char*> envp;
+    for (std::string& s : env_strings)
+        envp.push_back(s.data());
+    envp.push_back(nullptr);
+    std::vector<std::string> args = request.command;
+    std::vector<char*> argv;
+    for (std::string& a : args)
+        argv.push_back(a.data());
+    argv.push_back(nullptr);
 
+    // Block the forwarded signals until g_child is set, so none arriving around fork() is lost.
+    // A signal the launcher was started with ignored (nohup, a background job of a
+    // non-interactive shell) stays ignored, for the program too, as a shell would leave it.
+    sigset_t forwarded, old_mask;
+    sigemptyset(&forwarded);
+    for (int sig : kForwardedSignals)
+        sigaddset(&forwarded, sig);
+    sigprocmask(SIG_BLOCK, &forwarded, &old_mask);
+    std::array<bool, kForwardedSignals.size()> handled{};
+    for (std::size_t i = 0; i < kForwardedSignals.size(); ++i) {
+        struct sigaction current {};
+        sigaction(kForwardedSignals[i], nullptr, &current);
+        if (current.sa_handler == SIG_IGN) continue;
+        struct sigaction sa {};
+        sa.sa_sigaction = forward_signal;
+        sigemptyset(&sa.sa_mask);
+        sa.sa_flags = SA_SIGINFO | SA_RESTART;
+        sigaction(kForwardedSignals[i], &sa, nullptr);
+        handled[i] = true;
+    }
+
+    timespec started{};
+    clock_gettime(CLOCK_REALTIME, &started);
     // A close-on-exec pipe tells the parent whether exec succeeded (nothing arrives) or failed
     // (the child writes errno), so a program's own exit status 127 is not mistaken for it.
     int exec_pipe[2];
@@ -157,23 +134,19 @@ int run_program(const RunRequest& request)
         return 127;
     }
     if (pid == 0) {
-        for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT})
-            signal(sig, SIG_DFL);
-        setenv("LD_PRELOAD", preload.c_str(), 1);
-        for (const Setting& s : request.settings)
-            setenv(s.variable.c_str(), s.value.c_str(), 1);
-        std::vector<char*> argv;
-        for (const std::string& a : request.command)
-            argv.push_back(const_cast<char*>(a.c_str()));
-        argv.push_back(nullptr);
+        for (std::size_t i = 0; i < kForwardedSignals.size(); ++i)
+            if (handled[i]) signal(kForwardedSignals[i], SIG_DFL);
+        sigprocmask(SIG_SETMASK, &old_mask, nullptr);
         close(exec_pipe[0]);
-        execvp(argv[0], argv.data());
+        // execvpe searches the launcher's PATH, as the shell would have.
+        execvpe(argv[0], argv.data(), envp.data());
         const int err = errno;
-        [[maybe_unused]] ssize_t w = write(exec_pipe[1], &err, sizeof err);
-        _exit(err == ENOENT ? 127 : 126);
+        [[maybe_unused]] const ssize_t w = write(exec_pipe[1], &err, sizeof err);
+        _exit(127);
     }
-    close(exec_pipe[1]);
     g_child = pid;
+    sigprocmask(SIG_SETMASK, &old_mask, nullptr);
+    close(exec_pipe[1]);
     int exec_errno = 0;
     ssize_t got;
     while ((got = read(exec_pipe[0], &exec_errno, sizeof exec_errno)) < 0 && errno == EINTR) {
@@ -190,18 +163,19 @@ int run_program(const RunRequest& request)
     if (got == static_cast<ssize_t>(sizeof exec_errno)) {
         fmt::print(stderr, "memtrack: cannot run {}: {}\n", request.command[0],
                    std::strerror(exec_errno));
-        return exec_errno == ENOENT ? 127 : 126;
+        return 127;
     }
+    int code = 127;
     if (WIFEXITED(status)) {
-        announce_report(request, pid);
-        return WEXITSTATUS(status);
+        code = WEXITSTATUS(status);
+    } else if (WIFSIGNALED(status)) {
+        const int sig = WTERMSIG(status);
+        fmt::print(stderr, "memtrack: {} (pid {}) was killed by signal {} ({})\n",
+                   request.command[0], pid, sig, strsignal(sig));
+        code = 128 + sig;
     }
-    if (WIFSIGNALED(status)) {
-        fmt::print(stderr, "memtrack: {} was killed by signal {} ({}); no report\n",
-                   request.command[0], WTERMSIG(status), strsignal(WTERMSIG(status)));
-        return 128 + WTERMSIG(status);
-    }
-    return 127;
+    announce_report(request, pid, started);
+    return code;
 }
 
 }  // namespace memtrack::launcher
