@@ -2,7 +2,8 @@
 # Installs the Debian packages memtrack needs that are missing. Root: apt-get directly; else
 # sudo without a password; else print the exact command and fail. Usage: install-deps.sh [extra pkgs]
 set -euo pipefail
-pkgs=(cmake make g++ libmimalloc-dev libfmt-dev catch2 libcli11-dev nlohmann-json3-dev python3 git
+pkgs=(cmake make g++ libmimalloc-dev libfmt-dev catch2 libcli11-dev nlohmann-json3-dev libunwind-dev libdw-dev
+      pkg-config python3 git
       "$@")
 missing=()
 for p in "${pkgs[@]}"; do

@@ -1,0 +1,48 @@
+// Loaded modules as the stacks saw them, kept after dlclose so that a stack recorded in an
+// unloaded library can still be symbolized (LeakSanitizer loses those frames). Cold path; may
+// allocate (callers hold the reentrancy Guard); thread-safe (one internal mutex). Never called
+// while the world is stopped.
+//
+// Model: every module ever seen is one ModuleRecord {path, load bias, executable address ranges,
+// GNU build id, unload epoch}. The *epoch* counts dlclose calls that unloaded something; a stack
+// records the epoch current when it was captured. The module of a pc for a stack of epoch e is
+// the record containing pc whose unload epoch is > e, taking the smallest such unload epoch (the
+// module mapped there at the time); a record still loaded has unload epoch "infinite".
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace memtrack::detail {
+
+struct ModuleRecord {
+    std::string path;        // as the loader names it; the main program's real path
+    std::uintptr_t bias = 0; // load bias (dl_phdr_info::dlpi_addr)
+    struct Range {
+        std::uintptr_t start, end;  // [start, end): PT_LOAD segments, absolute addresses
+    };
+    std::vector<Range> ranges;
+    std::string build_id;  // hex, empty if the module has none
+    std::uint32_t unload_epoch = UINT32_MAX;
+};
+
+// Current epoch (relaxed atomic load: lock-free, allocation-free, async-signal-safe). Stored
+// with each new stack.
+std::uint32_t modules_epoch() noexcept;
+
+// Records every module loaded now (dl_iterate_phdr). Report time and before dlclose.
+void modules_snapshot() noexcept;
+
+// dlclose interposition: before the real dlclose, snapshot; after it, the records of modules
+// that are gone get unload epoch = current epoch, and the epoch advances if any went.
+void modules_before_dlclose() noexcept;
+void modules_after_dlclose() noexcept;
+
+// The record for `pc` in a stack of epoch `epoch`, or nullptr (pc in no known module).
+// The pointer stays valid for the process lifetime (records are never freed).
+const ModuleRecord* module_of(std::uintptr_t pc, std::uint32_t epoch) noexcept;
+
+// Fork child: nothing to do today (records are inherited and valid); kept for symmetry.
+
+}  // namespace memtrack::detail

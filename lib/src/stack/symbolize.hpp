@@ -1,0 +1,41 @@
+// Symbolization of recorded stacks with elfutils libdw: function (demangled), source file,
+// line, inlined frames, module. Report time only (cold path, allocates under the Guard, never
+// with the world stopped). Not thread-safe: one Symbolizer per report.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace memtrack::detail {
+
+struct SymbolFrame {
+    std::uintptr_t pc = 0;        // the return address as recorded (an inlined frame and the
+                                  // frame it was inlined into share it)
+    std::string function;         // demangled; empty if unknown
+    std::string file;             // source file, empty if no line info
+    int line = 0;                 // 0 if unknown
+    std::string module;           // module path, empty if pc is in no known module
+    std::uintptr_t module_offset = 0;  // pc - module bias (what addr2line takes)
+    bool inlined = false;         // true: this function was inlined into the next frame
+};
+
+class Symbolizer {
+public:
+    Symbolizer();
+    ~Symbolizer();
+    Symbolizer(const Symbolizer&) = delete;
+    Symbolizer& operator=(const Symbolizer&) = delete;
+
+    // Frames for one return address of a stack captured at `epoch` (modules.hpp): the inlined
+    // frames innermost first, then the physical frame. At least one frame, even for an unknown
+    // pc (module + offset, or just the address). Results are cached per (pc, module).
+    const std::vector<SymbolFrame>& frames(std::uintptr_t pc, std::uint32_t epoch);
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace memtrack::detail
