@@ -4,7 +4,8 @@
 // allocates (std::vector under the caller's Guard). Not thread-safe; no shared state.
 //
 // Input: nodes 0..n-1 are the unreachable blocks; edges in CSR form: node i points at
-// targets[offsets[i] .. offsets[i+1]) (duplicates and self-edges allowed).
+// targets[offsets[i] .. offsets[i+1]) (duplicates and self-edges allowed). Precondition, not
+// checked: offsets non-decreasing, offsets.back() == targets.size(), every target < n.
 #pragma once
 
 #include <cstdint>
@@ -27,13 +28,16 @@ enum class LeakKind : std::uint8_t {
 };
 
 struct Cycle {
-    // Members in cycle order: starting at the smallest node index, each member points at the
-    // next (for an SCC that is not a simple cycle: a DFS order inside the SCC from that node,
-    // following edges; documented in the implementation).
+    // Members in cycle order: the DFS preorder inside the SCC starting at its smallest node
+    // index and following edges in CSR order. Every member after the first is pointed at by an
+    // earlier one (its DFS parent); for a simple cycle that is always the previous member, and
+    // the last points back at the first.
     std::vector<std::uint32_t> members;
-    bool self_loop = false;           // one member pointing at itself
-    bool pure = false;                // no edge from outside the group points into it
-    bool reached_from_direct = false; // some Direct node reaches it through leaked edges
+    bool self_loop = false;  // one member pointing at itself
+    bool pure = false;       // no edge from outside the group points into it
+    // Some Direct node reaches it through leaked edges. A Direct self-loop node reaches itself
+    // through its self-edge, so it counts: false means no Direct leak's report covers the cycle.
+    bool reached_from_direct = false;
 };
 
 struct Analysis {
