@@ -163,7 +163,8 @@ def instructions_per_pair(build, configs, present):
         counts = []
         for n in steps:
             with tempfile.TemporaryDirectory() as tmp:
-                env = env_for(lib, {"MEMTRACK_REPORT": "none"}, tmp)
+                env = env_for(lib, {"MEMTRACK_REPORT": "none", "MEMTRACK_STACK_DEPTH": "0",
+                                    "MEMTRACK_LEAK_CHECK": "0"}, tmp)  # stats only
                 cmd = ["valgrind", "--tool=callgrind", "--trace-children=yes",
                        f"--callgrind-out-file={tmp}/cg.%p", churn, str(n)]
                 proc = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL,

@@ -18,7 +18,7 @@ namespace memtrack::launcher {
 
 namespace {
 
-constexpr std::int64_t kNewestVersion = 1;
+constexpr std::int64_t kNewestVersion = 2;
 
 int fail(const std::string& path, std::string_view why)
 {

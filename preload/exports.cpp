@@ -3,6 +3,7 @@
 // operators, and every non-mi_ symbol Debian's libmimalloc.so exports (tests check this), so
 // that no allocation reaches mimalloc's own overrides uncounted. Exported through exports.map.
 #include "core/block.hpp"
+#include "stack/dlclose.hpp"
 
 #include <cerrno>
 #include <cstddef>
@@ -357,4 +358,11 @@ MT_EXPORT_CXX void operator delete(void* p, std::align_val_t, const std::nothrow
 MT_EXPORT_CXX void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept
 {
     md::release(p);
+}
+
+// dlclose: module records outlive the unload, so leak stacks in unloaded libraries are still
+// symbolized (stack/dlclose.cpp).
+MT_EXPORT int dlclose(void* handle) noexcept
+{
+    return md::dlclose_tracked(handle);
 }

@@ -4,6 +4,7 @@
 
 #include "core/counters.hpp"
 #include "core/lifecycle.hpp"
+#include "leaks/collector.hpp"
 #include "report/report.hpp"
 
 #include <dlfcn.h>
@@ -51,7 +52,8 @@ MEMTRACK_API void memtrack_raise_peak(int64_t bytes, double time_s)
 
 MEMTRACK_API int memtrack_write_report(const char* path)
 {
-    return write_report(ReportReason::Api, path, -1);
+    MEMTRACK_PROGRAM_SP(program_sp);
+    return write_report(ReportReason::Api, path, -1, program_sp);
 }
 
 MEMTRACK_API int memtrack_is_active(void)
@@ -71,6 +73,55 @@ MEMTRACK_API int memtrack_is_active(void)
             : 0;
     cached.store(v, std::memory_order_relaxed);
     return v;
+}
+
+MEMTRACK_API int64_t memtrack_collect(int generation)
+{
+    MEMTRACK_PROGRAM_SP(program_sp);
+    if (phase() != Phase::Active) return -1;
+    return collect(generation, program_sp, nullptr);
+}
+
+MEMTRACK_API void memtrack_get_threshold(int* threshold0, int* threshold1, int* threshold2)
+{
+    int t[3];
+    gc_get_threshold(t);
+    if (threshold0 != nullptr) *threshold0 = t[0];
+    if (threshold1 != nullptr) *threshold1 = t[1];
+    if (threshold2 != nullptr) *threshold2 = t[2];
+}
+
+MEMTRACK_API void memtrack_set_threshold(int threshold0, int threshold1, int threshold2)
+{
+    gc_set_threshold(threshold0, threshold1, threshold2);
+}
+
+MEMTRACK_API void memtrack_get_count(int64_t* count0, int64_t* count1, int64_t* count2)
+{
+    std::int64_t c[3];
+    gc_get_count(c);
+    if (count0 != nullptr) *count0 = c[0];
+    if (count1 != nullptr) *count1 = c[1];
+    if (count2 != nullptr) *count2 = c[2];
+}
+
+MEMTRACK_API int memtrack_gc_get_stats(memtrack_gc_stats* out)
+{
+    if (out == nullptr || out->size < offsetof(memtrack_gc_stats, collections)) return -1;
+    const GcCounters c = gc_counters();
+    memtrack_gc_stats full{};
+    full.size = out->size;
+    full.version = MEMTRACK_GC_STATS_VERSION;
+    for (int g = 0; g < 3; ++g) {
+        full.collections[g] = c.collections[g];
+        full.collected[g] = c.collected[g];
+        full.live_blocks[g] = c.gen_blocks[g];
+        full.live_bytes[g] = c.gen_bytes[g];
+    }
+    full.total_pause_s = static_cast<double>(c.total_pause_ns) / 1e9;
+    full.max_pause_s = static_cast<double>(c.max_pause_ns) / 1e9;
+    std::memcpy(out, &full, std::min<std::size_t>(out->size, sizeof full));
+    return 0;
 }
 
 MEMTRACK_API const char* memtrack_version(void)

@@ -1,8 +1,8 @@
 // Accounting: exact current/peak for one thread across fold boundaries, the documented
 // multi-thread bound, realloc accounting, scopes and the C API over the core.
 #include "core/block.hpp"
-#include "fresh.hpp"
 #include "core/counters.hpp"
+#include "fresh.hpp"
 
 #include <memtrack/memtrack.hpp>
 
@@ -177,7 +177,8 @@ TEST_CASE("accounting: allocations inside the guard are not tracked", "[accounti
         p = md::alloc(777);
     }
     CHECK(md::snapshot().current_bytes == 0);
-    CHECK(md::t_state.small_limit == static_cast<std::uint64_t>(md::kFoldBytes));  // fast path back
+    CHECK(md::t_state.small_limit == md::g_small_limit);                     // fast path back
+    CHECK(md::g_small_limit == static_cast<std::uint64_t>(md::kFoldBytes));  // stacks off here
     CHECK(md::t_state.guard == 0);
     md::release(p);  // freeing an untracked block does not count either
     auto s = md::snapshot();

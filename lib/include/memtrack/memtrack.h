@@ -25,19 +25,19 @@ extern "C" {
  * tracemalloc counts them). The caller sets `size` (use memtrack_stats_init); the library fills
  * the fields it knows that fit in `size` and sets `version` to its own version. */
 typedef struct memtrack_stats {
-    uint32_t size;    /* sizeof(struct memtrack_stats) as the caller knows it */
-    uint32_t version; /* MEMTRACK_STATS_VERSION of the library that filled it */
-    int64_t current_bytes;        /* live requested bytes now */
-    int64_t peak_bytes;           /* highest current_bytes since start or the last reset_peak */
-    double peak_time_s;           /* when peak_bytes was reached, seconds since process start */
-    int64_t lifetime_peak_bytes;  /* highest current_bytes since start; never reset */
-    double lifetime_peak_time_s;  /* when lifetime_peak_bytes was reached */
-    uint64_t live_blocks;         /* allocations - frees */
-    uint64_t allocations;         /* successful allocations (malloc, new, realloc moves, ...) */
-    uint64_t frees;               /* frees of blocks memtrack allocated */
-    uint64_t bytes_allocated;     /* sum of requested sizes of all allocations */
-    uint64_t foreign_frees;       /* free/realloc of pointers memtrack never allocated */
-    double uptime_s;              /* seconds since process start */
+    uint32_t size;               /* sizeof(struct memtrack_stats) as the caller knows it */
+    uint32_t version;            /* MEMTRACK_STATS_VERSION of the library that filled it */
+    int64_t current_bytes;       /* live requested bytes now */
+    int64_t peak_bytes;          /* highest current_bytes since start or the last reset_peak */
+    double peak_time_s;          /* when peak_bytes was reached, seconds since process start */
+    int64_t lifetime_peak_bytes; /* highest current_bytes since start; never reset */
+    double lifetime_peak_time_s; /* when lifetime_peak_bytes was reached */
+    uint64_t live_blocks;        /* allocations - frees */
+    uint64_t allocations;        /* successful allocations (malloc, new, realloc moves, ...) */
+    uint64_t frees;              /* frees of blocks memtrack allocated */
+    uint64_t bytes_allocated;    /* sum of requested sizes of all allocations */
+    uint64_t foreign_frees;      /* free/realloc of pointers memtrack never allocated */
+    double uptime_s;             /* seconds since process start */
 } memtrack_stats;
 
 /* Fills *out (out->size must be set). Returns 0, or -1 when out is NULL or out->size is too
@@ -66,6 +66,58 @@ MEMTRACK_API int memtrack_is_active(void);
 
 /* Version string of the library, e.g. "0.1.0". */
 MEMTRACK_API const char* memtrack_version(void);
+
+/* ---- Leak check and generations (Python's gc module, for the native heap) ----------------
+ * A collection stops every thread, finds the blocks no pointer in the program's memory reaches
+ * (a conservative scan, see docs/report-format.md) and reports; it never frees anything.
+ * Live blocks carry a generation: 0 = never survived a scan, 1 = survived one, 2 = two or
+ * more. Collecting generation g examines blocks of generations <= g (older blocks count as
+ * roots) and moves the survivors up one generation. */
+
+/* Scans generation `generation` (0, 1 or 2; 2 = everything) and returns the number of
+ * unreachable blocks it found (like gc.collect()), or -1 for a bad generation or when the scan
+ * could not run. */
+MEMTRACK_API int64_t memtrack_collect(int generation);
+
+/* gc.get_threshold() / gc.set_threshold(): defaults 700, 10, 10. Thresholds drive automatic
+ * scans only when MEMTRACK_GC=auto. */
+MEMTRACK_API void memtrack_get_threshold(int* threshold0, int* threshold1, int* threshold2);
+MEMTRACK_API void memtrack_set_threshold(int threshold0, int threshold1, int threshold2);
+
+/* gc.get_count(): live blocks added since the last scan (allocations - frees); generation-0
+ * scans since the last generation-1 scan; generation-1 scans since the last generation-2 scan. */
+MEMTRACK_API void memtrack_get_count(int64_t* count0, int64_t* count1, int64_t* count2);
+
+#define MEMTRACK_GC_STATS_VERSION 1
+
+/* Scan statistics and the generations of live blocks as of the last scan (out->size must be
+ * set; use memtrack_gc_stats_init). */
+typedef struct memtrack_gc_stats {
+    uint32_t size;
+    uint32_t version;
+    uint64_t collections[3]; /* scans of each generation */
+    uint64_t collected[3];   /* unreachable blocks found by those scans */
+    uint64_t live_blocks[3]; /* live blocks per generation after the last scan */
+    uint64_t live_bytes[3];
+    double total_pause_s; /* time the world was stopped, all scans */
+    double max_pause_s;   /* the longest pause */
+} memtrack_gc_stats;
+
+/* Returns 0, or -1 when out is NULL or out->size is too small. */
+MEMTRACK_API int memtrack_gc_get_stats(memtrack_gc_stats* out);
+
+static inline memtrack_gc_stats memtrack_gc_stats_init(void)
+{
+    memtrack_gc_stats s;
+    int g;
+    s.size = (uint32_t)sizeof(memtrack_gc_stats);
+    s.version = 0;
+    for (g = 0; g < 3; ++g) {
+        s.collections[g] = s.collected[g] = s.live_blocks[g] = s.live_bytes[g] = 0;
+    }
+    s.total_pause_s = s.max_pause_s = 0.0;
+    return s;
+}
 
 static inline memtrack_stats memtrack_stats_init(void)
 {

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <unistd.h>
+#include <utility>
 
 namespace memtrack::detail {
 
@@ -85,6 +86,46 @@ std::optional<ReportKinds> parse_report_kinds(std::string_view text) noexcept
     return kinds;
 }
 
+std::optional<std::int64_t> parse_size(std::string_view text) noexcept
+{
+    text = trim(text);
+    std::size_t i = 0;
+    while (i < text.size() && ((text[i] >= '0' && text[i] <= '9') || text[i] == '.'))
+        ++i;
+    const std::string_view number = text.substr(0, i);
+    const std::string_view unit = trim(text.substr(i));
+    if (number.empty() || number == ".") return std::nullopt;
+    double value = 0;
+    const auto res = std::from_chars(number.data(), number.data() + number.size(), value);
+    if (res.ec != std::errc{} || res.ptr != number.data() + number.size()) return std::nullopt;
+    struct Unit {
+        std::string_view name;
+        double scale;
+    };
+    static constexpr Unit kUnits[] = {{"", 1},
+                                      {"B", 1},
+                                      {"KiB", 1024.0},
+                                      {"MiB", 1048576.0},
+                                      {"GiB", 1073741824.0},
+                                      {"TiB", 1099511627776.0},
+                                      {"kB", 1e3},
+                                      {"KB", 1e3},
+                                      {"MB", 1e6},
+                                      {"GB", 1e9},
+                                      {"TB", 1e12},
+                                      {"K", 1024.0},
+                                      {"M", 1048576.0},
+                                      {"G", 1073741824.0},
+                                      {"T", 1099511627776.0}};
+    for (const Unit& u : kUnits) {
+        if (u.name != unit) continue;
+        const double bytes = value * u.scale;
+        if (!std::isfinite(bytes) || bytes > 9e18) return std::nullopt;
+        return static_cast<std::int64_t>(bytes);
+    }
+    return std::nullopt;
+}
+
 bool valid_output_template(std::string_view text) noexcept
 {
     if (text.empty() || text.back() == '/') return false;
@@ -160,6 +201,58 @@ void load_config() noexcept
             complain("MEMTRACK_INTERVAL", v,
                      "a duration of at least 1ms (e.g. 100ms, 0.5s, 2s) or 0 for no sampler",
                      "100ms");
+        }
+    }
+    if (const char* v = std::getenv("MEMTRACK_STACK_DEPTH"); v != nullptr) {
+        const std::string_view t = trim(v);
+        int depth = -1;
+        const auto r = std::from_chars(t.data(), t.data() + t.size(), depth);
+        if (r.ec == std::errc{} && r.ptr == t.data() + t.size() && depth >= 0 && depth <= 128)
+            c.stack_depth = depth;
+        else
+            complain("MEMTRACK_STACK_DEPTH", v, "a frame count from 0 (no stacks) to 128", "32");
+    }
+    if (const char* v = std::getenv("MEMTRACK_LEAK_CHECK"); v != nullptr) {
+        const std::string_view t = trim(v);
+        if (t == "1" || t == "yes" || t == "on")
+            c.leak_check = true;
+        else if (t == "0" || t == "no" || t == "off")
+            c.leak_check = false;
+        else
+            complain("MEMTRACK_LEAK_CHECK", v, "1 or 0", "1 (leak check at exit)");
+    }
+    if (const char* v = std::getenv("MEMTRACK_GC"); v != nullptr) {
+        const std::string_view t = trim(v);
+        if (t == "auto")
+            c.gc_auto = true;
+        else if (t == "off" || t == "manual")
+            c.gc_auto = false;
+        else
+            complain("MEMTRACK_GC", v, "auto or off", "off (scans only at exit and on request)");
+    }
+    if (const char* v = std::getenv("MEMTRACK_SUPPRESSIONS"); v != nullptr && *v != '\0') {
+        if (std::strlen(v) < sizeof c.suppressions)
+            std::memcpy(c.suppressions, v, std::strlen(v) + 1);
+        else
+            complain("MEMTRACK_SUPPRESSIONS", v, "a path shorter than 4096 bytes", "none");
+    }
+    if (const char* v = std::getenv("MEMTRACK_ERROR_EXITCODE"); v != nullptr) {
+        const std::string_view t = trim(v);
+        int code = -1;
+        const auto r = std::from_chars(t.data(), t.data() + t.size(), code);
+        if (r.ec == std::errc{} && r.ptr == t.data() + t.size() && code >= 0 && code <= 255)
+            c.error_exitcode = code;
+        else
+            complain("MEMTRACK_ERROR_EXITCODE", v, "an exit status from 1 to 255 (0 = off)",
+                     "0 (leaks do not change the exit status)");
+    }
+    for (auto [name, field] : {std::pair{"MEMTRACK_MAX_PEAK", &c.max_peak},
+                               std::pair{"MEMTRACK_MAX_LEAKED", &c.max_leaked}}) {
+        if (const char* v = std::getenv(name); v != nullptr) {
+            if (const auto size = parse_size(v))
+                *field = *size;
+            else
+                complain(name, v, "a size (e.g. 512MiB, 2GB, 4096)", "no limit");
         }
     }
     // A relative output path is relative to the working directory at start-up, where the

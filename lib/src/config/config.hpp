@@ -15,6 +15,16 @@ struct Config {
     bool report_text = true;
     bool report_json = true;
     std::int64_t interval_ns = 100'000'000;
+    int stack_depth = 32;          // MEMTRACK_STACK_DEPTH: frames per allocation stack, 0 = none
+    bool leak_check = true;        // MEMTRACK_LEAK_CHECK: reachability scan at exit
+    bool gc_auto = false;          // MEMTRACK_GC=auto: scans when generation thresholds trip
+    char suppressions[4096] = "";  // MEMTRACK_SUPPRESSIONS: file of leak patterns (read at report)
+    // Run gates (CI): a run that leaks, or exceeds a peak or leaked size, exits with
+    // error_exitcode (MEMTRACK_ERROR_EXITCODE; gates without it use 1). 0 / -1 = off.
+    int error_exitcode = 0;
+    std::int64_t max_peak = -1;    // MEMTRACK_MAX_PEAK
+    std::int64_t max_leaked = -1;  // MEMTRACK_MAX_LEAKED
+    bool gates() const noexcept { return error_exitcode != 0 || max_peak >= 0 || max_leaked >= 0; }
 };
 
 // Reads the environment into the process configuration. Called once at start-up.
@@ -29,6 +39,9 @@ struct ReportKinds {
 };
 std::optional<ReportKinds> parse_report_kinds(std::string_view text) noexcept;
 bool valid_output_template(std::string_view text) noexcept;
+// Sizes: a number with an optional unit: B, KiB, MiB, GiB, TiB (binary), kB, MB, GB, TB
+// (decimal), or K, M, G, T (binary). nullopt for anything else.
+std::optional<std::int64_t> parse_size(std::string_view text) noexcept;
 
 // Expands %p, %e and %% of `templ` into out (NUL-terminated). False if it does not fit.
 bool expand_template(std::string_view templ, long pid, std::string_view exe, char* out,

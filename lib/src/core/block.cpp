@@ -2,6 +2,9 @@
 // pointers. No lock; the foreign-realloc copy makes one syscall (process_vm_readv).
 #include "core/block.hpp"
 
+#include "leaks/big_blocks.hpp"
+#include "stack/depot.hpp"
+
 #include <algorithm>
 #include <bit>
 #include <cerrno>
@@ -87,11 +90,26 @@ std::uint64_t flags_for(std::size_t size) noexcept
     return flags;
 }
 
+// The allocation stack of a new tracked block (0 when stacks are off).
+std::uint32_t stack_for(std::uint64_t flags) noexcept
+{
+    if ((flags & kUntracked) || stack_depth() == 0) return 0;
+    Guard guard;  // libunwind may allocate on first use in a thread
+    return capture_stack();
+}
+
+// Blocks the heap sweep may not see are registered (big_blocks.hpp).
+bool registered(std::uint64_t flags) noexcept
+{
+    return (flags & (kBig | kOffset)) != 0;
+}
+
 // Header + accounting for a block from any cold path.
 void* finish_block(void* header_base, std::size_t size, std::uint64_t extra_flags) noexcept
 {
     const std::uint64_t flags = flags_for(size) | extra_flags;
-    void* user = write_header(header_base, size | flags);
+    void* user = write_header(header_base, size | flags, stack_for(flags));
+    if (registered(flags)) big_block_add(reinterpret_cast<std::uintptr_t>(header_base));
     if (!(flags & kUntracked)) note_alloc_any(size);
     return user;
 }
@@ -113,6 +131,7 @@ void release_slow(void* p) noexcept
     if (h == nullptr) return free_foreign(p);
     const std::uint64_t sf = h->size_flags;
     h->check = 0;
+    if (registered(sf)) big_block_remove(reinterpret_cast<std::uintptr_t>(h));
     if (!(sf & kUntracked)) note_free_any(sf & kSizeMask);
     mi_free(base_of(p, sf));
 }
@@ -195,12 +214,21 @@ void* reallocate(void* p, std::size_t size) noexcept
         return fresh;
     }
     void* base = static_cast<char*>(p) - kHeaderSize;
+    // The old header must not stay valid if mimalloc moves the block: the heap sweep would
+    // take the freed copy for a live block. Restored if mi_realloc fails.
+    const std::uint32_t old_check = h->check;
+    h->check = 0;
     void* new_base = mi_realloc(base, gross_size(size));
-    if (new_base == nullptr) return alloc_failed();  // p and its header are untouched
+    if (new_base == nullptr) {  // p is untouched
+        h->check = old_check;
+        return alloc_failed();
+    }
+    if (registered(sf)) big_block_remove(reinterpret_cast<std::uintptr_t>(base));
     void* user = static_cast<char*>(new_base) + kHeaderSize;
     std::uint64_t new_sf = size | (sf & kUntracked);
     if (static_cast<std::int64_t>(size) >= kFoldBytes) new_sf |= kBig;
-    write_header(new_base, new_sf);
+    write_header(new_base, new_sf, stack_for(new_sf));
+    if (registered(new_sf)) big_block_add(reinterpret_cast<std::uintptr_t>(new_base));
     if (!(sf & kUntracked)) {
         // As tracemalloc: the old block leaves, then the new one arrives (no transient sum).
         note_free_any(old_size);

@@ -7,9 +7,10 @@
 //     base (from mimalloc) -> [ size_flags : 8 ][ aux : 4 ][ check : 4 ] <- user pointer
 //
 // - size_flags: requested size in bits 0..47, flags in bits 48..55 (untracked, aligned,
-//   offset, big),
-//   bits 56..63 free for the leak checker's generation (issue 4).
-// - aux: 32 bits for the allocation-stack id of the leak checker (issue 4); 0 today.
+//   offset, big), the leak checker's generation in bits 56..57 (0 = young; a scan that finds
+//   the block reachable moves it up, rewriting the header), bits 58..63 zero.
+// - aux: the allocation-stack id (stack/depot.hpp), 0 when no stack was recorded; not written
+//   by the inline path, which only runs when stacks are off (then the scan ignores aux).
 // - check: the low 32 bits of the user address xor a salt. free() validates it before trusting
 //   the header, so a pointer memtrack never allocated (or one freed twice: free clears it) is
 //   recognised and counted as foreign instead of corrupting the heap.
@@ -18,8 +19,11 @@
 // gives every block 16-byte alignment (mimalloc's 24- and 40-byte bins are only 8-aligned).
 // O(1) at malloc and free, no shared state. Why not a side table: the size is needed at every
 // free (exact accounting) and the header finds it with one load, no hashing, no lock. What the
-// header cannot do, enumerate every live block across threads for the leak scan, is issue 4's:
-// mimalloc 2.0.9's heap walkers see only the calling thread's heap, so it will add a registry.
+// header also lets the leak scan enumerate every live block without any registry on the hot
+// path: with the world stopped it sweeps mimalloc's segments for headers whose check word
+// matches their address (leaks/heap_walk.cpp); blocks mimalloc maps outside its segment map
+// (>= 1 MiB blocks are all registered, big_blocks.hpp) are listed by a registry of big blocks.
+// No sequence number is stored: the 16 bytes hold size, flags, generation, stack and check.
 //
 // Alignment above 16: mi_malloc_aligned_at(size + 16, align, 16) puts the user pointer on the
 // boundary and the header right before it (up to 16 MiB alignment in mimalloc 2.0.9). Above
@@ -52,6 +56,10 @@ inline constexpr std::uint64_t kAligned = std::uint64_t{1} << 49;    // mi_mallo
 inline constexpr std::uint64_t kOffset = std::uint64_t{1} << 50;     // base stored before header
 inline constexpr std::uint64_t kBig = std::uint64_t{1} << 51;        // >= kFoldBytes
 inline constexpr int kFlagShift = 48;
+inline constexpr int kGenShift = 56;
+inline constexpr std::uint64_t kGenMask = std::uint64_t{3} << kGenShift;
+// Bits a valid header may have set above the size: the leak scan rejects others.
+inline constexpr std::uint64_t kKnownBits = kUntracked | kAligned | kOffset | kBig | kGenMask;
 // Largest request memtrack passes on; more fails with ENOMEM like glibc's PTRDIFF_MAX check.
 inline constexpr std::size_t kMaxRequest = std::size_t{1} << 47;
 // Largest alignment mimalloc 2.0.9's aligned allocation supports; above it, kOffset blocks.
@@ -87,18 +95,25 @@ inline std::size_t gross_size(std::size_t size) noexcept
     return (size + kHeaderSize + 15) & ~std::size_t{15};
 }
 
-// Writes the header of a block at `base` and returns the user pointer. `aux` is left as is
-// (it is only meaningful once the leak checker, issue 4, writes it).
-inline void* write_header(void* base, std::uint64_t size_flags) noexcept
+// aux and check written with one 8-byte store (little-endian: aux is the low half).
+inline void store_aux_check(BlockHeader* h, std::uint32_t aux, std::uint32_t check) noexcept
+{
+    const std::uint64_t both = (std::uint64_t{check} << 32) | aux;
+    __builtin_memcpy(&h->aux, &both, sizeof both);
+}
+
+// Writes the header of a block at `base` and returns the user pointer.
+inline void* write_header(void* base, std::uint64_t size_flags, std::uint32_t aux) noexcept
 {
     void* user = static_cast<char*>(base) + kHeaderSize;
     BlockHeader* h = static_cast<BlockHeader*>(base);
     h->size_flags = size_flags;
-    h->check = check_of(user, size_flags);
+    store_aux_check(h, aux, check_of(user, size_flags));
     return user;
 }
 
-// Hot variant for a plain small block (no flags).
+// Hot variant for a plain small block (no flags): two stores. aux is left as it is: the inline
+// path runs only with stacks off (g_small_limit), when no stack id is ever read.
 inline void* write_plain_header(void* base, std::size_t size) noexcept
 {
     void* user = static_cast<char*>(base) + kHeaderSize;
@@ -127,8 +142,7 @@ inline void* write_plain_header(void* base, std::size_t size) noexcept
 // Hot: malloc semantics (malloc(0) returns a unique pointer; NULL + ENOMEM on failure), zeroed
 // for calloc. Beyond mi_malloc: one compare, note_alloc before the call (so only `size` has to
 // live across it), and the header (two stores).
-template <bool Zero>
-inline void* alloc_small_or_slow(std::size_t size) noexcept
+template <bool Zero> inline void* alloc_small_or_slow(std::size_t size) noexcept
 {
     ThreadState& ts = t_state;
     if (size >= ts.small_limit) [[unlikely]]
@@ -140,10 +154,16 @@ inline void* alloc_small_or_slow(std::size_t size) noexcept
     return write_plain_header(base, size);
 }
 
-inline void* alloc(std::size_t size) noexcept { return alloc_small_or_slow<false>(size); }
+inline void* alloc(std::size_t size) noexcept
+{
+    return alloc_small_or_slow<false>(size);
+}
 
 // Zeroed allocation of `size` bytes (calloc after its overflow check).
-inline void* alloc_zeroed(std::size_t size) noexcept { return alloc_small_or_slow<true>(size); }
+inline void* alloc_zeroed(std::size_t size) noexcept
+{
+    return alloc_small_or_slow<true>(size);
+}
 
 // The header of `p` if memtrack allocated it and it is live, else nullptr. Never faults: the
 // header is read directly only when it lies in p's own page; otherwise it is probed first

@@ -40,12 +40,13 @@ struct ThreadState {
     std::int64_t fold_lo = std::numeric_limits<std::int64_t>::max();  // ... or <= fold_lo
     std::uint64_t allocs = 0;                                         // unfolded allocation count
     std::uint64_t frees = 0;                                          // unfolded free count
-    std::uint64_t bytes_allocated = 0;       // unfolded sum of allocated sizes
-    std::uint64_t small_limit = kFoldBytes;  // sizes below it take the inline fast path;
-                                             // 0 inside the guard (all allocations go slow)
-    std::uint32_t guard = 0;                 // reentrancy depth: >0 = untracked
-    std::uint32_t status = 0;                // kNew, kRegistered, kRetired
-    ThreadState* prev = nullptr;             // registry links (registry lock)
+    std::uint64_t bytes_allocated = 0;  // unfolded sum of allocated sizes
+    std::uint64_t small_limit = 0;      // sizes below it take the inline fast path; 0 inside the
+                                        // guard and until the thread registers (its first event
+                                        // takes the slow path, which writes a full header)
+    std::uint32_t guard = 0;            // reentrancy depth: >0 = untracked
+    std::uint32_t status = 0;           // kNew, kRegistered, kRetired
+    ThreadState* prev = nullptr;        // registry links (registry lock)
     ThreadState* next = nullptr;
 };
 
@@ -99,6 +100,13 @@ void note_free_any(std::size_t size) noexcept;
 // Counts a free or realloc of a pointer memtrack never allocated. Cold.
 void note_foreign_free() noexcept;
 
+// The small_limit of a registered thread outside the guard: kFoldBytes, or 0 when every
+// allocation must take the slow path (allocation stacks on: the stack is captured there).
+// 0 until start-up has read the configuration; threads pick it up when they register and
+// whenever a Guard ends. The inline path writes no stack id (aux): only blocks of the slow
+// path carry one.
+inline constinit std::uint64_t g_small_limit = 0;
+
 // True while this thread is inside memtrack (its allocations are not tracked).
 inline bool in_guard() noexcept
 {
@@ -117,7 +125,7 @@ public:
     ~Guard()
     {
         ThreadState& ts = t_state;
-        if (--ts.guard == 0) ts.small_limit = kFoldBytes;
+        if (--ts.guard == 0) ts.small_limit = g_small_limit;
     }
     Guard(const Guard&) = delete;
     Guard& operator=(const Guard&) = delete;

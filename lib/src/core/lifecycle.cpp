@@ -4,20 +4,59 @@
 
 #include "config/config.hpp"
 #include "core/counters.hpp"
+#include "leaks/big_blocks.hpp"
+#include "leaks/collector.hpp"
 #include "platform/process.hpp"
 #include "report/report.hpp"
 #include "report/sampler.hpp"
+#include "stack/depot.hpp"
 
+#include "platform/log.hpp"
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <fmt/format.h>
 #include <pthread.h>
+#include <unistd.h>
 
 namespace memtrack::detail {
 
 namespace {
 
 constinit std::atomic<Phase> g_phase{Phase::Uninit};
+
+// CI gates (MEMTRACK_ERROR_EXITCODE, MEMTRACK_MAX_PEAK, MEMTRACK_MAX_LEAKED): a failing run
+// ends here with the error status, as valgrind's --error-exitcode does. A program that failed
+// on its own keeps its status. Exit handlers and destructors have all run (this handler is the
+// last); stdio is flushed first: all streams when no other thread is left to hold a stream lock,
+// else stdout and stderr without their locks.
+void apply_gates(int status) noexcept
+{
+    const Config& cfg = config();
+    if (!cfg.gates() || status != 0) return;
+    const RunVerdict v = last_verdict();
+    const int code = cfg.error_exitcode != 0 ? cfg.error_exitcode : 1;
+    char reason[160] = "";
+    if (cfg.error_exitcode != 0 && v.leak_checked && v.leaked_blocks > 0)
+        fmt::format_to_n(reason, sizeof reason - 1, "{} leaked blocks ({} bytes)", v.leaked_blocks,
+                         v.leaked_bytes);
+    else if (cfg.max_leaked >= 0 && v.leak_checked &&
+             static_cast<std::int64_t>(v.leaked_bytes) > cfg.max_leaked)
+        fmt::format_to_n(reason, sizeof reason - 1,
+                         "{} bytes leaked, more than MEMTRACK_MAX_LEAKED={}", v.leaked_bytes,
+                         cfg.max_leaked);
+    else if (cfg.max_peak >= 0 && v.peak_bytes > cfg.max_peak)
+        fmt::format_to_n(reason, sizeof reason - 1,
+                         "heap peak {} bytes, more than MEMTRACK_MAX_PEAK={}", v.peak_bytes,
+                         cfg.max_peak);
+    if (reason[0] == '\0') return;
+    log("exit status {}: {}", code, reason);
+    if (only_thread_left())
+        fflush(nullptr);
+    else
+        fflush_unlocked(stdout);
+    _exit(code);
+}
 
 // The exit report. An on_exit handler is the only place that learns the status main returned
 // or exit() was given. Registered by the library constructor, which ld.so runs before
@@ -26,6 +65,10 @@ constinit std::atomic<Phase> g_phase{Phase::Uninit};
 // the heap as the process left it.
 void report_at_exit(int status, void*) noexcept
 {
+    // The leak scan's view of this thread: its frames from here up (exit's, and the program's
+    // if it called exit). Not its registers: at exit they hold whatever the program's last
+    // calls left (memset returns its pointer in rax), which would hide leaks.
+    const auto program_sp = reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0));
     Phase expected = Phase::Active;
     if (!g_phase.compare_exchange_strong(expected, Phase::Stopping)) return;
     stop_sampler();
@@ -35,12 +78,14 @@ void report_at_exit(int status, void*) noexcept
     // in a write), and taking it would hang the exit. A stdout the program closed already
     // (coreutils' close_stdout) is glibc's static stream with no buffer: a no-op.
     fflush_unlocked(stdout);
-    write_report(ReportReason::Exit, nullptr, status & 0xff);
+    write_report(ReportReason::Exit, nullptr, status & 0xff, program_sp);
     g_phase.store(Phase::Stopped);
+    apply_gates(status & 0xff);
 }
 
 void prepare_fork() noexcept
 {
+    big_blocks_prepare_fork();
     counters_prepare_fork();
     sampler_prepare_fork();
 }
@@ -49,12 +94,14 @@ void parent_after_fork() noexcept
 {
     sampler_parent_after_fork();
     counters_parent_after_fork();
+    big_blocks_after_fork();
 }
 
 // The child is its own run: own clock, counters, timeline, sampler and report (with its ppid).
 void child_after_fork() noexcept
 {
     counters_child_after_fork();
+    big_blocks_after_fork();
     sampler_child_after_fork();
     add_timeline_point(0, current_bytes());
     if (g_phase.load(std::memory_order_relaxed) == Phase::Active)
@@ -84,6 +131,9 @@ void start() noexcept
     const std::int64_t age = process_age_ns();
     reset_clock(age > 0 ? age : 0);
     load_config();
+    // Stacks are captured on the slow allocation path: with them on, every allocation takes it.
+    set_stack_depth(config().stack_depth);
+    g_small_limit = stack_depth() > 0 ? 0 : kFoldBytes;
     on_exit(report_at_exit, nullptr);
     pthread_atfork(prepare_fork, parent_after_fork, child_after_fork);
     add_timeline_point(uptime_ns(), current_bytes());

@@ -4,6 +4,8 @@
 
 #include "config/config.hpp"
 #include "core/counters.hpp"
+#include "leaks/collector.hpp"
+#include "leaks/leak_report.hpp"
 #include "platform/log.hpp"
 #include "platform/process.hpp"
 #include "platform/report_file.hpp"
@@ -23,7 +25,7 @@ namespace memtrack::detail {
 
 namespace {
 
-constexpr int kReportVersion = 1;
+constexpr int kReportVersion = 2;
 
 double seconds(std::int64_t ns)
 {
@@ -60,11 +62,15 @@ struct ReportData {
     long ppid = 0;
     int exit_status = -1;
     ReportReason reason = ReportReason::Exit;
+    LeakReport leaks;
 };
 
-ReportData collect(ReportReason reason, int exit_status)
+ReportData gather(ReportReason reason, int exit_status, std::uintptr_t program_sp)
 {
     ReportData d;
+    // The scan first: it sees the heap as the program left it, before the report allocates.
+    if (config().leak_check && collect(2, program_sp, &d.leaks) >= 0 && d.leaks.ran)
+        finalize_leaks(d.leaks);
     d.reason = reason;
     d.exit_status = exit_status;
     d.heap = snapshot();
@@ -130,8 +136,11 @@ std::string render_json(const ReportData& d)
                    h.current_bytes, h.lifetime_peak_bytes, seconds(h.lifetime_peak_time_ns),
                    h.current_bytes, h.live_blocks, h.allocations, h.frees, h.bytes_allocated,
                    h.foreign_frees);
+    if (d.leaks.ran) append_leaks_json(out, d.leaks);
     fmt::format_to(app,
-                   "  \"config\": {{\"interval_s\": {}, \"output\": ", seconds(cfg.interval_ns));
+                   "  \"config\": {{\"interval_s\": {}, \"stack_depth\": {}, \"leak_check\": {}, "
+                   "\"output\": ",
+                   seconds(cfg.interval_ns), cfg.stack_depth, cfg.leak_check);
     append_json_string(out, cfg.output);
     out += "},\n  \"timeline\": [";
     for (std::size_t i = 0; i < d.timeline.size(); ++i) {
@@ -165,6 +174,7 @@ void print_summary(const ReportData& d, std::string_view report_line)
         h.frees, Bytes{static_cast<std::int64_t>(h.bytes_allocated)}, h.foreign_frees);
     log("  rss     max RSS {} (tracked heap peak {})", Bytes{d.times.max_rss_bytes},
         Bytes{h.lifetime_peak_bytes});
+    if (d.leaks.ran) print_leaks_text(d.leaks);
     if (!report_line.empty()) log("  report  {}", report_line);
 }
 
@@ -216,13 +226,27 @@ void append_json_string(std::string& out, std::string_view text)
     out += '"';
 }
 
-int write_report(ReportReason reason, const char* path, int exit_status) noexcept
+namespace {
+constinit RunVerdict g_verdict{};
+}
+
+RunVerdict last_verdict() noexcept
+{
+    return g_verdict;
+}
+
+int write_report(ReportReason reason, const char* path, int exit_status,
+                 std::uintptr_t program_sp) noexcept
 {
     Guard guard;
     const Config& cfg = config();
-    if (!cfg.report_text && !cfg.report_json) return 0;
+    if (!cfg.report_text && !cfg.report_json && !cfg.gates()) return 0;
     try {
-        const ReportData d = collect(reason, exit_status);
+        const ReportData d = gather(reason, exit_status, program_sp);
+        g_verdict.leak_checked = d.leaks.ran;
+        g_verdict.leaked_blocks = d.leaks.totals.direct_blocks + d.leaks.totals.indirect_blocks;
+        g_verdict.leaked_bytes = d.leaks.totals.direct_bytes + d.leaks.totals.indirect_bytes;
+        g_verdict.peak_bytes = d.heap.lifetime_peak_bytes;
         int result = 0;
         std::string report_line;
         if (cfg.report_json) {

@@ -6,10 +6,13 @@
 
 #include <mimalloc.h>
 
+#include <atomic>
 #include <csignal>
 #include <cstring>
 #include <ctime>
 #include <pthread.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 namespace memtrack::detail {
 
@@ -59,8 +62,11 @@ void init_cond_locked() noexcept
     g_sampler.cond_ready = true;
 }
 
+constinit std::atomic<pid_t> g_sampler_tid{0};
+
 void* sampler_main(void*) noexcept
 {
+    g_sampler_tid.store(static_cast<pid_t>(syscall(SYS_gettid)), std::memory_order_relaxed);
     Guard guard;  // for the rest of this thread's life: nothing it allocates is tracked
     SamplerState& s = g_sampler;
     pthread_mutex_lock(&s.lock);
@@ -84,6 +90,18 @@ void* sampler_main(void*) noexcept
 }
 
 }  // namespace
+
+std::uintptr_t sampler_tcb() noexcept
+{
+    return g_sampler_tid.load(std::memory_order_relaxed) != 0
+               ? static_cast<std::uintptr_t>(g_sampler.thread)
+               : 0;
+}
+
+pid_t sampler_tid() noexcept
+{
+    return g_sampler_tid.load(std::memory_order_relaxed);
+}
 
 void start_sampler(std::int64_t interval_ns) noexcept
 {
@@ -169,6 +187,7 @@ void sampler_child_after_fork() noexcept
     s.running = false;
     s.stop = false;
     s.count = 0;
+    g_sampler_tid.store(0, std::memory_order_relaxed);
 }
 
 }  // namespace memtrack::detail

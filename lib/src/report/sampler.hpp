@@ -4,6 +4,9 @@
 // cleanly at exit and in a forked child.
 #pragma once
 
+#include <cstdint>
+#include <sys/types.h>
+
 #include <cstddef>
 #include <cstdint>
 
@@ -18,6 +21,12 @@ struct TimelinePoint {
 void start_sampler(std::int64_t interval_ns) noexcept;
 // Stops and joins the sampler (no-op if not running).
 void stop_sampler() noexcept;
+
+// The sampler thread's kernel tid (0 if none was started). It blocks every signal, so the leak
+// scan's stop-the-world skips it; it never holds user pointers.
+pid_t sampler_tid() noexcept;
+// Its thread descriptor (pthread_t as an address), 0 if none.
+std::uintptr_t sampler_tcb() noexcept;
 // Appends one point now (used for the start and the end of a run).
 void add_timeline_point(std::int64_t t_ns, std::int64_t bytes) noexcept;
 // Copies up to `cap` points into out (oldest first); returns how many. `total` gets the count.

@@ -18,7 +18,7 @@ TEST_CASE("report: every documented field, with exact marker values", "[report]"
     REQUIRE(r.exit_code == 0);
     const auto j = only_report(dir.path);
     CHECK(j["format"] == "memtrack-report");
-    CHECK(j["version"] == 1);
+    CHECK(j["version"] == 2);
     CHECK(j["reason"] == "exit");
     CHECK(j["program"] == program("tp_c"));
     CHECK(j["argv"] == nlohmann::json::array({program("tp_c"), "basic", "return", "0"}));
@@ -57,11 +57,12 @@ TEST_CASE("report: every documented field, with exact marker values", "[report]"
     CHECK(has_peak);
     // The summary on stderr.
     const auto lines = memtrack_lines(r.err);
-    REQUIRE(lines.size() == 6);
+    REQUIRE(lines.size() == 7);
     CHECK(lines[0].find("tp_c (pid ") != std::string::npos);
     CHECK(lines[0].find("exited with status 0") != std::string::npos);
     CHECK(lines[2].find("heap    peak 2.94 MiB") != std::string::npos);  // 72704 + 3010007 B
-    CHECK(lines[5].find(dir.path) != std::string::npos);
+    CHECK(lines[5].find("leaks   0 B direct in 0 blocks") != std::string::npos);
+    CHECK(lines[6].find(dir.path) != std::string::npos);
 }
 
 TEST_CASE("report: the program's buffered output comes before the summary", "[report]")
@@ -135,7 +136,7 @@ TEST_CASE("report: MEMTRACK_REPORT picks the parts", "[report]")
         TempDir dir;
         const RunResult r =
             run_tracked(dir, {program("tp_c"), "basic"}, {{"MEMTRACK_REPORT", "text"}});
-        CHECK(memtrack_lines(r.err).size() == 5);  // no "report" line: no file
+        CHECK(memtrack_lines(r.err).size() == 6);  // no "report" line: no file
         CHECK(reports_in(dir.path).empty());
     }
 }
@@ -189,7 +190,7 @@ TEST_CASE("report: a bad variable gets one line, the default, and an unharmed pr
         CHECK(complaints == 1);
         // Every stderr line is memtrack's (the program writes none): the complaint and the
         // summary (default text,json) with its report line.
-        CHECK(memtrack_lines(r.err).size() == 7);
+        CHECK(memtrack_lines(r.err).size() == 8);
         const auto reports = reports_in(dir.path);
         REQUIRE(reports.size() == 1);
         CHECK(reports[0]["exit_status"] == 5);
@@ -278,7 +279,7 @@ TEST_CASE("report: MEMTRACK_INTERVAL=0 turns the sampler off, the timeline keeps
     TempDir dir;
     const RunResult r = run_tracked(dir, {program("tp_c"), "basic"}, {{"MEMTRACK_INTERVAL", "0"}});
     REQUIRE(r.exit_code == 0);
-    CHECK(memtrack_lines(r.err).size() == 6);  // no complaint
+    CHECK(memtrack_lines(r.err).size() == 7);  // no complaint
     const auto j = only_report(dir.path);
     CHECK(j["config"]["interval_s"].get<double>() == 0);
     const auto& tl = j["timeline"];

@@ -1,0 +1,189 @@
+// Scans on request and the generation counters (see collector.hpp).
+#include "leaks/collector.hpp"
+
+#include "core/counters.hpp"
+#include "leaks/graph.hpp"
+
+#include <algorithm>
+#include <map>
+#include <pthread.h>
+
+namespace memtrack::detail {
+
+namespace {
+
+constinit pthread_mutex_t g_scan_lock = PTHREAD_MUTEX_INITIALIZER;  // one scan at a time
+constinit pthread_mutex_t g_gc_lock = PTHREAD_MUTEX_INITIALIZER;    // the counters
+constinit GcCounters g_gc{};
+constinit std::int64_t g_live_at_gen0 = 0;  // live blocks after the last scan
+
+std::int64_t live_blocks_now() noexcept
+{
+    return static_cast<std::int64_t>(snapshot().live_blocks);
+}
+
+template <class Key> std::vector<LeakGroup> sorted_groups(const std::map<Key, LeakGroup>& groups)
+{
+    std::vector<LeakGroup> out;
+    out.reserve(groups.size());
+    for (const auto& [key, g] : groups)
+        out.push_back(g);
+    std::stable_sort(out.begin(), out.end(), [](const LeakGroup& a, const LeakGroup& b) {
+        return a.bytes != b.bytes ? a.bytes > b.bytes : a.stack < b.stack;
+    });
+    return out;
+}
+
+void build_report(const ScanResult& r, int generation, LeakReport& rep)
+{
+    rep.ran = true;
+    rep.scan = r.stats;
+    // The leaked subgraph.
+    leaks::LeakGraph graph;
+    const std::size_t n = r.leaked.size();
+    graph.offsets.assign(r.edge_offsets.begin(), r.edge_offsets.end());
+    if (graph.offsets.empty()) graph.offsets.push_back(0);
+    graph.targets.assign(r.edge_targets.begin(), r.edge_targets.end());
+    const leaks::Analysis analysis = leaks::analyze(graph);
+    std::map<std::uint32_t, LeakGroup> direct, indirect, possible;
+    for (std::size_t i = 0; i < n; ++i) {
+        const ScanBlock& b = r.blocks[r.leaked[i]];
+        const bool is_direct = analysis.kind[i] == leaks::LeakKind::Direct;
+        LeakGroup& g = (is_direct ? direct : indirect)[b.stack];
+        g.stack = b.stack;
+        g.bytes += b.size;
+        g.blocks += 1;
+        if (is_direct) {
+            rep.totals.direct_bytes += b.size;
+            rep.totals.direct_blocks += 1;
+        } else {
+            rep.totals.indirect_bytes += b.size;
+            rep.totals.indirect_blocks += 1;
+        }
+    }
+    for (const ScanBlock& b : r.blocks) {
+        if (b.state != BlockState::Possible || b.gen > generation) continue;
+        LeakGroup& g = possible[b.stack];
+        g.stack = b.stack;
+        g.bytes += b.size;
+        g.blocks += 1;
+        rep.totals.possible_bytes += b.size;
+        rep.totals.possible_blocks += 1;
+    }
+    rep.direct = sorted_groups(direct);
+    rep.indirect = sorted_groups(indirect);
+    rep.possible = sorted_groups(possible);
+    // Cycles, folded by shape and sites.
+    std::vector<std::uint64_t> sizes(n);
+    std::vector<std::uint32_t> stacks(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        sizes[i] = r.blocks[r.leaked[i]].size;
+        stacks[i] = r.blocks[r.leaked[i]].stack;
+    }
+    for (const leaks::Cycle& c : analysis.cycles)
+        rep.totals.cycle_blocks += c.members.size();
+    rep.totals.cycles = analysis.cycles.size();
+    for (const leaks::FoldedCycle& f : leaks::fold_cycles(analysis, sizes, stacks)) {
+        const leaks::Cycle& c = analysis.cycles[f.example];
+        CycleReport cr;
+        cr.count = f.count;
+        cr.pure = c.pure;
+        cr.reached_from_direct = c.reached_from_direct;
+        std::uint64_t bytes = 0;
+        for (const std::uint32_t m : c.members) {
+            cr.members.push_back({sizes[m], stacks[m]});
+            bytes += sizes[m];
+        }
+        cr.blocks = c.members.size() * f.count;
+        cr.bytes = bytes * f.count;
+        rep.cycles.push_back(std::move(cr));
+    }
+    std::stable_sort(rep.cycles.begin(), rep.cycles.end(),
+                     [](const CycleReport& a, const CycleReport& b) { return a.bytes > b.bytes; });
+}
+
+}  // namespace
+
+std::int64_t collect(int generation, std::uintptr_t program_sp, LeakReport* report) noexcept
+{
+    if (generation < 0 || generation > 2) return -1;
+    Guard guard;
+    pthread_mutex_lock(&g_scan_lock);
+    std::int64_t found = -1;
+    {
+        ScanResult result;
+        ScanOptions options;
+        options.generation = generation;
+        if (run_scan(options, program_sp, result)) {
+            found = static_cast<std::int64_t>(result.leaked.size());
+            pthread_mutex_lock(&g_gc_lock);
+            GcCounters& gc = g_gc;
+            gc.collections[generation] += 1;
+            gc.collected[generation] += static_cast<std::uint64_t>(found);
+            gc.total_pause_ns += result.stats.duration_ns;
+            gc.max_pause_ns = std::max(gc.max_pause_ns, result.stats.duration_ns);
+            for (int g = 0; g < 3; ++g) {
+                gc.gen_blocks[g] = result.gen_blocks[g];
+                gc.gen_bytes[g] = result.gen_bytes[g];
+            }
+            gc.scanned = true;
+            // Python: collecting generation g clears the counts of g and the younger ones and
+            // counts one more collection of g for generation g + 1.
+            for (int g = 1; g <= generation; ++g)
+                gc.count[g] = 0;
+            if (generation < 2) gc.count[generation + 1] += 1;
+            pthread_mutex_unlock(&g_gc_lock);
+            g_live_at_gen0 = live_blocks_now();
+            if (report != nullptr) {
+                try {
+                    build_report(result, generation, *report);
+                    report->gc = gc_counters();
+                } catch (...) {
+                    report->ran = false;
+                }
+            }
+        }
+    }
+    pthread_mutex_unlock(&g_scan_lock);
+    return found;
+}
+
+void gc_get_threshold(int out[3]) noexcept
+{
+    pthread_mutex_lock(&g_gc_lock);
+    for (int g = 0; g < 3; ++g)
+        out[g] = g_gc.threshold[g];
+    pthread_mutex_unlock(&g_gc_lock);
+}
+
+void gc_set_threshold(int t0, int t1, int t2) noexcept
+{
+    pthread_mutex_lock(&g_gc_lock);
+    g_gc.threshold[0] = t0;
+    g_gc.threshold[1] = t1;
+    g_gc.threshold[2] = t2;
+    pthread_mutex_unlock(&g_gc_lock);
+}
+
+void gc_get_count(std::int64_t out[3]) noexcept
+{
+    const std::int64_t live = live_blocks_now();
+    pthread_mutex_lock(&g_gc_lock);
+    out[0] = live - g_live_at_gen0;
+    out[1] = g_gc.count[1];
+    out[2] = g_gc.count[2];
+    pthread_mutex_unlock(&g_gc_lock);
+}
+
+GcCounters gc_counters() noexcept
+{
+    pthread_mutex_lock(&g_gc_lock);
+    GcCounters c = g_gc;
+    pthread_mutex_unlock(&g_gc_lock);
+    std::int64_t counts[3];
+    gc_get_count(counts);
+    c.count[0] = counts[0];
+    return c;
+}
+
+}  // namespace memtrack::detail

@@ -1,0 +1,90 @@
+// The leak checker's front: scans on request (API collect, the exit report, automatic
+// generation thresholds), Python-gc-style generation counters, and the leak report model
+// built from a scan once the world runs again. Cold path; allocates under the Guard;
+// thread-safe (one scan at a time, serialised by a mutex no paused thread can hold).
+#pragma once
+
+#include "leaks/scan.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace memtrack::detail {
+
+struct LeakGroup {
+    std::uint32_t stack = 0;
+    std::uint64_t bytes = 0;
+    std::uint64_t blocks = 0;
+};
+
+struct CycleMember {
+    std::uint64_t size;
+    std::uint32_t stack;
+};
+
+struct CycleReport {
+    std::vector<CycleMember> members;  // one cycle, in cycle order
+    std::uint64_t blocks = 0;          // members x count
+    std::uint64_t bytes = 0;
+    std::uint32_t count = 1;  // cycles of this shape from these sites
+    bool pure = false;
+    bool reached_from_direct = false;
+};
+
+struct LeakTotals {
+    std::uint64_t suppressed_bytes = 0, suppressed_blocks = 0;
+    std::uint64_t direct_bytes = 0, direct_blocks = 0;
+    std::uint64_t indirect_bytes = 0, indirect_blocks = 0;
+    std::uint64_t possible_bytes = 0, possible_blocks = 0;
+    std::uint64_t cycle_blocks = 0, cycles = 0;
+};
+
+struct GcCounters {
+    int threshold[3] = {700, 10, 10};
+    std::int64_t count[3] = {0, 0, 0};
+    std::uint64_t collections[3] = {0, 0, 0};
+    std::uint64_t collected[3] = {0, 0, 0};  // unreachable blocks found by scans of each gen
+    std::int64_t total_pause_ns = 0;
+    std::int64_t max_pause_ns = 0;
+    std::uint64_t gen_blocks[3] = {0, 0, 0};  // as of the last scan
+    std::uint64_t gen_bytes[3] = {0, 0, 0};
+    bool scanned = false;
+};
+
+class StackTable;  // leak_report.cpp: symbolized stacks, shared by the report's parts
+
+struct LeakReport {
+    bool ran = false;
+    ScanStats scan;
+    std::vector<LeakGroup> direct, indirect, possible;  // by bytes, largest first
+    std::vector<LeakGroup> suppressed;                  // any kind, matched a suppression
+    std::shared_ptr<StackTable> stacks;                 // set by finalize_leaks
+    std::vector<CycleReport> cycles;                    // folded, largest first
+    LeakTotals totals;
+    GcCounters gc;
+};
+
+// The program's part of the calling thread's stack ends here: memtrack's public entry points
+// (the API, the exit handler) take it first thing, so that memtrack's own deeper frames, whose
+// uninitialised buffers may hold stale pointers, are never roots. Callee-saved registers are
+// spilled into the entry frame, above the marker, and so are scanned.
+#define MEMTRACK_PROGRAM_SP(name)                                                                  \
+    __builtin_unwind_init();                                                                       \
+    volatile int name##_marker = 0;                                                                \
+    const std::uintptr_t name = reinterpret_cast<std::uintptr_t>(&name##_marker)
+
+// Runs a scan of generations <= `generation` (0..2) and updates the gc counters. Returns the
+// number of unreachable blocks found, or -1 (bad generation or scan impossible).
+// `program_sp`: from MEMTRACK_PROGRAM_SP in the public entry point. `report`, if given,
+// receives the leak report of this scan.
+std::int64_t collect(int generation, std::uintptr_t program_sp, LeakReport* report) noexcept;
+
+// Python's gc.get_threshold / set_threshold / get_count.
+void gc_get_threshold(int out[3]) noexcept;
+void gc_set_threshold(int t0, int t1, int t2) noexcept;
+void gc_get_count(std::int64_t out[3]) noexcept;
+GcCounters gc_counters() noexcept;
+
+}  // namespace memtrack::detail

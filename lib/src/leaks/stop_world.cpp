@@ -1,0 +1,247 @@
+// Stop-the-world with a real-time signal and futexes (see stop_world.hpp). The handler is
+// async-signal-safe: atomics, raw syscalls, no allocation.
+#include "leaks/stop_world.hpp"
+
+#include "report/sampler.hpp"
+
+#include <atomic>
+#include <cerrno>
+#include <climits>
+#include <csignal>
+#include <cstring>
+#include <ctime>
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+namespace memtrack::detail {
+
+namespace {
+
+constexpr int kMagic = 0x6d740000;  // payload: kMagic | (round & 0xffff)
+constexpr std::int64_t kTimeoutNs = 2'000'000'000;
+
+constinit std::atomic<int> g_installed{0};
+constinit struct sigaction g_previous {
+};
+constinit std::atomic<std::uint32_t> g_round{0};   // current stop round
+constinit std::atomic<std::uint32_t> g_resume{0};  // == round: resume
+constinit std::atomic<std::uint32_t> g_paused{0};  // handlers that recorded themselves
+constinit std::atomic<std::uint32_t> g_left{0};    // handlers that returned
+constinit std::atomic<std::uint32_t> g_slot{0};    // next slot in g_acks
+struct Ack {
+    std::atomic<pid_t> tid;
+    std::atomic<std::uintptr_t> sp;
+    std::atomic<std::uintptr_t> tcb;
+};
+constinit Ack g_acks[kMaxPausedThreads]{};
+
+long futex(std::atomic<std::uint32_t>* addr, int op, std::uint32_t val,
+           const timespec* timeout = nullptr) noexcept
+{
+    return syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(addr), op, val, timeout, nullptr, 0);
+}
+
+pid_t gettid_raw() noexcept
+{
+    return static_cast<pid_t>(syscall(SYS_gettid));
+}
+
+std::int64_t now_ns() noexcept
+{
+    timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1'000'000'000LL + ts.tv_nsec;
+}
+
+void chain(int sig, siginfo_t* info, void* context) noexcept
+{
+    const struct sigaction& prev = g_previous;
+    if (prev.sa_flags & SA_SIGINFO) {
+        if (prev.sa_sigaction != nullptr) prev.sa_sigaction(sig, info, context);
+    } else if (prev.sa_handler != SIG_DFL && prev.sa_handler != SIG_IGN &&
+               prev.sa_handler != nullptr) {
+        prev.sa_handler(sig);
+    }
+}
+
+void handler(int sig, siginfo_t* info, void* context) noexcept
+{
+    const int saved_errno = errno;
+    const bool ours = info != nullptr && info->si_code == SI_QUEUE && info->si_pid == getpid() &&
+                      (info->si_value.sival_int & ~0xffff) == kMagic;
+    if (!ours) {
+        chain(sig, info, context);
+        errno = saved_errno;
+        return;
+    }
+    const std::uint32_t round = g_round.load(std::memory_order_acquire);
+    if ((info->si_value.sival_int & 0xffff) != static_cast<int>(round & 0xffff) ||
+        g_resume.load(std::memory_order_acquire) == round) {
+        errno = saved_errno;  // a late signal of a finished round
+        return;
+    }
+    volatile char marker = 0;  // everything of this thread's stack from here up is live
+    const std::uint32_t slot = g_slot.fetch_add(1, std::memory_order_relaxed);
+    if (slot < kMaxPausedThreads) {
+        g_acks[slot].sp.store(reinterpret_cast<std::uintptr_t>(&marker), std::memory_order_relaxed);
+        // pthread_self reads the thread pointer register: async-signal-safe in practice.
+        g_acks[slot].tcb.store(reinterpret_cast<std::uintptr_t>(pthread_self()),
+                               std::memory_order_relaxed);
+        g_acks[slot].tid.store(gettid_raw(), std::memory_order_release);
+    }
+    g_paused.fetch_add(1, std::memory_order_acq_rel);
+    futex(&g_paused, FUTEX_WAKE_PRIVATE, INT_MAX);
+    while (g_resume.load(std::memory_order_acquire) != round)
+        futex(&g_resume, FUTEX_WAIT_PRIVATE, g_resume.load(std::memory_order_relaxed));
+    (void)marker;
+    g_left.fetch_add(1, std::memory_order_acq_rel);
+    futex(&g_left, FUTEX_WAKE_PRIVATE, INT_MAX);
+    errno = saved_errno;
+}
+
+void install_once() noexcept
+{
+    if (g_installed.load(std::memory_order_acquire)) return;
+    struct sigaction sa;
+    std::memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = handler;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART;
+    sigfillset(&sa.sa_mask);
+    sigaction(pause_signal(), &sa, &g_previous);
+    g_installed.store(1, std::memory_order_release);
+}
+
+bool send_pause(pid_t tid, std::uint32_t round) noexcept
+{
+    siginfo_t si;
+    std::memset(&si, 0, sizeof si);
+    si.si_signo = pause_signal();
+    si.si_code = SI_QUEUE;
+    si.si_pid = getpid();
+    si.si_uid = getuid();
+    si.si_value.sival_int = kMagic | static_cast<int>(round & 0xffff);
+    return syscall(SYS_rt_tgsigqueueinfo, getpid(), tid, pause_signal(), &si) == 0;
+}
+
+// Lists the process's threads (getdents64 on /proc/self/task; no malloc).
+std::size_t list_tasks(pid_t* out, std::size_t max) noexcept
+{
+    const int fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    std::size_t n = 0;
+    alignas(8) char buf[8192];
+    for (;;) {
+        const long got = syscall(SYS_getdents64, fd, buf, sizeof buf);
+        if (got <= 0) break;
+        for (long off = 0; off < got;) {
+            auto* d = reinterpret_cast<dirent64*>(buf + off);
+            off += d->d_reclen;
+            const char* name = d->d_name;
+            if (name[0] < '0' || name[0] > '9') continue;
+            long tid = 0;
+            for (const char* c = name; *c >= '0' && *c <= '9'; ++c)
+                tid = tid * 10 + (*c - '0');
+            if (n < max) out[n++] = static_cast<pid_t>(tid);
+        }
+    }
+    close(fd);
+    return n;
+}
+
+bool known(const WorldStop& w, pid_t tid) noexcept
+{
+    for (std::size_t i = 0; i < w.count; ++i)
+        if (w.threads[i].tid == tid) return true;
+    return false;
+}
+
+}  // namespace
+
+int pause_signal() noexcept
+{
+    return SIGRTMIN + 6;
+}
+
+void stop_world(WorldStop& w) noexcept
+{
+    w.count = 0;
+    w.not_paused = 0;
+    install_once();
+    const std::uint32_t round = g_round.fetch_add(1, std::memory_order_acq_rel) + 1;
+    g_paused.store(0, std::memory_order_relaxed);
+    g_left.store(0, std::memory_order_relaxed);
+    g_slot.store(0, std::memory_order_relaxed);
+    for (auto& a : g_acks)
+        a.tid.store(0, std::memory_order_relaxed);
+    const pid_t self = gettid_raw();
+    const pid_t sampler = sampler_tid();
+    std::uint32_t sent = 0;
+    // Threads running now may start new ones before they are paused: list again until a
+    // listing shows no thread we have not signalled.
+    static pid_t tids[kMaxPausedThreads];
+    for (int pass = 0; pass < 8; ++pass) {
+        const std::size_t n = list_tasks(tids, kMaxPausedThreads);
+        bool fresh = false;
+        for (std::size_t i = 0; i < n; ++i) {
+            const pid_t tid = tids[i];
+            if (tid == self || tid == sampler || known(w, tid) || w.count == kMaxPausedThreads)
+                continue;
+            fresh = true;
+            if (!send_pause(tid, round)) continue;  // it exited meanwhile
+            w.threads[w.count++] = ThreadStop{tid, 0, 0, false};
+            ++sent;
+        }
+        if (!fresh) break;
+        // Wait for this batch before listing again, so that the threads it had running are
+        // paused and cannot create more.
+        const std::int64_t deadline = now_ns() + kTimeoutNs;
+        for (;;) {
+            const std::uint32_t paused = g_paused.load(std::memory_order_acquire);
+            if (paused >= sent) break;
+            const std::int64_t left = deadline - now_ns();
+            if (left <= 0) break;
+            timespec ts{static_cast<time_t>(left / 1'000'000'000),
+                        static_cast<long>(left % 1'000'000'000)};
+            futex(&g_paused, FUTEX_WAIT_PRIVATE, paused, &ts);
+        }
+    }
+    const std::uint32_t acked = g_slot.load(std::memory_order_acquire);
+    for (std::uint32_t s = 0; s < acked && s < kMaxPausedThreads; ++s) {
+        const pid_t tid = g_acks[s].tid.load(std::memory_order_acquire);
+        for (std::size_t i = 0; i < w.count; ++i) {
+            if (w.threads[i].tid == tid) {
+                w.threads[i].paused = true;
+                w.threads[i].sp = g_acks[s].sp.load(std::memory_order_relaxed);
+                w.threads[i].tcb = g_acks[s].tcb.load(std::memory_order_relaxed);
+            }
+        }
+    }
+    for (std::size_t i = 0; i < w.count; ++i)
+        if (!w.threads[i].paused) ++w.not_paused;
+}
+
+void resume_world(WorldStop& w) noexcept
+{
+    const std::uint32_t round = g_round.load(std::memory_order_acquire);
+    g_resume.store(round, std::memory_order_release);
+    futex(&g_resume, FUTEX_WAKE_PRIVATE, INT_MAX);
+    // Wait until every thread that paused has left the handler, so that the next round starts
+    // clean. Those that never paused are not waited for (a late signal is ignored).
+    const std::int64_t deadline = now_ns() + kTimeoutNs;
+    for (;;) {
+        const std::uint32_t left = g_left.load(std::memory_order_acquire);
+        if (left >= g_paused.load(std::memory_order_acquire)) break;
+        const std::int64_t rest = deadline - now_ns();
+        if (rest <= 0) break;
+        timespec ts{static_cast<time_t>(rest / 1'000'000'000),
+                    static_cast<long>(rest % 1'000'000'000)};
+        futex(&g_left, FUTEX_WAIT_PRIVATE, left, &ts);
+    }
+    (void)w;
+}
+
+}  // namespace memtrack::detail

@@ -1,0 +1,24 @@
+// memtrack's own mappings (stack depot, scan scratch): mmap wrappers that remember each range,
+// so that the leak scan never treats memtrack's bookkeeping as a root. Lock-free readers;
+// writers serialise on an atomic slot counter. Async-signal-safe except for the mmap itself.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace memtrack::detail {
+
+// mmap(PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS|MAP_NORESERVE) of `bytes`, remembered.
+// nullptr on failure (or when the table of ranges is full; then nothing is mapped).
+void* own_map(std::size_t bytes) noexcept;
+// Unmaps a range from own_map and forgets it.
+void own_unmap(void* p, std::size_t bytes) noexcept;
+
+struct OwnRange {
+    std::uintptr_t start;
+    std::uintptr_t end;
+};
+// Copies the current ranges (at most `max`) into `out`; returns how many.
+std::size_t own_ranges(OwnRange* out, std::size_t max) noexcept;
+
+}  // namespace memtrack::detail

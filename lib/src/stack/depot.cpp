@@ -1,0 +1,207 @@
+// Stack capture (libunwind) and the lock-free stack depot (see depot.hpp for the data model).
+#include "stack/depot.hpp"
+
+#include "platform/own_memory.hpp"
+#include "stack/modules.hpp"
+
+#define UNW_LOCAL_ONLY
+#include <libunwind.h>
+
+#include <atomic>
+#include <cstring>
+#include <dlfcn.h>
+#include <link.h>
+
+namespace memtrack::detail {
+
+namespace {
+
+struct Node {
+    std::atomic<Node*> next;
+    std::uint64_t hash;
+    std::uint32_t id;
+    std::uint32_t epoch;
+    std::uint32_t depth;
+    std::uint32_t pad;
+    std::uintptr_t pcs[1];  // `depth` entries (at least one slot is always allocated)
+};
+
+constexpr std::size_t kBucketBits = 20;
+constexpr std::size_t kBuckets = std::size_t{1} << kBucketBits;
+constexpr std::uint32_t kMaxIds = std::uint32_t{1} << 24;
+constexpr std::size_t kArenaBytes = std::size_t{4} << 30;  // virtual; pages touched on use
+
+constinit int g_depth = 0;
+constinit std::atomic<Node*>* g_buckets = nullptr;
+constinit std::atomic<Node*>* g_ids = nullptr;
+constinit char* g_arena = nullptr;
+constinit std::atomic<std::size_t> g_arena_used{0};
+constinit std::atomic<std::uint32_t> g_next_id{1};
+// memtrack's own code: leading frames in [g_self_lo, g_self_hi) are dropped from stacks.
+constinit std::uintptr_t g_self_lo = 0;
+constinit std::uintptr_t g_self_hi = 0;
+
+std::uint64_t hash_stack(const std::uintptr_t* pcs, int depth) noexcept
+{
+    std::uint64_t h = 0x6d656d747261636bull ^ static_cast<std::uint64_t>(depth);
+    for (int i = 0; i < depth; ++i) {
+        h ^= pcs[i];
+        h *= 0x9E3779B97F4A7C15ull;
+        h ^= h >> 29;
+    }
+    return h;
+}
+
+Node* new_node(const std::uintptr_t* pcs, int depth, std::uint32_t epoch,
+               std::uint64_t hash) noexcept
+{
+    const std::size_t bytes =
+        (offsetof(Node, pcs) + sizeof(std::uintptr_t) * static_cast<std::size_t>(depth) + 15) &
+        ~std::size_t{15};
+    const std::size_t at = g_arena_used.fetch_add(bytes, std::memory_order_relaxed);
+    if (at + bytes > kArenaBytes) return nullptr;
+    const std::uint32_t id = g_next_id.fetch_add(1, std::memory_order_relaxed);
+    if (id >= kMaxIds) return nullptr;
+    Node* n = reinterpret_cast<Node*>(g_arena + at);
+    n->hash = hash;
+    n->id = id;
+    n->epoch = epoch;
+    n->depth = static_cast<std::uint32_t>(depth);
+    std::memcpy(n->pcs, pcs, sizeof(std::uintptr_t) * static_cast<std::size_t>(depth));
+    g_ids[id].store(n, std::memory_order_release);
+    return n;
+}
+
+bool same(const Node* n, std::uint64_t hash, const std::uintptr_t* pcs, int depth) noexcept
+{
+    return n->hash == hash && n->depth == static_cast<std::uint32_t>(depth) &&
+           std::memcmp(n->pcs, pcs, sizeof(std::uintptr_t) * static_cast<std::size_t>(depth)) == 0;
+}
+
+// Text range of the module holding this code, if it is a shared object (libmemtrack.so). In
+// a program that links the core statically (the unit tests) nothing is dropped.
+void find_self_range() noexcept
+{
+    struct Search {
+        std::uintptr_t self, lo, hi;
+        bool shared;
+    } search{reinterpret_cast<std::uintptr_t>(&find_self_range), 0, 0, false};
+    dl_iterate_phdr(
+        [](dl_phdr_info* i, std::size_t, void* arg) -> int {
+            auto* s = static_cast<Search*>(arg);
+            std::uintptr_t lo = 0, hi = 0;
+            bool mine = false;
+            for (int k = 0; k < i->dlpi_phnum; ++k) {
+                const auto& ph = i->dlpi_phdr[k];
+                if (ph.p_type != PT_LOAD || !(ph.p_flags & PF_X)) continue;
+                const std::uintptr_t seg_lo = i->dlpi_addr + ph.p_vaddr;
+                const std::uintptr_t seg_hi = seg_lo + ph.p_memsz;
+                if (s->self >= seg_lo && s->self < seg_hi) mine = true;
+                if (lo == 0 || seg_lo < lo) lo = seg_lo;
+                if (seg_hi > hi) hi = seg_hi;
+            }
+            if (!mine) return 0;
+            s->lo = lo;
+            s->hi = hi;
+            s->shared = i->dlpi_name != nullptr && i->dlpi_name[0] != '\0';
+            return 1;
+        },
+        &search);
+    if (search.shared) {
+        g_self_lo = search.lo;
+        g_self_hi = search.hi;
+    }
+}
+
+}  // namespace
+
+void set_stack_depth(int depth) noexcept
+{
+    if (depth <= 0 || g_buckets != nullptr) {
+        g_depth = depth > 0 && g_buckets != nullptr ? (depth > kMaxDepth ? kMaxDepth : depth) : 0;
+        return;
+    }
+    auto* buckets = static_cast<std::atomic<Node*>*>(own_map(kBuckets * sizeof(Node*)));
+    auto* ids = static_cast<std::atomic<Node*>*>(own_map(kMaxIds * sizeof(Node*)));
+    auto* arena = static_cast<char*>(own_map(kArenaBytes));
+    if (buckets == nullptr || ids == nullptr || arena == nullptr) return;  // stacks stay off
+    g_buckets = buckets;
+    g_ids = ids;
+    g_arena = arena;
+    find_self_range();
+    // Per-thread caches: no lock shared by all threads while unwinding (libunwind's global
+    // cache takes one).
+    unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
+    g_depth = depth > kMaxDepth ? kMaxDepth : depth;
+}
+
+int stack_depth() noexcept
+{
+    return g_depth;
+}
+
+std::uint32_t intern_stack(const std::uintptr_t* pcs, int depth, std::uint32_t epoch) noexcept
+{
+    if (depth <= 0 || g_buckets == nullptr) return 0;
+    const std::uint64_t hash = hash_stack(pcs, depth);
+    std::atomic<Node*>& bucket = g_buckets[hash & (kBuckets - 1)];
+    Node* head = bucket.load(std::memory_order_acquire);
+    for (Node* n = head; n != nullptr; n = n->next.load(std::memory_order_acquire))
+        if (same(n, hash, pcs, depth)) return n->id;
+    Node* fresh = new_node(pcs, depth, epoch, hash);
+    if (fresh == nullptr) return 0;
+    for (;;) {
+        fresh->next.store(head, std::memory_order_relaxed);
+        Node* seen = head;
+        if (bucket.compare_exchange_weak(head, fresh, std::memory_order_release,
+                                         std::memory_order_acquire))
+            return fresh->id;
+        // Someone else linked nodes in front: one of them may be this stack. Only the nodes
+        // between the new head and the one we saw are new.
+        for (Node* n = head; n != nullptr && n != seen; n = n->next.load(std::memory_order_acquire))
+            if (same(n, hash, pcs, depth)) return n->id;  // `fresh` stays unused in the arena
+    }
+}
+
+std::uint32_t capture_stack() noexcept
+{
+    const int depth = g_depth;
+    if (depth == 0) return 0;
+    void* raw[kMaxDepth + 16];
+    const int got = unw_backtrace(raw, depth + 16);
+    int skip = 0;
+    while (skip < got && reinterpret_cast<std::uintptr_t>(raw[skip]) >= g_self_lo &&
+           reinterpret_cast<std::uintptr_t>(raw[skip]) < g_self_hi)
+        ++skip;
+    // unw_backtrace's first frame is this function's caller chain inside memtrack when the
+    // core is linked statically (no self range): drop capture_stack itself at least.
+    if (g_self_hi == 0 && got > 0) skip = 1;
+    int n = got - skip;
+    if (n > depth) n = depth;
+    if (n <= 0) return 0;
+    std::uintptr_t pcs[kMaxDepth + 16];
+    for (int i = 0; i < n; ++i)
+        pcs[i] = reinterpret_cast<std::uintptr_t>(raw[skip + i]);
+    return intern_stack(pcs, n, modules_epoch());
+}
+
+StackView stack_of(std::uint32_t id) noexcept
+{
+    if (id == 0 || g_ids == nullptr || id >= kMaxIds) return {};
+    const Node* n = g_ids[id].load(std::memory_order_acquire);
+    if (n == nullptr) return {};
+    return {n->pcs, static_cast<int>(n->depth), n->epoch};
+}
+
+std::uint32_t stack_count() noexcept
+{
+    const std::uint32_t next = g_next_id.load(std::memory_order_relaxed);
+    return next > 0 ? next - 1 : 0;
+}
+
+std::size_t depot_bytes() noexcept
+{
+    return g_arena_used.load(std::memory_order_relaxed);
+}
+
+}  // namespace memtrack::detail

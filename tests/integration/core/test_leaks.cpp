@@ -1,0 +1,272 @@
+// The leak check at exit: no false positives for pointers held in globals, TLS, live threads,
+// dlopen'ed libraries and registers; direct, indirect and possible leaks, reference cycles and
+// stacks found as the scenarios of tests/programs/tp_leaks.cpp create them.
+#include "common.hpp"
+
+using namespace mt_test;
+
+namespace {
+
+using json = nlohmann::json;
+
+json leaks_of(const TempDir& dir, std::vector<std::string> argv,
+              std::vector<std::pair<std::string, std::string>> env = {})
+{
+    const RunResult r = run_tracked(dir, std::move(argv), std::move(env));
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    json j = only_report(dir.path);
+    REQUIRE(j.contains("leaks"));
+    return j;
+}
+
+// Groups of `kind` whose total is `bytes` in `blocks` blocks.
+int groups_with(const json& j, const char* kind, std::int64_t bytes, std::int64_t blocks)
+{
+    int n = 0;
+    for (const auto& g : j["leaks"][kind])
+        if (g["bytes"] == bytes && g["blocks"] == blocks) ++n;
+    return n;
+}
+
+std::int64_t total(const json& j, const char* field)
+{
+    return j["leaks"]["totals"][field].get<std::int64_t>();
+}
+
+const json* cycle_with_sizes(const json& j, std::vector<std::int64_t> sizes)
+{
+    for (const auto& c : j["cycles"]) {
+        std::vector<std::int64_t> got;
+        for (const auto& m : c["members"])
+            got.push_back(m["size"].get<std::int64_t>());
+        if (got == sizes) return &c;
+    }
+    return nullptr;
+}
+
+// The functions of a stack, outermost last.
+std::vector<std::string> functions(const json& j, std::int64_t stack)
+{
+    std::vector<std::string> out;
+    for (const auto& f : j["stacks"][std::to_string(stack)])
+        out.push_back(f["function"].get<std::string>());
+    return out;
+}
+
+bool stack_mentions(const json& j, std::int64_t stack, const std::string& what)
+{
+    for (const auto& f : functions(j, stack))
+        if (f.find(what) != std::string::npos) return true;
+    return false;
+}
+
+}  // namespace
+
+TEST_CASE("leaks: a program that frees everything has no leaks", "[leaks]")
+{
+    TempDir dir;
+    const json j = leaks_of(dir, {program("tp_leaks"), "none"});
+    CHECK(total(j, "direct_blocks") == 0);
+    CHECK(total(j, "indirect_blocks") == 0);
+    CHECK(j["cycles"].empty());
+    CHECK(j["scan"]["complete"] == true);
+    CHECK(j["scan"]["roots_bytes"].get<std::int64_t>() > 0);
+}
+
+TEST_CASE("leaks: no false positive for a global, a thread_local and a live thread's stack",
+          "[leaks]")
+{
+    for (const char* scenario : {"global", "tls", "thread_live"}) {
+        TempDir dir;
+        INFO(scenario);
+        const json j = leaks_of(dir, {program("tp_leaks"), scenario});
+        CHECK(total(j, "direct_blocks") == 0);
+        CHECK(total(j, "indirect_blocks") == 0);
+        CHECK(total(j, "possible_blocks") == 0);
+        CHECK(j["scan"]["blocks"].get<std::int64_t>() >= 1);
+        if (std::string(scenario) == "thread_live") CHECK(j["scan"]["threads_paused"] >= 1);
+    }
+}
+
+TEST_CASE("leaks: no false positive for a pointer in a dlopen'ed library's global", "[leaks]")
+{
+    TempDir dir;
+    const json j = leaks_of(dir, {program("tp_leaks"), "dlopen", program("libtp_leaklib.so")});
+    CHECK(total(j, "direct_blocks") == 0);
+}
+
+TEST_CASE("leaks: a pointer held only in a register keeps its block", "[leaks]")
+{
+    TempDir dir;
+    const RunResult r = run_tracked(dir, {program("tp_leaks"), "register"});
+    REQUIRE(r.exit_code == 0);
+    CHECK(r.out == "collect=0\n");
+}
+
+TEST_CASE("leaks: one direct leak with its allocation stack", "[leaks]")
+{
+    TempDir dir;
+    const json j = leaks_of(dir, {program("tp_leaks"), "direct"});
+    CHECK(total(j, "direct_blocks") == 1);
+    CHECK(total(j, "direct_bytes") == 4242);
+    REQUIRE(groups_with(j, "direct", 4242, 1) == 1);
+    const auto stack = j["leaks"]["direct"][0]["stack"].get<std::int64_t>();
+    CHECK(stack_mentions(j, stack, "leak_direct"));
+    CHECK(stack_mentions(j, stack, "main"));
+    // memtrack's own frames are dropped: the first frame is the program's malloc caller.
+    CHECK(functions(j, stack).front().find("leak_direct") != std::string::npos);
+}
+
+TEST_CASE("leaks: a leaked list is one direct and n-1 indirect blocks", "[leaks]")
+{
+    TempDir dir;
+    const json j = leaks_of(dir, {program("tp_leaks"), "list", "10"});
+    CHECK(total(j, "direct_blocks") == 1);
+    CHECK(total(j, "direct_bytes") == 48);
+    CHECK(total(j, "indirect_blocks") == 9);
+    CHECK(total(j, "indirect_bytes") == 9 * 48);
+    CHECK(j["cycles"].empty());
+}
+
+TEST_CASE("leaks: a leaked tree is one direct block and the rest indirect", "[leaks]")
+{
+    TempDir dir;
+    const json j = leaks_of(dir, {program("tp_leaks"), "tree", "5"});
+    CHECK(total(j, "direct_blocks") == 1);
+    CHECK(total(j, "indirect_blocks") == 30);
+}
+
+TEST_CASE("leaks: self, 2- and 3-cycles, a cycle with a tail and repeated cycles are named",
+          "[leaks]")
+{
+    TempDir dir;
+    const json j = leaks_of(dir, {program("tp_leaks"), "cycles"});
+    const json* self = cycle_with_sizes(j, {1111});
+    REQUIRE(self != nullptr);
+    CHECK((*self)["pure"] == true);
+    const json* two = cycle_with_sizes(j, {2222, 2222});
+    REQUIRE(two != nullptr);
+    CHECK((*two)["pure"] == true);
+    CHECK((*two)["count"] == 1);
+    const json* three = cycle_with_sizes(j, {3333, 3333, 3333});
+    REQUIRE(three != nullptr);
+    CHECK((*three)["blocks"] == 3);
+    CHECK((*three)["bytes"] == 3 * 3333);
+    const json* tailed = cycle_with_sizes(j, {4444, 4444, 4444, 4444});
+    REQUIRE(tailed != nullptr);
+    CHECK((*tailed)["pure"] == false);
+    CHECK((*tailed)["reached_from_direct"] == true);
+    // Two 2-cycles of 666-byte blocks from the same sites fold into one line.
+    const json* twice = cycle_with_sizes(j, {666, 666});
+    REQUIRE(twice != nullptr);
+    CHECK((*twice)["count"] == 2);
+    CHECK((*twice)["blocks"] == 4);
+    // The tail: its head is the only direct leak besides the self-cycle.
+    CHECK(groups_with(j, "direct", 555, 1) == 1);
+    CHECK(groups_with(j, "direct", 1111, 1) == 1);
+    CHECK(total(j, "cycles") == 6);
+}
+
+TEST_CASE("leaks: a shared_ptr cycle is a named cycle, its weak_ptr variant is clean", "[leaks]")
+{
+    TempDir dir, weak_dir;
+    const json j = leaks_of(dir, {program("tp_leaks"), "shared_cycle"});
+    REQUIRE(j["cycles"].size() == 1);
+    const json& c = j["cycles"][0];
+    CHECK(c["members"].size() == 2);
+    CHECK(c["pure"] == true);
+    CHECK(c["members"][0]["type"].get<std::string>().find("SharedNode") != std::string::npos);
+    const json w = leaks_of(weak_dir, {program("tp_leaks"), "shared_weak"});
+    CHECK(total(w, "direct_blocks") == 0);
+    CHECK(total(w, "indirect_blocks") == 0);
+    CHECK(w["cycles"].empty());
+}
+
+TEST_CASE("leaks: from an exited thread, after realloc growth, from new[] and aligned new",
+          "[leaks]")
+{
+    {
+        TempDir dir;
+        const json j = leaks_of(dir, {program("tp_leaks"), "thread_exit"});
+        CHECK(groups_with(j, "direct", 7001, 1) == 1);
+    }
+    {
+        TempDir dir;
+        const json j = leaks_of(dir, {program("tp_leaks"), "realloc"});
+        CHECK(groups_with(j, "direct", 6400, 1) == 1);
+        CHECK(total(j, "direct_blocks") == 1);
+    }
+    {
+        TempDir dir;
+        const json j = leaks_of(dir, {program("tp_leaks"), "new"});
+        CHECK(groups_with(j, "direct", 3001, 1) == 1);
+        CHECK(groups_with(j, "direct", 192, 1) == 1);
+        CHECK(groups_with(j, "direct", 3002, 1) == 1);
+        CHECK(total(j, "direct_blocks") == 3);
+    }
+}
+
+TEST_CASE("leaks: a forked child reports its own leaks", "[leaks]")
+{
+    TempDir dir;
+    const RunResult r = run_tracked(dir, {program("tp_leaks"), "fork"});
+    REQUIRE(r.exit_code == 0);
+    const auto reports = reports_in(dir.path);
+    REQUIRE(reports.size() == 2);
+    int parents = 0, children = 0;
+    for (const auto& j : reports) {
+        if (groups_with(j, "direct", 4244, 1) == 1) ++children;
+        if (groups_with(j, "direct", 4243, 1) == 1) ++parents;
+    }
+    CHECK(parents == 2);  // the child inherited the parent's leak too
+    CHECK(children == 1);
+}
+
+TEST_CASE("leaks: 100,000 leaked 32-byte blocks and one 100 MB block", "[leaks]")
+{
+    TempDir dir;
+    const json j = leaks_of(dir, {program("tp_leaks"), "many", "100000"});
+    CHECK(groups_with(j, "direct", 100000 * 32, 100000) == 1);
+    CHECK(groups_with(j, "direct", 100 << 20, 1) == 1);
+}
+
+TEST_CASE("leaks: MEMTRACK_LEAK_CHECK=0 skips the scan, MEMTRACK_STACK_DEPTH=0 keeps it", "[leaks]")
+{
+    {
+        TempDir dir;
+        const RunResult r =
+            run_tracked(dir, {program("tp_leaks"), "direct"}, {{"MEMTRACK_LEAK_CHECK", "0"}});
+        REQUIRE(r.exit_code == 0);
+        const json j = only_report(dir.path);
+        CHECK_FALSE(j.contains("leaks"));
+        CHECK(j["config"]["leak_check"] == false);
+    }
+    {
+        TempDir dir;
+        const json j =
+            leaks_of(dir, {program("tp_leaks"), "direct"}, {{"MEMTRACK_STACK_DEPTH", "0"}});
+        CHECK(groups_with(j, "direct", 4242, 1) == 1);
+        CHECK(j["leaks"]["direct"][0]["stack"] == 0);
+        CHECK(j["config"]["stack_depth"] == 0);
+    }
+}
+
+TEST_CASE("leaks: collect() returns the unreachable blocks it found", "[leaks]")
+{
+    TempDir dir;
+    const RunResult r = run_tracked(dir, {program("tp_leaks"), "collect", "25"});
+    REQUIRE(r.exit_code == 0);
+    // The first scan of generation 0 finds the list; the second finds it again (memtrack never
+    // frees), since unreachable blocks keep their generation.
+    CHECK(r.out == "collect=25,25\n");
+}
+
+TEST_CASE("leaks: the summary names the direct leak and its function", "[leaks]")
+{
+    TempDir dir;
+    const RunResult r = run_tracked(dir, {program("tp_leaks"), "direct"});
+    REQUIRE(r.exit_code == 0);
+    CHECK(r.err.find("Direct leak of 4.14 KiB in 1 block allocated from:") != std::string::npos);
+    CHECK(r.err.find("leak_direct") != std::string::npos);
+}

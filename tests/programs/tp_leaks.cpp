@@ -1,0 +1,254 @@
+// Leak-check scenarios for the integration tests: `tp_leaks SCENARIO [N]`. Each scenario leaks
+// (or holds) blocks of marker sizes, so the tests can find them in the JSON report. Pointers
+// are dropped inside noinline functions, so no live frame of the program keeps them.
+#include <dlfcn.h>
+#include <pthread.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <new>
+#include <string>
+#include <sys/wait.h>
+
+#define NOINLINE __attribute__((noinline))
+
+namespace {
+
+// Something the optimiser cannot see through: keeps stores to memory we then drop.
+void escape(void* p)
+{
+    asm volatile("" : : "g"(p) : "memory");
+}
+
+struct Node {
+    Node* next = nullptr;
+    char pad[40];
+};
+
+// volatile: the stores must happen although nothing reads them.
+void* volatile g_global = nullptr;
+thread_local void* volatile t_local = nullptr;
+
+long (*collect_fn)(int) = nullptr;
+
+long collect(int gen)
+{
+    if (collect_fn == nullptr)
+        collect_fn = reinterpret_cast<long (*)(int)>(dlsym(RTLD_DEFAULT, "memtrack_collect"));
+    return collect_fn != nullptr ? collect_fn(gen) : -2;
+}
+
+NOINLINE void leak_direct(std::size_t size)
+{
+    void* p = malloc(size);
+    memset(p, 1, size);
+    escape(p);
+}
+
+// A list of n nodes of `size` bytes: 1 direct + n-1 indirect.
+NOINLINE void leak_list(int n, std::size_t size)
+{
+    void* head = nullptr;
+    for (int i = 0; i < n; ++i) {
+        void** node = static_cast<void**>(calloc(1, size));
+        node[0] = head;
+        head = node;
+    }
+    escape(head);
+}
+
+// A binary tree of depth d (2^d - 1 nodes of `size` bytes).
+NOINLINE void* tree(int d, std::size_t size)
+{
+    if (d == 0) return nullptr;
+    void** n = static_cast<void**>(calloc(1, size));
+    n[0] = tree(d - 1, size);
+    n[1] = tree(d - 1, size);
+    return n;
+}
+NOINLINE void leak_tree(int d, std::size_t size)
+{
+    escape(tree(d, size));
+}
+
+// A ring of k blocks of `size` bytes; with a tail of `tail` blocks pointing into it.
+NOINLINE void leak_ring(int k, std::size_t size, int tail = 0, std::size_t tail_size = 0)
+{
+    void** first = static_cast<void**>(calloc(1, size));
+    void** prev = first;
+    for (int i = 1; i < k; ++i) {
+        void** n = static_cast<void**>(calloc(1, size));
+        prev[0] = n;
+        prev = n;
+    }
+    prev[0] = first;  // k == 1: a self-reference
+    void* into = first;
+    for (int i = 0; i < tail; ++i) {
+        void** t = static_cast<void**>(calloc(1, tail_size));
+        t[0] = into;
+        into = t;
+    }
+    escape(into);
+}
+
+struct SharedNode {
+    std::shared_ptr<SharedNode> other;
+    std::weak_ptr<SharedNode> weak;
+    char payload[100];
+};
+
+NOINLINE void shared_cycle(bool weak)
+{
+    auto a = std::make_shared<SharedNode>();
+    auto b = std::make_shared<SharedNode>();
+    a->other = b;
+    if (weak)
+        b->weak = a;
+    else
+        b->other = a;
+}
+
+void* thread_leaks(void*)
+{
+    leak_direct(7001);
+    return nullptr;
+}
+
+std::atomic<int> g_ready{0};
+void* thread_holds(void*)
+{
+    t_local = malloc(5003);
+    void* volatile on_stack = malloc(5004);
+    g_ready = 1;
+    for (;;)
+        pause();  // blocked at exit, holding both
+    escape(on_stack);
+}
+
+NOINLINE void realloc_leak()
+{
+    void* p = malloc(100);
+    for (std::size_t n = 200; n <= 6400; n *= 2)
+        p = realloc(p, n);
+    escape(p);  // 6400 bytes
+}
+
+struct alignas(64) Aligned {
+    char c[192];
+};
+
+NOINLINE void new_leaks()
+{
+    escape(new char[3001]);
+    escape(new Aligned);
+    escape(new (std::align_val_t(4096)) char[3002]);
+}
+
+NOINLINE void many_leaks(int n)
+{
+    for (int i = 0; i < n; ++i)
+        escape(malloc(32));
+    void* big = malloc(100u << 20);
+    memset(big, 0, 4096);
+    escape(big);
+}
+
+NOINLINE void hold_in_register_and_collect(long* found)
+{
+    void* p = malloc(6007);
+    memset(p, 2, 6007);
+    // p lives in a callee-saved register across the call; not in any memory of ours.
+    asm volatile("" : "+r"(p));
+    *found = collect(2);
+    asm volatile("" : "+r"(p));
+    free(p);
+}
+
+}  // namespace
+
+int main(int argc, char** argv)
+{
+    const std::string s = argc > 1 ? argv[1] : "none";
+    const int n = argc > 2 ? atoi(argv[2]) : 0;
+    if (s == "none") {
+        free(malloc(10));
+    } else if (s == "global") {
+        g_global = malloc(4001);
+    } else if (s == "tls") {
+        t_local = malloc(4002);
+    } else if (s == "thread_live") {
+        pthread_t t;
+        pthread_create(&t, nullptr, thread_holds, nullptr);
+        while (!g_ready)
+            usleep(1000);
+    } else if (s == "dlopen") {
+        void* lib = dlopen(argv[2], RTLD_NOW);
+        if (lib == nullptr) return 3;
+        auto hold = reinterpret_cast<void (*)()>(dlsym(lib, "tp_lib_hold"));
+        if (hold == nullptr) return 4;
+        hold();
+    } else if (s == "dlclose_leak") {
+        void* lib = dlopen(argv[2], RTLD_NOW);
+        if (lib == nullptr) return 3;
+        auto leak = reinterpret_cast<void (*)()>(dlsym(lib, "tp_lib_leak"));
+        if (leak == nullptr) return 4;
+        leak();
+        dlclose(lib);
+    } else if (s == "register") {
+        long found = -1;
+        hold_in_register_and_collect(&found);
+        printf("collect=%ld\n", found);
+    } else if (s == "direct") {
+        leak_direct(4242);
+    } else if (s == "list") {
+        leak_list(n, 48);
+    } else if (s == "tree") {
+        leak_tree(n, 64);
+    } else if (s == "cycles") {
+        leak_ring(1, 1111);
+        leak_ring(2, 2222);
+        leak_ring(3, 3333);
+        leak_ring(4, 4444, 2, 555);
+        const int reps = argc > 2 ? atoi(argv[2]) : 2;  // not known at compile time: no unrolling
+        for (int i = 0; i < reps; ++i)
+            leak_ring(2, 666);  // same sites: folded into one line with count 2
+    } else if (s == "shared_cycle") {
+        shared_cycle(false);
+    } else if (s == "shared_weak") {
+        shared_cycle(true);
+    } else if (s == "thread_exit") {
+        pthread_t t;
+        pthread_create(&t, nullptr, thread_leaks, nullptr);
+        pthread_join(t, nullptr);
+    } else if (s == "realloc") {
+        realloc_leak();
+    } else if (s == "new") {
+        new_leaks();
+    } else if (s == "fork") {
+        leak_direct(4243);
+        const pid_t pid = fork();
+        if (pid == 0) {
+            leak_direct(4244);
+            exit(0);
+        }
+        int status = 0;
+        waitpid(pid, &status, 0);
+    } else if (s == "many") {
+        many_leaks(n);
+    } else if (s == "collect") {
+        // collect() counts: a list of n blocks found, then nothing new.
+        leak_list(n, 48);
+        const long first = collect(0);
+        const long second = collect(0);
+        printf("collect=%ld,%ld\n", first, second);
+    } else {
+        fprintf(stderr, "tp_leaks: unknown scenario %s\n", s.c_str());
+        return 2;
+    }
+    return 0;
+}

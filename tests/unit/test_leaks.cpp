@@ -1,0 +1,198 @@
+// Leak-checker pieces that need no tracked process: the stack depot, block lookup, the
+// stop-the-world, suppression patterns and type names from stack frames.
+#include "leaks/leak_report.hpp"
+#include "leaks/scan.hpp"
+#include "leaks/stop_world.hpp"
+#include "platform/maps.hpp"
+#include "stack/depot.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <csignal>
+#include <pthread.h>
+#include <thread>
+#include <unistd.h>
+#include <vector>
+
+namespace md = memtrack::detail;
+
+TEST_CASE("depot: equal stacks share an id, different ones do not", "[depot]")
+{
+    md::set_stack_depth(32);
+    REQUIRE(md::stack_depth() == 32);
+    const std::uintptr_t a[] = {0x1000, 0x2000, 0x3000};
+    const std::uintptr_t b[] = {0x1000, 0x2000, 0x3001};
+    const std::uint32_t ia = md::intern_stack(a, 3, 0);
+    const std::uint32_t ib = md::intern_stack(b, 3, 0);
+    CHECK(ia != 0);
+    CHECK(ib != 0);
+    CHECK(ia != ib);
+    CHECK(md::intern_stack(a, 3, 0) == ia);
+    CHECK(md::intern_stack(a, 2, 0) != ia);  // a prefix is another stack
+    const md::StackView v = md::stack_of(ia);
+    REQUIRE(v.depth == 3);
+    CHECK(v.pcs[2] == 0x3000);
+    CHECK(md::stack_of(0).depth == 0);
+    CHECK(md::stack_of(0xffffff).depth == 0);
+    CHECK(md::intern_stack(a, 0, 0) == 0);
+}
+
+TEST_CASE("depot: threads interning the same stacks concurrently get one id per stack", "[depot]")
+{
+    md::set_stack_depth(32);
+    constexpr int kThreads = 4, kStacks = 2000;
+    std::vector<std::vector<std::uint32_t>> ids(kThreads, std::vector<std::uint32_t>(kStacks));
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t)
+        threads.emplace_back([&, t] {
+            for (int i = 0; i < kStacks; ++i) {
+                const std::uintptr_t pcs[] = {0xabc000, static_cast<std::uintptr_t>(i), 7};
+                ids[t][i] = md::intern_stack(pcs, 3, 0);
+            }
+        });
+    for (auto& th : threads)
+        th.join();
+    for (int i = 0; i < kStacks; ++i)
+        for (int t = 1; t < kThreads; ++t)
+            REQUIRE(ids[t][i] == ids[0][i]);
+}
+
+TEST_CASE("depot: a captured stack starts at the caller", "[depot]")
+{
+    md::set_stack_depth(8);
+    const std::uint32_t id = md::capture_stack();
+    REQUIRE(id != 0);
+    const md::StackView v = md::stack_of(id);
+    CHECK(v.depth >= 2);
+    CHECK(v.depth <= 8);
+    md::set_stack_depth(32);
+}
+
+TEST_CASE("scan: find_block takes start and interior pointers, not one past the end", "[scan]")
+{
+    const md::ScanBlock blocks[] = {{0x1000, 16, 0, 0, md::BlockState::Unvisited, 0},
+                                    {0x2000, 0, 0, 0, md::BlockState::Unvisited, 0},
+                                    {0x3000, 100, 0, 0, md::BlockState::Unvisited, 0}};
+    CHECK(md::find_block(blocks, 3, 0x0fff) == -1);
+    CHECK(md::find_block(blocks, 3, 0x1000) == 0);
+    CHECK(md::find_block(blocks, 3, 0x100f) == 0);
+    CHECK(md::find_block(blocks, 3, 0x1010) == -1);
+    CHECK(md::find_block(blocks, 3, 0x2000) == 1);  // an empty block: only its start
+    CHECK(md::find_block(blocks, 3, 0x2001) == -1);
+    CHECK(md::find_block(blocks, 3, 0x3063) == 2);
+    CHECK(md::find_block(blocks, 3, 0x3064) == -1);
+    CHECK(md::find_block(blocks, 0, 0x1000) == -1);
+}
+
+namespace {
+std::atomic<int> g_running{0};
+std::atomic<bool> g_stop{false};
+std::atomic<long> g_spins{0};
+}  // namespace
+
+TEST_CASE("stop the world: every other thread pauses with its stack pointer, then resumes",
+          "[stop_world]")
+{
+    g_stop = false;
+    g_running = 0;
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 3; ++i)
+        threads.emplace_back([] {
+            ++g_running;
+            while (!g_stop)
+                g_spins.fetch_add(1, std::memory_order_relaxed);
+        });
+    while (g_running < 3)
+        usleep(100);
+    static md::WorldStop world;
+    md::stop_world(world);
+    CHECK(world.not_paused == 0);
+    CHECK(world.count >= 3);
+    // Paused: the spinning threads make no progress.
+    const long before = g_spins.load();
+    usleep(20000);
+    CHECK(g_spins.load() == before);
+    md::ScratchVector<md::Mapping> maps;
+    REQUIRE(md::read_maps(maps));
+    for (std::size_t i = 0; i < world.count; ++i) {
+        CHECK(world.threads[i].paused);
+        bool mapped = false;
+        for (const md::Mapping& m : maps)
+            mapped = mapped ||
+                     (world.threads[i].sp >= m.start && world.threads[i].sp < m.end && m.writable);
+        CHECK(mapped);
+    }
+    md::resume_world(world);
+    usleep(20000);
+    CHECK(g_spins.load() > before);
+    g_stop = true;
+    for (auto& th : threads)
+        th.join();
+    // A second round works the same.
+    md::stop_world(world);
+    CHECK(world.not_paused == 0);
+    md::resume_world(world);
+}
+
+TEST_CASE("stop the world: a thread with the signal blocked is reported, not waited for",
+          "[stop_world]")
+{
+    std::atomic<bool> stop{false};
+    std::atomic<bool> ready{false};
+    std::thread blocked([&] {
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, md::pause_signal());
+        pthread_sigmask(SIG_BLOCK, &set, nullptr);
+        ready = true;
+        while (!stop)
+            usleep(1000);
+    });
+    while (!ready)
+        usleep(100);
+    static md::WorldStop world;
+    md::stop_world(world);
+    CHECK(world.not_paused == 1);
+    md::resume_world(world);
+    stop = true;
+    blocked.join();  // the pending signal, delivered when it unblocks, is ignored
+}
+
+TEST_CASE("suppressions: wildcards, leak: prefixes, comments and malformed lines", "[suppress]")
+{
+    CHECK(md::wildcard_match("foo", "foo"));
+    CHECK_FALSE(md::wildcard_match("foo", "foobar"));
+    CHECK(md::wildcard_match("foo*", "foobar"));
+    CHECK(md::wildcard_match("*bar", "foobar"));
+    CHECK(md::wildcard_match("*o*a*", "foobar"));
+    CHECK(md::wildcard_match("*", ""));
+    CHECK_FALSE(md::wildcard_match("a*b", "acbd"));
+    CHECK(md::wildcard_match("ns::*::f", "ns::x::y::f"));
+    std::vector<std::string> errors;
+    const auto patterns = md::parse_suppressions(
+        "# comment\n\nleak:make_node\n  libfoo.so*  \nstd::vector<int>::push_back\n"
+        "race:foo\nleak:\nbad pattern\n",
+        errors);
+    REQUIRE(patterns.size() == 3);
+    CHECK(patterns[0] == "make_node");
+    CHECK(patterns[1] == "libfoo.so*");
+    CHECK(patterns[2] == "std::vector<int>::push_back");
+    REQUIRE(errors.size() == 3);
+    CHECK(errors[0].starts_with("line 6:"));
+    CHECK(errors[1].starts_with("line 7:"));
+    CHECK(errors[2].starts_with("line 8:"));
+}
+
+TEST_CASE("leak report: the type an allocation stack shows", "[leak_report]")
+{
+    CHECK(md::type_from_function("std::shared_ptr<Node> std::make_shared<Node>()") == "Node");
+    CHECK(md::type_from_function(
+              "std::__new_allocator<std::_Sp_counted_ptr_inplace<Node, std::allocator<Node>, "
+              "(__gnu_cxx::_Lock_policy)2> >::allocate(unsigned long, void const*)") == "Node");
+    CHECK(md::type_from_function("std::unique_ptr<ns::Widget<int> > "
+                                 "std::make_unique<ns::Widget<int>, int>(int&&)") ==
+          "ns::Widget<int>");
+    CHECK(md::type_from_function("main") == "");
+    CHECK(md::type_from_function("") == "");
+}
