@@ -11,14 +11,14 @@
 namespace memtrack::detail {
 
 struct SymbolFrame {
-    std::uintptr_t pc = 0;        // the return address as recorded (an inlined frame and the
-                                  // frame it was inlined into share it)
-    std::string function;         // demangled; empty if unknown
-    std::string file;             // source file, empty if no line info
-    int line = 0;                 // 0 if unknown
-    std::string module;           // module path, empty if pc is in no known module
+    std::uintptr_t pc = 0;             // the return address as recorded (an inlined frame and the
+                                       // frame it was inlined into share it)
+    std::string function;              // demangled; empty if unknown
+    std::string file;                  // source file, empty if no line info
+    int line = 0;                      // 0 if unknown
+    std::string module;                // module path, empty if pc is in no known module
     std::uintptr_t module_offset = 0;  // pc - module bias (what addr2line takes)
-    bool inlined = false;         // true: this function was inlined into the next frame
+    bool inlined = false;              // true: this function was inlined into the next frame
 };
 
 class Symbolizer {
@@ -30,7 +30,11 @@ public:
 
     // Frames for one return address of a stack captured at `epoch` (modules.hpp): the inlined
     // frames innermost first, then the physical frame. At least one frame, even for an unknown
-    // pc (module + offset, or just the address). Results are cached per (pc, module).
+    // pc (module + offset, or just the address; none only if the constructor ran out of memory).
+    // Results are cached per (pc, module); the reference stays valid until the Symbolizer is
+    // destroyed (if symbolizing failed, out of memory: a bare-address frame valid until the next
+    // call). Never throws. The first call dlopen()s libdw.so.1 (once per process); without
+    // it, frames carry module + offset and the dladdr() name of a module still loaded.
     const std::vector<SymbolFrame>& frames(std::uintptr_t pc, std::uint32_t epoch);
 
 private:
