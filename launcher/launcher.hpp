@@ -25,7 +25,24 @@ namespace memtrack::launcher {
       "(default text,json)")                                                                       \
     X("--interval", MEMTRACK_INTERVAL, "DURATION", "250ms",                                        \
       "timeline sampling interval, e.g. 100ms, 0.5s, 2s; 0 turns the sampler off "                 \
-      "(default 100ms)")
+      "(default 100ms)")                                                                           \
+    X("--stack-depth", MEMTRACK_STACK_DEPTH, "N", "16",                                            \
+      "frames recorded per allocation stack, 0 to 128; 0 = no stacks, the fastest mode "           \
+      "(default 32)")                                                                              \
+    X("--leak-check", MEMTRACK_LEAK_CHECK, "0|1", "1",                                             \
+      "reachability scan for leaks and reference cycles at exit (default 1)")                      \
+    X("--suppressions", MEMTRACK_SUPPRESSIONS, "FILE", "/dev/null",                                \
+      "file of leak suppressions: function or module patterns with * wildcards, one per line")     \
+    X("--error-exitcode", MEMTRACK_ERROR_EXITCODE, "N", "3",                                       \
+      "exit with status N when the program leaks (unsuppressed direct or indirect leaks), or "     \
+      "breaks --max-peak / --max-leaked (default 0: the program's own status)")                    \
+    X("--max-peak", MEMTRACK_MAX_PEAK, "SIZE", "512MiB",                                           \
+      "fail the run (status from --error-exitcode, else 1) when the heap peak exceeds SIZE, "      \
+      "e.g. 512MiB, 2GB")                                                                          \
+    X("--max-leaked", MEMTRACK_MAX_LEAKED, "SIZE", "1MiB",                                         \
+      "fail the run when more than SIZE leaked (direct + indirect)")                               \
+    X("--gc", MEMTRACK_GC, "off|auto", "off",                                                      \
+      "auto: scan generations whenever the thresholds trip, as Python's gc does (default off)")
 
 struct PassedOption {
     const char* flags;       // CLI11 names, e.g. "-o,--output"

@@ -3,6 +3,8 @@
 // stacks found as the scenarios of tests/programs/tp_leaks.cpp create them.
 #include "common.hpp"
 
+#include <fstream>
+
 using namespace mt_test;
 
 namespace {
@@ -269,4 +271,67 @@ TEST_CASE("leaks: the summary names the direct leak and its function", "[leaks]"
     REQUIRE(r.exit_code == 0);
     CHECK(r.err.find("Direct leak of 4.14 KiB in 1 block allocated from:") != std::string::npos);
     CHECK(r.err.find("leak_direct") != std::string::npos);
+}
+
+TEST_CASE("gates: MEMTRACK_ERROR_EXITCODE fails a leaking run, not a clean one", "[leaks][gates]")
+{
+    {
+        TempDir dir;
+        const RunResult r =
+            run_tracked(dir, {program("tp_leaks"), "direct"}, {{"MEMTRACK_ERROR_EXITCODE", "23"}});
+        CHECK(r.exit_code == 23);
+        CHECK(r.err.find("memtrack: exit status 23: 1 leaked blocks (4242 bytes)") !=
+              std::string::npos);
+        CHECK(only_report(dir.path)["exit_status"] == 0);  // the program's own status
+    }
+    {
+        TempDir dir;
+        const RunResult r =
+            run_tracked(dir, {program("tp_leaks"), "global"}, {{"MEMTRACK_ERROR_EXITCODE", "23"}});
+        CHECK(r.exit_code == 0);
+    }
+}
+
+TEST_CASE("gates: MEMTRACK_MAX_PEAK and MEMTRACK_MAX_LEAKED", "[leaks][gates]")
+{
+    TempDir a, b, c, d;
+    // tp_leaks many 1000: 32,000 B of small blocks and a 100 MiB block, all leaked.
+    CHECK(run_tracked(a, {program("tp_leaks"), "many", "1000"}, {{"MEMTRACK_MAX_PEAK", "64MiB"}})
+              .exit_code == 1);
+    CHECK(run_tracked(b, {program("tp_leaks"), "many", "1000"}, {{"MEMTRACK_MAX_PEAK", "1GiB"}})
+              .exit_code == 0);
+    const RunResult r =
+        run_tracked(c, {program("tp_leaks"), "many", "1000"},
+                    {{"MEMTRACK_MAX_LEAKED", "100MiB"}, {"MEMTRACK_ERROR_EXITCODE", "0"}});
+    CHECK(r.exit_code == 1);
+    CHECK(r.err.find("more than MEMTRACK_MAX_LEAKED=104857600") != std::string::npos);
+    CHECK(run_tracked(d, {program("tp_leaks"), "direct"}, {{"MEMTRACK_MAX_LEAKED", "5000"}})
+              .exit_code == 0);
+}
+
+TEST_CASE("gates: a program that failed keeps its own status", "[leaks][gates]")
+{
+    TempDir dir;
+    const RunResult r = run_tracked(dir, {program("tp_leaks"), "no-such-scenario"},
+                                    {{"MEMTRACK_ERROR_EXITCODE", "23"}});
+    CHECK(r.exit_code == 2);
+}
+
+TEST_CASE("suppressions: a matching leak is counted as suppressed, a bad line is reported",
+          "[leaks]")
+{
+    TempDir dir;
+    {
+        std::ofstream f(dir.path + "/supp.txt");
+        f << "# leaks we accept\nleak:*leak_direct*\nrace:nothing\n";
+    }
+    const RunResult r = run_tracked(
+        dir, {program("tp_leaks"), "direct"},
+        {{"MEMTRACK_SUPPRESSIONS", dir.path + "/supp.txt"}, {"MEMTRACK_ERROR_EXITCODE", "23"}});
+    CHECK(r.exit_code == 0);  // suppressed leaks do not fail the run
+    CHECK(r.err.find("supp.txt: line 3:") != std::string::npos);
+    const json j = only_report(dir.path);
+    CHECK(total(j, "direct_blocks") == 0);
+    CHECK(total(j, "suppressed_blocks") == 1);
+    CHECK(total(j, "suppressed_bytes") == 4242);
 }
