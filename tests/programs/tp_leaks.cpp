@@ -240,6 +240,36 @@ int main(int argc, char** argv)
         waitpid(pid, &status, 0);
     } else if (s == "many") {
         many_leaks(n);
+    } else if (s == "grow") {
+        // n blocks kept reachable: under MEMTRACK_GC=auto, generation scans happen as they pile up.
+        void** keep = static_cast<void**>(malloc(sizeof(void*) * static_cast<std::size_t>(n)));
+        for (int i = 0; i < n; ++i)
+            keep[i] = malloc(24);
+        g_global = keep;
+    } else if (s == "scanperf") {
+        // n blocks of argv[3] bytes, each holding a pointer to the next (all reachable), then
+        // one full scan: prints its pause (bench: docs/benchmarks.md, scan speed).
+        const std::size_t size = argc > 3 ? strtoull(argv[3], nullptr, 10) : 1024;
+        void** keep = static_cast<void**>(malloc(sizeof(void*) * static_cast<std::size_t>(n)));
+        for (int i = 0; i < n; ++i) {
+            keep[i] = malloc(size);
+            memset(keep[i], 0x5a, size);
+            if (i > 0) *static_cast<void**>(keep[i - 1]) = keep[i];
+        }
+        g_global = keep;
+        auto stats_fn =
+            reinterpret_cast<int (*)(void*)>(dlsym(RTLD_DEFAULT, "memtrack_gc_get_stats"));
+        struct {
+            std::uint32_t size, version;
+            std::uint64_t collections[3], collected[3], live_blocks[3], live_bytes[3];
+            double total_pause_s, max_pause_s;
+        } st{};
+        st.size = sizeof st;
+        const long found = collect(2);
+        if (stats_fn != nullptr) stats_fn(&st);
+        printf("collect=%ld pause_s=%.3f live_blocks=%llu live_bytes=%llu\n", found, st.max_pause_s,
+               static_cast<unsigned long long>(st.live_blocks[1]),
+               static_cast<unsigned long long>(st.live_bytes[1]));
     } else if (s == "collect") {
         // collect() counts: a list of n blocks found, then nothing new.
         leak_list(n, 48);

@@ -3,6 +3,7 @@
 #include "core/block.hpp"
 
 #include "leaks/big_blocks.hpp"
+#include "leaks/collector.hpp"
 #include "stack/depot.hpp"
 
 #include <algorithm>
@@ -118,6 +119,7 @@ void* finish_block(void* header_base, std::size_t size, std::uint64_t extra_flag
 
 void* alloc_slow(std::size_t size, bool zero) noexcept
 {
+    gc_tick();
     if (size > kMaxRequest) return alloc_failed();
     void* base = zero ? mi_zalloc(gross_size(size)) : mi_malloc(gross_size(size));
     if (base == nullptr) return alloc_failed();

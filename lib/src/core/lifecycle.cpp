@@ -133,7 +133,9 @@ void start() noexcept
     load_config();
     // Stacks are captured on the slow allocation path: with them on, every allocation takes it.
     set_stack_depth(config().stack_depth);
-    g_small_limit = stack_depth() > 0 ? 0 : kFoldBytes;
+    // MEMTRACK_GC=auto counts allocations on the slow path too.
+    g_gc_auto = config().gc_auto;
+    g_small_limit = stack_depth() > 0 || g_gc_auto ? 0 : kFoldBytes;
     on_exit(report_at_exit, nullptr);
     pthread_atfork(prepare_fork, parent_after_fork, child_after_fork);
     add_timeline_point(uptime_ns(), current_bytes());

@@ -5,6 +5,7 @@
 #include "leaks/graph.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <map>
 #include <pthread.h>
 
@@ -102,7 +103,35 @@ void build_report(const ScanResult& r, int generation, LeakReport& rep)
                      [](const CycleReport& a, const CycleReport& b) { return a.bytes > b.bytes; });
 }
 
+constinit std::atomic<std::int64_t> g_auto_ticks{0};
+[[gnu::tls_model("initial-exec")]] constinit thread_local std::uint32_t t_ticks = 0;
+
 }  // namespace
+
+void gc_tick_slow() noexcept
+{
+    if (in_guard() || ++t_ticks < 64) return;
+    t_ticks = 0;
+    const std::int64_t ticks = g_auto_ticks.fetch_add(64, std::memory_order_relaxed) + 64;
+    int threshold[3];
+    gc_get_threshold(threshold);
+    if (threshold[0] <= 0 || ticks < threshold[0]) return;
+    g_auto_ticks.store(0, std::memory_order_relaxed);
+    std::int64_t count[3];
+    gc_get_count(count);
+    if (count[0] <= threshold[0]) return;
+    int generation = 0;
+    for (int g = 2; g >= 1; --g)
+        if (threshold[g] > 0 && count[g] > threshold[g]) {
+            generation = g;
+            break;
+        }
+    // Another thread scanning: it pauses this one anyway; skip rather than queue.
+    if (pthread_mutex_trylock(&g_scan_lock) != 0) return;
+    pthread_mutex_unlock(&g_scan_lock);
+    MEMTRACK_PROGRAM_SP(program_sp);
+    collect(generation, program_sp, nullptr);
+}
 
 std::int64_t collect(int generation, std::uintptr_t program_sp, LeakReport* report) noexcept
 {

@@ -152,6 +152,49 @@ std::size_t list_tasks(pid_t* out, std::size_t max) noexcept
     return n;
 }
 
+// Whether thread `tid` blocks `sig` (SigBlk in /proc/self/task/TID/status): it would never
+// answer, so it is not waited for.
+bool blocks_signal(pid_t tid, int sig) noexcept
+{
+    char path[64];
+    int n = 0;
+    {
+        const char* prefix = "/proc/self/task/";
+        for (const char* c = prefix; *c != '\0'; ++c)
+            path[n++] = *c;
+        char digits[16];
+        int d = 0;
+        for (long v = tid; v > 0; v /= 10)
+            digits[d++] = static_cast<char>('0' + v % 10);
+        while (d > 0)
+            path[n++] = digits[--d];
+        for (const char* c = "/status"; *c != '\0'; ++c)
+            path[n++] = *c;
+        path[n] = '\0';
+    }
+    const int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    char buf[4096];
+    const ssize_t got = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (got <= 0) return false;
+    buf[got] = '\0';
+    const char* line = std::strstr(buf, "SigBlk:");
+    if (line == nullptr) return false;
+    line += 7;
+    while (*line == ' ' || *line == '\t')
+        ++line;
+    std::uint64_t mask = 0;
+    for (; *line != '\0' && *line != '\n'; ++line) {
+        const char c = *line;
+        const int digit =
+            c >= '0' && c <= '9' ? c - '0' : (c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1);
+        if (digit < 0) break;
+        mask = (mask << 4) | static_cast<std::uint64_t>(digit);
+    }
+    return sig >= 1 && sig <= 64 && (mask >> (sig - 1)) & 1;
+}
+
 bool known(const WorldStop& w, pid_t tid) noexcept
 {
     for (std::size_t i = 0; i < w.count; ++i)
@@ -191,6 +234,10 @@ void stop_world(WorldStop& w) noexcept
             if (tid == self || tid == sampler || known(w, tid) || w.count == kMaxPausedThreads)
                 continue;
             fresh = true;
+            if (blocks_signal(tid, pause_signal())) {  // would never answer
+                w.threads[w.count++] = ThreadStop{tid, 0, 0, false};
+                continue;
+            }
             if (!send_pause(tid, round)) continue;  // it exited meanwhile
             w.threads[w.count++] = ThreadStop{tid, 0, 0, false};
             ++sent;

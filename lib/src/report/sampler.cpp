@@ -125,6 +125,13 @@ void start_sampler(std::int64_t interval_ns) noexcept
     s.running = pthread_create(&s.thread, &attr, sampler_main, nullptr) == 0;
     pthread_attr_destroy(&attr);
     pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    // Wait (briefly) for its tid: the leak scan's stop-the-world must know to skip it, and it
+    // publishes its tid first thing, before it takes this lock.
+    for (int i = 0; s.running && i < 2000 && g_sampler_tid.load(std::memory_order_relaxed) == 0;
+         ++i) {
+        const timespec pause{0, 50'000};
+        nanosleep(&pause, nullptr);
+    }
     pthread_mutex_unlock(&s.lock);
 }
 

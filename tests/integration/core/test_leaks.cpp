@@ -335,3 +335,40 @@ TEST_CASE("suppressions: a matching leak is counted as suppressed, a bad line is
     CHECK(total(j, "suppressed_blocks") == 1);
     CHECK(total(j, "suppressed_bytes") == 4242);
 }
+
+TEST_CASE("leaks: a leak from a library dlclose()d before exit keeps its symbolized frames",
+          "[leaks]")
+{
+    TempDir dir;
+    const json j =
+        leaks_of(dir, {program("tp_leaks"), "dlclose_leak", program("libtp_leaklib.so")});
+    REQUIRE(groups_with(j, "direct", 4004, 1) == 1);
+    std::int64_t stack = -1;
+    for (const auto& g : j["leaks"]["direct"])
+        if (g["bytes"] == 4004) stack = g["stack"].get<std::int64_t>();
+    const auto& frames = j["stacks"][std::to_string(stack)];
+    REQUIRE(!frames.empty());
+    CHECK(frames[0]["function"] == "tp_lib_leak");
+    CHECK(frames[0]["module"].get<std::string>().find("libtp_leaklib.so") != std::string::npos);
+    CHECK(frames[0]["file"].get<std::string>().find("tp_leaklib.c") != std::string::npos);
+    CHECK(frames[0]["line"].get<int>() > 0);
+}
+
+TEST_CASE("gc: MEMTRACK_GC=auto scans when the thresholds trip, survivors move up", "[leaks][gc]")
+{
+    TempDir dir, off_dir;
+    const json j = leaks_of(dir, {program("tp_leaks"), "grow", "20000"}, {{"MEMTRACK_GC", "auto"}});
+    const auto& gc = j["gc"];
+    // 20,000 live blocks added: a scan per 700 or so; every 11th of them is of generation 1.
+    CHECK(gc["collections"][0].get<int>() >= 20);
+    CHECK(gc["collections"][1].get<int>() >= 1);
+    CHECK(gc["collections"][2].get<int>() == 1);     // the exit scan
+    CHECK(gc["collected"][0] == 0);                  // nothing unreachable
+    CHECK(gc["live_blocks"][2].get<int>() >= 7000);  // survived a generation-1 scan
+    CHECK(gc["max_pause_s"].get<double>() > 0);
+    CHECK(total(j, "direct_blocks") == 0);
+    // Off by default: only the exit scan.
+    const json off = leaks_of(off_dir, {program("tp_leaks"), "grow", "20000"});
+    CHECK(off["gc"]["collections"][0] == 0);
+    CHECK(off["gc"]["collections"][2] == 1);
+}
