@@ -15,3 +15,12 @@ __attribute__((noinline)) void tp_lib_leak(void)
     memset(p, 3, 4004);
     __asm__ volatile("" : : "g"(p) : "memory");
 }
+
+/* Dynamic TLS: this library is dlopen()ed, so its __thread block is allocated on first use
+ * (__tls_get_addr) and reached through the thread's DTV. */
+__thread void* tp_lib_tls = 0;
+
+void tp_lib_hold_tls(void)
+{
+    tp_lib_tls = malloc(4005);
+}

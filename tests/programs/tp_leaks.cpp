@@ -192,6 +192,12 @@ int main(int argc, char** argv)
         auto hold = reinterpret_cast<void (*)()>(dlsym(lib, "tp_lib_hold"));
         if (hold == nullptr) return 4;
         hold();
+    } else if (s == "dlopen_tls") {
+        void* lib = dlopen(argv[2], RTLD_NOW);
+        if (lib == nullptr) return 3;
+        auto hold = reinterpret_cast<void (*)()>(dlsym(lib, "tp_lib_hold_tls"));
+        if (hold == nullptr) return 4;
+        hold();
     } else if (s == "dlclose_leak") {
         void* lib = dlopen(argv[2], RTLD_NOW);
         if (lib == nullptr) return 3;

@@ -152,9 +152,11 @@ void finalize_leaks(LeakReport& rep)
 {
     rep.stacks = std::make_shared<StackTable>();
     // Built in, as LeakSanitizer's: glibc's per-thread TLS blocks are held through pointers into
-    // their middle (the DTV) and live as long as glibc caches the thread.
+    // their middle (the DTV) and live as long as glibc caches the thread; ld.so's
+    // _dl_find_object table holds its segments the same way.
     std::vector<std::string> patterns = {"_dl_allocate_tls*", "*__tls_get_addr*",
-                                         "_dl_update_slotinfo*"};
+                                         "_dl_update_slotinfo*", "_dlfo_*",
+                                         "_dl_find_object_update*"};
     if (const char* path = config().suppressions; path[0] != '\0') {
         std::string text;
         const int fd = open(path, O_RDONLY | O_CLOEXEC);

@@ -225,6 +225,20 @@ public:
         return -1;
     }
 
+    // A pointer known to keep its block although it points into its middle: glibc's thread
+    // descriptor holds the DTV as a pointer to its second entry, and the DTV holds the
+    // thread's dynamic TLS blocks (thread_local of dlopen'ed libraries).
+    void reach_exact(std::uintptr_t w) noexcept
+    {
+        bool interior = false;
+        const std::int64_t i = lookup(w, interior);
+        if (i < 0) return;
+        ScanBlock& b = r_.blocks[static_cast<std::size_t>(i)];
+        if (b.state != BlockState::Unvisited) return;
+        b.state = BlockState::Reachable;
+        stack_.push_back(static_cast<std::uint32_t>(i));
+    }
+
     // Phase 1 visitor: start pointers reach; interior pointers are remembered.
     void scan_reach(std::uintptr_t start, std::uintptr_t end) noexcept
     {
@@ -521,6 +535,13 @@ bool run_scan(const ScanOptions& options, std::uintptr_t caller_sp, ScanResult& 
     // Mark.
     {
         Marker marker(out);
+        // tcbhead_t is {tcb, dtv, self, ...}: the DTV pointer of each live thread.
+        auto dtv_of = [](std::uintptr_t tcb) {
+            return tcb == 0 ? std::uintptr_t{0} : reinterpret_cast<const std::uintptr_t*>(tcb)[1];
+        };
+        marker.reach_exact(dtv_of(self_tcb));
+        for (std::size_t i = 0; i < world.count; ++i)
+            if (world.threads[i].paused) marker.reach_exact(dtv_of(world.threads[i].tcb));
         marker.mark_roots(roots);
         marker.push_older(options.generation);
         for (const ScanBlock& b : out.blocks)

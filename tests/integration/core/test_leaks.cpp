@@ -96,6 +96,17 @@ TEST_CASE("leaks: no false positive for a pointer in a dlopen'ed library's globa
     TempDir dir;
     const json j = leaks_of(dir, {program("tp_leaks"), "dlopen", program("libtp_leaklib.so")});
     CHECK(total(j, "direct_blocks") == 0);
+    CHECK(total(j, "possible_blocks") == 0);  // ld.so's own tables are suppressed
+}
+
+TEST_CASE("leaks: no false positive for a dlopen'ed library's thread_local (dynamic TLS)",
+          "[leaks]")
+{
+    TempDir dir;
+    const json j = leaks_of(dir, {program("tp_leaks"), "dlopen_tls", program("libtp_leaklib.so")});
+    CHECK(total(j, "direct_blocks") == 0);
+    CHECK(total(j, "indirect_blocks") == 0);
+    CHECK(total(j, "possible_blocks") == 0);
 }
 
 TEST_CASE("leaks: a pointer held only in a register keeps its block", "[leaks]")
