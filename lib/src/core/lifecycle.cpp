@@ -85,6 +85,7 @@ void report_at_exit(int status, void*) noexcept
 
 void prepare_fork() noexcept
 {
+    collector_prepare_fork();
     big_blocks_prepare_fork();
     counters_prepare_fork();
     sampler_prepare_fork();
@@ -95,6 +96,7 @@ void parent_after_fork() noexcept
     sampler_parent_after_fork();
     counters_parent_after_fork();
     big_blocks_after_fork();
+    collector_after_fork();
 }
 
 // The child is its own run: own clock, counters, timeline, sampler and report (with its ppid).
@@ -102,6 +104,7 @@ void child_after_fork() noexcept
 {
     counters_child_after_fork();
     big_blocks_after_fork();
+    collector_after_fork();
     sampler_child_after_fork();
     add_timeline_point(0, current_bytes());
     if (g_phase.load(std::memory_order_relaxed) == Phase::Active)

@@ -215,4 +215,16 @@ GcCounters gc_counters() noexcept
     return c;
 }
 
+void collector_prepare_fork() noexcept
+{
+    pthread_mutex_lock(&g_scan_lock);
+    pthread_mutex_lock(&g_gc_lock);
+}
+
+void collector_after_fork() noexcept
+{
+    pthread_mutex_unlock(&g_gc_lock);
+    pthread_mutex_unlock(&g_scan_lock);
+}
+
 }  // namespace memtrack::detail

@@ -100,4 +100,9 @@ void gc_set_threshold(int t0, int t1, int t2) noexcept;
 void gc_get_count(std::int64_t out[3]) noexcept;
 GcCounters gc_counters() noexcept;
 
+// Fork: prepare takes the scan and counter locks (a scan in progress finishes first); parent
+// and child release them.
+void collector_prepare_fork() noexcept;
+void collector_after_fork() noexcept;
+
 }  // namespace memtrack::detail
