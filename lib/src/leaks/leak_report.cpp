@@ -401,6 +401,13 @@ void print_leaks_text(const LeakReport& rep)
         }
         ++shown;
     }
+    const GcCounters& g = rep.gc;
+    if (g.collections[0] + g.collections[1] + g.collections[2] > 1)
+        log("  gc      {} + {} + {} scans of generations 0, 1, 2 (the exit scan included), "
+            "pauses {:.1f} ms in all, longest {:.1f} ms; live blocks by generation {}, {}, {}",
+            g.collections[0], g.collections[1], g.collections[2],
+            static_cast<double>(g.total_pause_ns) / 1e6, static_cast<double>(g.max_pause_ns) / 1e6,
+            g.gen_blocks[0], g.gen_blocks[1], g.gen_blocks[2]);
     if (!rep.scan.complete)
         log("  scan    incomplete: {} thread{} could not be paused; their stacks were scanned "
             "whole",
