@@ -259,9 +259,52 @@ TEST_CASE("symbolize: a frame in a dlopened library, before and after its dlclos
     CHECK(rec->unload_epoch == after);
 }
 
+TEST_CASE("symbolize: a library file replaced on disk is not trusted (build id differs)",
+          "[symbolize]")
+{
+    char dir[] = "/tmp/memtrack-symbolize-XXXXXX";
+    REQUIRE(mkdtemp(dir) != nullptr);
+    const std::string path = std::string(dir) + "/libreplaced.so";
+    const std::string other = std::string(dir) + "/other";
+    auto copy = [](const std::string& from, const std::string& to) {
+        std::ifstream in(from, std::ios::binary);
+        std::ofstream out(to, std::ios::binary);
+        out << in.rdbuf();
+        return static_cast<bool>(out);
+    };
+    REQUIRE(copy(MEMTRACK_SYMBOLIZE_TESTLIB, path));
+    void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+    REQUIRE(handle != nullptr);
+    int line = 0;
+    const std::uintptr_t pc = testlib_function(handle)(&line);
+    // rename() over the path: the mapping keeps the old inode, the path names another ELF file.
+    REQUIRE(copy(self_exe(), other));
+    REQUIRE(std::rename(other.c_str(), path.c_str()) == 0);
+
+    md::Symbolizer sym;
+    const auto& frames = sym.frames(pc, md::modules_epoch());
+    REQUIRE(frames.size() == 1);
+    CHECK(frames[0].module == path);
+    CHECK(frames[0].file.empty());  // no line from the wrong file
+    CHECK(frames[0].line == 0);
+    // Still loaded: the name comes from dladdr().
+    CHECK(frames[0].function == "memtrack_testlib_return_address");
+
+    md::modules_before_dlclose();
+    dlclose(handle);
+    md::modules_after_dlclose();
+    std::remove(path.c_str());
+    rmdir(dir);
+}
+
 TEST_CASE("symbolize: a pc in libc gives module libc.so.6 and a function name", "[symbolize]")
 {
-    void* strtol_addr = dlsym(RTLD_DEFAULT, "strtol");
+    // libc's own strtol, not an interceptor (a sanitizer runtime defines one too).
+    void* libc = dlopen("libc.so.6", RTLD_NOW | RTLD_NOLOAD);
+    REQUIRE(libc != nullptr);
+    void* strtol_addr = dlsym(libc, "strtol");
+    void* start_main = dlsym(libc, "__libc_start_main");
+    dlclose(libc);
     REQUIRE(strtol_addr != nullptr);
     // As if strtol's first instruction were a call: the lookup address is strtol itself.
     const std::uintptr_t pc = reinterpret_cast<std::uintptr_t>(strtol_addr) + 1;
@@ -274,6 +317,13 @@ TEST_CASE("symbolize: a pc in libc gives module libc.so.6 and a function name", 
     const md::ModuleRecord* rec = md::module_of(pc, md::modules_epoch());
     REQUIRE(rec != nullptr);
     CHECK(f.module_offset == pc - rec->bias);
+
+    // Without the symbol version libc's debug symbols add ("__libc_start_main@@GLIBC_2.34").
+    REQUIRE(start_main != nullptr);
+    const auto& versioned =
+        sym.frames(reinterpret_cast<std::uintptr_t>(start_main) + 1, md::modules_epoch());
+    REQUIRE_FALSE(versioned.empty());
+    CHECK(versioned.back().function == "__libc_start_main");
 
     // A real return address inside libc: qsort calling our comparator.
     static std::uintptr_t from_libc;

@@ -39,6 +39,7 @@ constinit std::atomic<std::uint32_t> g_epoch{0};
 constinit std::mutex g_mutex;
 constinit Table* g_table = nullptr;  // guarded by g_mutex; created on first use, never freed
 constinit std::atomic<unsigned long long> g_snapshot_adds{kNoSnapshot};
+constinit std::string* g_exe_path = nullptr;  // guarded by g_mutex; set once, never freed
 
 Table& table_locked()
 {
@@ -101,12 +102,18 @@ std::string build_id_of(const dl_phdr_info* info, const std::vector<ModuleRecord
     return {};
 }
 
-std::string self_exe_path()
+// The main program's path, read once: a later readlink() of a replaced or deleted executable
+// says "... (deleted)", which would make the program look unloaded and loaded again.
+const std::string& self_exe_path_locked()
 {
-    char buf[PATH_MAX];
-    const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf);
-    if (n <= 0 || static_cast<std::size_t>(n) >= sizeof buf) return {};
-    return std::string(buf, static_cast<std::size_t>(n));
+    if (g_exe_path == nullptr) {
+        char buf[PATH_MAX];
+        const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf);
+        const std::size_t len =
+            n > 0 && static_cast<std::size_t>(n) < sizeof buf ? static_cast<std::size_t>(n) : 0;
+        g_exe_path = new std::string(buf, len);
+    }
+    return *g_exe_path;
 }
 
 bool is_vdso(const dl_phdr_info* info) noexcept
@@ -122,8 +129,9 @@ struct Listing {
     bool stop_if_unchanged = false;  // in: end after the first callback if dlpi_adds is unchanged
     bool full = true;                // in: ranges and build ids too (else only path and bias)
     bool first = true;
-    bool unchanged = false;  // out: stopped early, nothing new was loaded
-    bool failed = false;     // out: allocation failed, the listing is incomplete
+    bool unchanged = false;     // out: stopped early, nothing new was loaded
+    bool failed = false;        // out: allocation failed, the listing is incomplete
+    bool main_unnamed = false;  // out: modules[0] is the main program, its path still empty
     unsigned long long adds = kNoSnapshot;
     std::vector<ModuleRecord> modules;
 };
@@ -149,7 +157,7 @@ int collect(dl_phdr_info* info, std::size_t size, void* arg) noexcept
         if (info->dlpi_name != nullptr && info->dlpi_name[0] != '\0') {
             rec.path = info->dlpi_name;
         } else if (main_program) {
-            rec.path = self_exe_path();
+            listing.main_unnamed = true;  // path filled in under g_mutex (self_exe_path_locked)
         } else if (is_vdso(info)) {
             rec.path = "[vdso]";  // older glibc lists the vdso without a name
         }
@@ -205,6 +213,7 @@ void snapshot(bool stop_if_unchanged)
     dl_iterate_phdr(collect, &listing);
     if (listing.unchanged) return;
     std::lock_guard<std::mutex> lock(g_mutex);
+    if (listing.main_unnamed) listing.modules[0].path = self_exe_path_locked();
     Table& table = table_locked();
     table.records.reserve(table.records.size() + listing.modules.size());  // push_back can't throw
     for (ModuleRecord& m : listing.modules) {
@@ -241,6 +250,10 @@ void modules_after_dlclose() noexcept
         listing.full = false;
         dl_iterate_phdr(collect, &listing);
         if (listing.failed) return;  // an incomplete listing would unload live modules
+
+        std::lock_guard<std::mutex> lock(g_mutex);
+        if (g_table == nullptr) return;
+        if (listing.main_unnamed) listing.modules[0].path = self_exe_path_locked();
         auto by_key = [](const ModuleRecord& a, const ModuleRecord& b) {
             return a.bias != b.bias ? a.bias < b.bias : a.path < b.path;
         };
@@ -249,9 +262,6 @@ void modules_after_dlclose() noexcept
             auto it = std::lower_bound(listing.modules.begin(), listing.modules.end(), rec, by_key);
             return it != listing.modules.end() && it->bias == rec.bias && it->path == rec.path;
         };
-
-        std::lock_guard<std::mutex> lock(g_mutex);
-        if (g_table == nullptr) return;
         // Stacks captured before this dlclose carry epoch e; the unloaded records get e + 1,
         // so that module_of(pc, e) still finds them (e + 1 > e) and stacks captured from now
         // on (epoch e + 1) do not.

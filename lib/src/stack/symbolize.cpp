@@ -121,6 +121,16 @@ std::string demangle(const char* name)
     return name;
 }
 
+// A symbol table name without its version ("__libc_start_main@@GLIBC_2.34" in libc's debug
+// symbols), as addr2line and gdb show it; mangled names never contain '@'.
+std::string symbol_name(const char* name)
+{
+    if (name == nullptr) return {};
+    const char* at = std::strchr(name, '@');
+    if (at == nullptr || at == name) return demangle(name);
+    return demangle(std::string(name, at).c_str());
+}
+
 std::string hex_of(const unsigned char* bytes, int size)
 {
     static constexpr char kDigits[] = "0123456789abcdef";
@@ -408,6 +418,7 @@ struct Symbolizer::Impl {
     Impl& operator=(const Impl&) = delete;
 
     ModuleDwfl* module_for(const ModuleRecord& rec);
+    bool report(ModuleDwfl& entry, const ModuleRecord& rec, const char* file);
     void describe(ModuleDwfl& md, std::uintptr_t addr, const SymbolFrame& base,
                   std::vector<SymbolFrame>& out);
     void symbolize(std::uintptr_t pc, const ModuleRecord* rec, std::vector<SymbolFrame>& out);
@@ -422,31 +433,42 @@ ModuleDwfl* Symbolizer::Impl::module_for(const ModuleRecord& rec)
         dw_tried = true;
         dw = load_libdw();
     }
-    if (dw == nullptr || rec.path.empty()) return nullptr;
+    if (dw == nullptr) return nullptr;
+    // By path, so a dlclose()d library still works. A main program deleted or rebuilt since it
+    // started is still reachable as /proc/self/exe (accepted only if the build id matches).
+    if (!rec.path.empty() && report(entry, rec, rec.path.c_str())) return &entry;
+    if (!rec.build_id.empty() && report(entry, rec, "/proc/self/exe")) return &entry;
+    return nullptr;
+}
+
+bool Symbolizer::Impl::report(ModuleDwfl& entry, const ModuleRecord& rec, const char* file)
+{
+    // O_CLOEXEC: the host's other threads run during the report. On success libdwfl owns fd.
+    const int fd = ::open(file, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return false;
     Dwfl* dwfl = dw->dwfl_begin(&dw->callbacks);
-    if (dwfl == nullptr) return nullptr;
-    entry.dwfl = dwfl;
-    // Opened by path, so a dlclose()d library still works; O_CLOEXEC because the host's other
-    // threads run during the report. On success libdwfl owns the descriptor.
-    const int fd = ::open(rec.path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return nullptr;
+    if (dwfl == nullptr) {
+        ::close(fd);
+        return false;
+    }
     dw->dwfl_report_begin(dwfl);
     // add_p_vaddr: base is the load bias (dlpi_addr), right for prelinked libraries too.
-    Dwfl_Module* mod =
-        dw->dwfl_report_elf(dwfl, rec.path.c_str(), rec.path.c_str(), fd, rec.bias, true);
+    Dwfl_Module* mod = dw->dwfl_report_elf(dwfl, rec.path.c_str(), file, fd, rec.bias, true);
     dw->dwfl_report_end(dwfl, nullptr, nullptr);
-    if (mod == nullptr) {
-        ::close(fd);
-        return nullptr;
-    }
-    if (!rec.build_id.empty()) {  // the file was replaced since it was loaded: its symbols lie
+    if (mod == nullptr) ::close(fd);
+    if (mod != nullptr && !rec.build_id.empty()) {  // a replaced file: its symbols would lie
         const unsigned char* bits = nullptr;
         GElf_Addr vaddr = 0;
         const int n = dw->dwfl_module_build_id(mod, &bits, &vaddr);
-        if (n > 0 && hex_of(bits, n) != rec.build_id) return nullptr;
+        if (n > 0 && hex_of(bits, n) != rec.build_id) mod = nullptr;
     }
+    if (mod == nullptr) {
+        dw->dwfl_end(dwfl);
+        return false;
+    }
+    entry.dwfl = dwfl;
     entry.module = mod;
-    return &entry;
+    return true;
 }
 
 // Frame i is the i-th function scope of the chain at addr (ScopeIndex); its line is the line-table
@@ -517,7 +539,7 @@ void Symbolizer::Impl::describe(ModuleDwfl& md, std::uintptr_t addr, const Symbo
         file = call_file != nullptr ? call_file : "";
     }
     SymbolFrame frame = base;
-    frame.function = demangle(symbol);
+    frame.function = symbol_name(symbol);
     if (frame.function.empty() && i < chain.size()) frame.function = die_name(*dw, &chain[i]);
     frame.file = std::move(file);
     frame.line = line;
