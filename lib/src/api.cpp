@@ -79,7 +79,7 @@ MEMTRACK_API int64_t memtrack_collect(int generation)
 {
     MEMTRACK_PROGRAM_SP(program_sp);
     if (phase() != Phase::Active) return -1;
-    return collect(generation, program_sp, nullptr);
+    return collect(generation, program_sp, nullptr, true);
 }
 
 MEMTRACK_API void memtrack_get_threshold(int* threshold0, int* threshold1, int* threshold2)

@@ -78,8 +78,10 @@ struct LeakReport {
 // Runs a scan of generations <= `generation` (0..2) and updates the gc counters. Returns the
 // number of unreachable blocks found, or -1 (bad generation or scan impossible).
 // `program_sp`: from MEMTRACK_PROGRAM_SP in the public entry point. `report`, if given,
-// receives the leak report of this scan.
-std::int64_t collect(int generation, std::uintptr_t program_sp, LeakReport* report) noexcept;
+// receives the leak report of this scan. `exclude_suppressed`: leave blocks whose stacks match
+// a suppression out of the count (symbolizes: not from inside the allocator).
+std::int64_t collect(int generation, std::uintptr_t program_sp, LeakReport* report,
+                     bool exclude_suppressed) noexcept;
 
 // Automatic scans (MEMTRACK_GC=auto): the slow allocation path calls gc_tick before it
 // allocates (so the new block cannot look unreachable). Every 64 allocations of a thread are

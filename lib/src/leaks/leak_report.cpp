@@ -15,6 +15,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <map>
+#include <mutex>
 #include <set>
 #include <unistd.h>
 
@@ -148,15 +149,19 @@ std::vector<std::string> parse_suppressions(std::string_view text, std::vector<s
     return patterns;
 }
 
-void finalize_leaks(LeakReport& rep)
+namespace {
+
+// The suppression patterns: built in, then MEMTRACK_SUPPRESSIONS (read and complained about
+// once per process). Built in, as LeakSanitizer's: glibc's per-thread TLS blocks are held
+// through pointers into their middle (the DTV) and live as long as glibc caches the thread;
+// ld.so's _dl_find_object table holds its segments the same way.
+const std::vector<std::string>& suppression_patterns()
 {
-    rep.stacks = std::make_shared<StackTable>();
-    // Built in, as LeakSanitizer's: glibc's per-thread TLS blocks are held through pointers into
-    // their middle (the DTV) and live as long as glibc caches the thread; ld.so's
-    // _dl_find_object table holds its segments the same way.
-    std::vector<std::string> patterns = {"_dl_allocate_tls*", "*__tls_get_addr*",
-                                         "_dl_update_slotinfo*", "_dlfo_*",
-                                         "_dl_find_object_update*"};
+    static std::vector<std::string>* patterns = nullptr;  // process lifetime; under callers' locks
+    if (patterns != nullptr) return *patterns;
+    patterns =
+        new std::vector<std::string>{"_dl_allocate_tls*", "*__tls_get_addr*",
+                                     "_dl_update_slotinfo*", "_dlfo_*", "_dl_find_object_update*"};
     if (const char* path = config().suppressions; path[0] != '\0') {
         std::string text;
         const int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -173,23 +178,57 @@ void finalize_leaks(LeakReport& rep)
             close(fd);
             std::vector<std::string> errors;
             for (std::string& p : parse_suppressions(text, errors))
-                patterns.push_back(std::move(p));
+                patterns->push_back(std::move(p));
             for (const std::string& e : errors)
                 log("MEMTRACK_SUPPRESSIONS={}: {}; line ignored", path, e);
         }
     }
+    return *patterns;
+}
+
+bool matches_suppression(StackTable& table, std::uint32_t stack)
+{
+    const std::vector<std::string>& patterns = suppression_patterns();
+    for (const SymbolFrame& f : table.get(stack).frames) {
+        const auto slash = f.module.rfind('/');
+        const std::string_view base = slash == std::string::npos
+                                          ? std::string_view(f.module)
+                                          : std::string_view(f.module).substr(slash + 1);
+        for (const std::string& p : patterns)
+            if ((!f.function.empty() && wildcard_match(p, f.function)) ||
+                (!f.module.empty() && (wildcard_match(p, f.module) || wildcard_match(p, base))))
+                return true;
+    }
+    return false;
+}
+
+std::mutex g_suppress_lock;  // the persistent table below and the patterns
+
+}  // namespace
+
+bool stack_suppressed(std::uint32_t stack)
+{
+    if (stack == 0) return false;
+    const std::lock_guard<std::mutex> lock(g_suppress_lock);
+    static StackTable* table = nullptr;  // process lifetime: symbols are cached across scans
+    static std::map<std::uint32_t, bool>* verdicts = nullptr;
+    if (table == nullptr) {
+        table = new StackTable;
+        verdicts = new std::map<std::uint32_t, bool>;
+    }
+    const auto it = verdicts->find(stack);
+    if (it != verdicts->end()) return it->second;
+    const bool v = matches_suppression(*table, stack);
+    verdicts->emplace(stack, v);
+    return v;
+}
+
+void finalize_leaks(LeakReport& rep)
+{
+    rep.stacks = std::make_shared<StackTable>();
     auto matches = [&](std::uint32_t stack) {
-        for (const SymbolFrame& f : rep.stacks->get(stack).frames) {
-            const auto slash = f.module.rfind('/');
-            const std::string_view base = slash == std::string::npos
-                                              ? std::string_view(f.module)
-                                              : std::string_view(f.module).substr(slash + 1);
-            for (const std::string& p : patterns)
-                if ((!f.function.empty() && wildcard_match(p, f.function)) ||
-                    (!f.module.empty() && (wildcard_match(p, f.module) || wildcard_match(p, base))))
-                    return true;
-        }
-        return false;
+        const std::lock_guard<std::mutex> lock(g_suppress_lock);
+        return matches_suppression(*rep.stacks, stack);
     };
     auto filter = [&](std::vector<LeakGroup>& groups, std::uint64_t& bytes, std::uint64_t& blocks) {
         std::vector<LeakGroup> kept;

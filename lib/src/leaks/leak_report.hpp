@@ -16,6 +16,10 @@ namespace memtrack::detail {
 // output functions. A malformed suppressions line gets one stderr line with its number.
 void finalize_leaks(LeakReport& report);
 
+// Whether a stack matches a suppression (symbolized once per stack and process; thread-safe).
+// Not with the world stopped, not inside the allocator (it may dlopen libdw).
+bool stack_suppressed(std::uint32_t stack);
+
 // Suppression patterns: `*` matches any run of characters; the whole text must match.
 bool wildcard_match(std::string_view pattern, std::string_view text) noexcept;
 

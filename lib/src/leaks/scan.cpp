@@ -12,10 +12,13 @@
 #include <mimalloc.h>
 
 #include <algorithm>
+#include <cstring>
 #include <ctime>
 #include <link.h>
 #include <pthread.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 namespace memtrack::detail {
 
@@ -36,6 +39,44 @@ std::int64_t now_ns() noexcept
 struct Range {
     std::uintptr_t start, end;
 };
+
+// Memory reads of the scan. With every thread paused, memory cannot change under the scan and
+// is read directly. When some thread could not be paused it may unmap memory (a thread exit,
+// mimalloc returning a segment) while the scan reads it, so reads go through a window filled by
+// process_vm_readv on ourselves, which fails instead of faulting. One scan at a time.
+constinit bool g_safe = false;
+struct Window {
+    std::uintptr_t base = 0;
+    std::size_t len = 0;
+    alignas(16) unsigned char buf[64 * 1024];
+};
+constinit Window g_window{};
+
+void refill(std::uintptr_t p) noexcept
+{
+    Window& w = g_window;
+    w.base = p & ~std::uintptr_t{4095};
+    iovec local{w.buf, sizeof w.buf};
+    iovec remote{reinterpret_cast<void*>(w.base), sizeof w.buf};
+    const ssize_t got = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+    w.len = got > 0 ? static_cast<std::size_t>(got) : 0;
+}
+
+// The 8 bytes at p (8-aligned); false if unreadable (safe mode only).
+inline bool load64(std::uintptr_t p, std::uint64_t& v) noexcept
+{
+    if (!g_safe) {
+        v = *reinterpret_cast<const std::uint64_t*>(p);
+        return true;
+    }
+    Window& w = g_window;
+    if (p < w.base || p + 8 > w.base + w.len) {
+        refill(p);
+        if (p + 8 > w.base + w.len) return false;
+    }
+    std::memcpy(&v, w.buf + (p - w.base), 8);
+    return true;
+}
 
 // Whether page-aligned p lies in a mimalloc segment. mimalloc 2.0.9 answers false for the
 // first page of a segment (its own metadata), so the next page is asked too: if that one is
@@ -129,13 +170,17 @@ void sweep(std::uintptr_t start, std::uintptr_t end, std::uintptr_t run_end, std
 {
     std::uintptr_t a = (std::max(start, next) + 15) & ~std::uintptr_t{15};
     while (a + kHeaderSize <= end) {
-        const auto* h = reinterpret_cast<const BlockHeader*>(a);
-        const std::uint32_t check = h->check;
-        if (check == 0) {
+        std::uint64_t sf = 0, tail = 0;
+        if (!load64(a + 8, tail)) {  // unreadable (safe mode): on to the next page
+            a = (a | 4095) + 1;
+            continue;
+        }
+        const auto check = static_cast<std::uint32_t>(tail >> 32);
+        const auto aux = static_cast<std::uint32_t>(tail);
+        if (check == 0 || !load64(a, sf)) {
             a += 16;
             continue;
         }
-        const std::uint64_t sf = h->size_flags;
         const std::uintptr_t user = a + kHeaderSize;
         if ((sf & ~(kSizeMask | kKnownBits)) != 0 ||
             check != check_of(reinterpret_cast<void*>(user), sf)) {
@@ -148,7 +193,7 @@ void sweep(std::uintptr_t start, std::uintptr_t end, std::uintptr_t run_end, std
             continue;
         }
         if (!(sf & kUntracked)) {
-            out.blocks.push_back(ScanBlock{user, size, stack_id(h->aux),
+            out.blocks.push_back(ScanBlock{user, size, stack_id(aux),
                                            static_cast<std::uint8_t>((sf & kGenMask) >> kGenShift),
                                            BlockState::Unvisited, 0});
         }
@@ -165,8 +210,8 @@ bool holds_thread_descriptor(const Mapping& m) noexcept
 {
     const std::uintptr_t from = std::max(m.start, m.end - 2 * kPage);
     for (std::uintptr_t x = (from + 63) & ~std::uintptr_t{63}; x + 24 <= m.end; x += 64) {
-        const auto* w = reinterpret_cast<const std::uintptr_t*>(x);
-        if (w[0] == x && w[2] == x) return true;
+        std::uint64_t w0 = 0, w2 = 0;
+        if (load64(x, w0) && w0 == x && load64(x + 16, w2) && w2 == x) return true;
     }
     return false;
 }
@@ -243,7 +288,12 @@ public:
     void scan_reach(std::uintptr_t start, std::uintptr_t end) noexcept
     {
         for (std::uintptr_t p = (start + 7) & ~std::uintptr_t{7}; p + 8 <= end; p += 8) {
-            const std::uintptr_t w = *reinterpret_cast<const std::uintptr_t*>(p);
+            std::uint64_t w = 0;
+            if (!load64(p, w)) {
+                p |= 4095;  // the rest of this page is unreadable
+                p -= 7;
+                continue;
+            }
             if (w < lo_ || w >= hi_) continue;
             bool interior = false;
             const std::int64_t i = lookup(w, interior);
@@ -263,7 +313,12 @@ public:
     void scan_possible(std::uintptr_t start, std::uintptr_t end) noexcept
     {
         for (std::uintptr_t p = (start + 7) & ~std::uintptr_t{7}; p + 8 <= end; p += 8) {
-            const std::uintptr_t w = *reinterpret_cast<const std::uintptr_t*>(p);
+            std::uint64_t w = 0;
+            if (!load64(p, w)) {
+                p |= 4095;
+                p -= 7;
+                continue;
+            }
             if (w < lo_ || w >= hi_) continue;
             bool interior = false;
             const std::int64_t i = lookup(w, interior);
@@ -344,7 +399,8 @@ public:
             r_.stats.heap_bytes += b.size;
             for_resident(b.user, b.user + b.size, [&](std::uintptr_t lo, std::uintptr_t hi) {
                 for (std::uintptr_t p = (lo + 7) & ~std::uintptr_t{7}; p + 8 <= hi; p += 8) {
-                    const std::uintptr_t w = *reinterpret_cast<const std::uintptr_t*>(p);
+                    std::uint64_t w = 0;
+                    if (!load64(p, w)) break;
                     if (w < lo_ || w >= hi_) continue;
                     bool interior = false;
                     const std::int64_t t = lookup(w, interior);
@@ -406,7 +462,10 @@ bool run_scan(const ScanOptions& options, std::uintptr_t caller_sp, ScanResult& 
     static WorldStop world;  // big: not on the stack; scans are serialised by the caller
     const std::int64_t t0 = now_ns();
     stop_world(world);
+    g_safe = !world.complete();
+    g_window.len = 0;
 
+    const std::uint64_t unmaps_before = unmap_sequence();
     ScratchVector<Mapping> maps;
     const bool have_maps = read_maps(maps);
     {
@@ -463,18 +522,20 @@ bool run_scan(const ScanOptions& options, std::uintptr_t caller_sp, ScanResult& 
         big_blocks_copy_locked(big.data(), nbig);
         for (const std::uintptr_t header : big) {
             if (heap_at(header)) continue;  // swept already
-            const auto* h = reinterpret_cast<const BlockHeader*>(header);
             const std::uintptr_t user = header + kHeaderSize;
-            const std::uint64_t sf = h->size_flags;
-            if (h->check != check_of(reinterpret_cast<void*>(user), sf)) continue;
+            std::uint64_t sf = 0, tail = 0;
+            if (!load64(header, sf) || !load64(header + 8, tail)) continue;
+            if (static_cast<std::uint32_t>(tail >> 32) !=
+                check_of(reinterpret_cast<void*>(user), sf))
+                continue;
             // Its segment (from the 32 MiB-aligned start mimalloc 2.x gives huge segments to
             // the block's end) is heap, not roots.
             const std::uintptr_t seg = header & ~(kHugeSegmentAlign - 1);
             own.push_back({seg, user + (sf & kSizeMask)});
             if (sf & kUntracked) continue;
-            out.blocks.push_back(ScanBlock{user, sf & kSizeMask, stack_id(h->aux),
-                                           static_cast<std::uint8_t>((sf & kGenMask) >> kGenShift),
-                                           BlockState::Unvisited, 0});
+            out.blocks.push_back(ScanBlock{
+                user, sf & kSizeMask, stack_id(static_cast<std::uint32_t>(tail)),
+                static_cast<std::uint8_t>((sf & kGenMask) >> kGenShift), BlockState::Unvisited, 0});
         }
     }
     std::sort(out.blocks.begin(), out.blocks.end(),
@@ -492,6 +553,14 @@ bool run_scan(const ScanOptions& options, std::uintptr_t caller_sp, ScanResult& 
                 return;
             }
     };
+    // Scratch buffers this scan unmapped after reading /proc/self/maps (vector growth) are still
+    // in the listing: never read them.
+    {
+        OwnRange gone[256];
+        const std::size_t n = unmapped_since(unmaps_before, gone, 256);
+        for (std::size_t i = 0; i < n; ++i)
+            holes.push_back({gone[i].start, gone[i].end});
+    }
     trim_stack(caller_sp);
     const auto self_tcb = reinterpret_cast<std::uintptr_t>(pthread_self());
     for (std::size_t i = 0; i < world.count; ++i)
@@ -537,7 +606,8 @@ bool run_scan(const ScanOptions& options, std::uintptr_t caller_sp, ScanResult& 
         Marker marker(out);
         // tcbhead_t is {tcb, dtv, self, ...}: the DTV pointer of each live thread.
         auto dtv_of = [](std::uintptr_t tcb) {
-            return tcb == 0 ? std::uintptr_t{0} : reinterpret_cast<const std::uintptr_t*>(tcb)[1];
+            std::uint64_t dtv = 0;
+            return tcb != 0 && load64(tcb + 8, dtv) ? dtv : std::uint64_t{0};
         };
         marker.reach_exact(dtv_of(self_tcb));
         for (std::size_t i = 0; i < world.count; ++i)
@@ -565,6 +635,7 @@ bool run_scan(const ScanOptions& options, std::uintptr_t caller_sp, ScanResult& 
         out.gen_bytes[g] += b.size;
     }
     resume_world(world);
+    g_safe = false;
     big_blocks_unlock();
     out.stats.duration_ns = now_ns() - t0;
     return have_maps;

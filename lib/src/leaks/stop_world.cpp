@@ -234,7 +234,15 @@ void stop_world(WorldStop& w) noexcept
             if (tid == self || tid == sampler || known(w, tid) || w.count == kMaxPausedThreads)
                 continue;
             fresh = true;
-            if (blocks_signal(tid, pause_signal())) {  // would never answer
+            // A thread blocking the signal would never answer. A new thread blocks every
+            // signal while pthread_create sets it up: give that a moment (up to ~20 ms).
+            bool blocked = blocks_signal(tid, pause_signal());
+            for (int wait = 0; blocked && wait < 20; ++wait) {
+                const timespec ms{0, 1'000'000};
+                nanosleep(&ms, nullptr);
+                blocked = blocks_signal(tid, pause_signal());
+            }
+            if (blocked) {
                 w.threads[w.count++] = ThreadStop{tid, 0, 0, false};
                 continue;
             }

@@ -13,7 +13,28 @@ constexpr std::size_t kMaxRanges = 256;
 constinit std::atomic<std::uintptr_t> g_start[kMaxRanges]{};
 constinit std::atomic<std::uintptr_t> g_end[kMaxRanges]{};
 
+constexpr std::size_t kLog = 256;
+constinit std::atomic<std::uint64_t> g_unmaps{0};
+constinit std::atomic<std::uintptr_t> g_log_start[kLog]{};
+constinit std::atomic<std::uintptr_t> g_log_end[kLog]{};
+
 }  // namespace
+
+std::uint64_t unmap_sequence() noexcept
+{
+    return g_unmaps.load(std::memory_order_acquire);
+}
+
+std::size_t unmapped_since(std::uint64_t since, OwnRange* out, std::size_t max) noexcept
+{
+    const std::uint64_t now = g_unmaps.load(std::memory_order_acquire);
+    if (now - since > kLog) since = now - kLog;
+    std::size_t n = 0;
+    for (std::uint64_t i = since; i < now && n < max; ++i)
+        out[n++] = {g_log_start[i % kLog].load(std::memory_order_relaxed),
+                    g_log_end[i % kLog].load(std::memory_order_relaxed)};
+    return n;
+}
 
 void* own_map(std::size_t bytes) noexcept
 {
@@ -37,6 +58,10 @@ void* own_map(std::size_t bytes) noexcept
 void own_unmap(void* p, std::size_t bytes) noexcept
 {
     const auto start = reinterpret_cast<std::uintptr_t>(p);
+    const std::uint64_t seq = g_unmaps.load(std::memory_order_relaxed);
+    g_log_start[seq % kLog].store(start, std::memory_order_relaxed);
+    g_log_end[seq % kLog].store(start + bytes, std::memory_order_relaxed);
+    g_unmaps.store(seq + 1, std::memory_order_release);
     for (std::size_t i = 0; i < kMaxRanges; ++i) {
         if (g_start[i].load(std::memory_order_acquire) == start) {
             g_end[i].store(0, std::memory_order_release);

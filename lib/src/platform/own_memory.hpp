@@ -21,4 +21,11 @@ struct OwnRange {
 // Copies the current ranges (at most `max`) into `out`; returns how many.
 std::size_t own_ranges(OwnRange* out, std::size_t max) noexcept;
 
+// Ranges unmapped by own_unmap since `since` (a value of unmap_sequence()), at most `max`;
+// returns how many were copied (the log keeps the last 256). The leak scan reads
+// /proc/self/maps and then may unmap scratch buffers that the listing still shows: those
+// ranges must not be read as roots.
+std::uint64_t unmap_sequence() noexcept;
+std::size_t unmapped_since(std::uint64_t since, OwnRange* out, std::size_t max) noexcept;
+
 }  // namespace memtrack::detail

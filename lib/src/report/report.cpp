@@ -69,7 +69,7 @@ ReportData gather(ReportReason reason, int exit_status, std::uintptr_t program_s
 {
     ReportData d;
     // The scan first: it sees the heap as the program left it, before the report allocates.
-    if (config().leak_check && collect(2, program_sp, &d.leaks) >= 0 && d.leaks.ran)
+    if (config().leak_check && collect(2, program_sp, &d.leaks, false) >= 0 && d.leaks.ran)
         finalize_leaks(d.leaks);
     d.reason = reason;
     d.exit_status = exit_status;

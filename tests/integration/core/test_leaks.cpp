@@ -383,3 +383,18 @@ TEST_CASE("gc: MEMTRACK_GC=auto scans when the thresholds trip, survivors move u
     CHECK(off["gc"]["collections"][0] == 0);
     CHECK(off["gc"]["collections"][2] == 1);
 }
+
+TEST_CASE("leaks: scans while threads churn, start and exit: no crash, nothing found",
+          "[leaks][stress]")
+{
+    // Found by a stress run: the scan read scratch memory it had itself unmapped, and segments
+    // a thread that could not be paused returned to the system.
+    TempDir dir;
+    const RunResult r = run_tracked(dir, {program("tp_leaks"), "stress", "60"});
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    CHECK(r.out == "found=0\n");
+    const json j = only_report(dir.path);
+    CHECK(total(j, "direct_blocks") == 0);
+    CHECK(j["gc"]["collections"][0].get<int>() == 20);
+}
