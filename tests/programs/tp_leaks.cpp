@@ -132,6 +132,17 @@ void* thread_holds(void*)
     escape(on_stack);
 }
 
+struct Widget {
+    char bytes[77];
+};
+
+template <class T> NOINLINE T* make_one()
+{
+    T* t = new T;
+    escape(t);
+    return t;
+}
+
 NOINLINE void realloc_leak()
 {
     void* p = malloc(100);
@@ -233,6 +244,8 @@ int main(int argc, char** argv)
         pthread_t t;
         pthread_create(&t, nullptr, thread_leaks, nullptr);
         pthread_join(t, nullptr);
+    } else if (s == "template") {
+        escape(make_one<Widget>());
     } else if (s == "realloc") {
         realloc_leak();
     } else if (s == "new") {

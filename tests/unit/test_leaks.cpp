@@ -195,6 +195,12 @@ TEST_CASE("leak report: the type an allocation stack shows", "[leak_report]")
                                  "std::make_unique<ns::Widget<int>, int>(int&&)") ==
           "ns::Widget<int>");
     CHECK(md::type_from_function("main") == "");
+    CHECK(md::template_argument("make_node<Widget>()") == "Widget");
+    CHECK(md::template_argument("ns::Factory<int>::create<ns::Thing<int>, 3>(int)") ==
+          "ns::Thing<int>");
+    CHECK(md::template_argument("fill<3>(int)") == "");
+    CHECK(md::template_argument("plain(int)") == "");
+    CHECK(md::template_argument("operator<(A, B)") == "");
     CHECK(md::type_from_function("") == "");
 }
 

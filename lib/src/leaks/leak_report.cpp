@@ -11,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
@@ -45,6 +46,10 @@ public:
             r.type = type_from_function(f.function);
             if (!r.type.empty()) break;
         }
+        // `new T` in a function template of the program (not a library header): its first
+        // template argument, e.g. make_node<Widget>() -> Widget.
+        if (r.type.empty() && !r.frames.empty() && !r.frames[0].file.starts_with("/usr/"))
+            r.type = template_argument(r.frames[0].function);
         return cache_.emplace(id, std::move(r)).first->second;
     }
 
@@ -89,6 +94,44 @@ void json_groups(std::string& out, const std::vector<LeakGroup>& groups, StackTa
 }
 
 }  // namespace
+
+std::string template_argument(std::string_view fn)
+{
+    // The template arguments of the function itself: the last '<...>' before its parameter
+    // list. Operators and lambdas are left alone.
+    const auto params = fn.rfind('(');
+    if (params == std::string_view::npos || params == 0 || fn[params - 1] != '>') return {};
+    if (fn.find("operator") != std::string_view::npos ||
+        fn.find("lambda") != std::string_view::npos)
+        return {};
+    int depth = 0;
+    std::size_t open = std::string_view::npos;
+    for (std::size_t i = params; i-- > 0;) {
+        if (fn[i] == '>') ++depth;
+        if (fn[i] == '<' && --depth == 0) {
+            open = i;
+            break;
+        }
+    }
+    if (open == std::string_view::npos) return {};
+    std::size_t end = open + 1;
+    depth = 0;
+    for (; end < params - 1; ++end) {
+        const char c = fn[end];
+        if (c == '<' || c == '(') ++depth;
+        if (c == '>' || c == ')') --depth;
+        if (c == ',' && depth == 0) break;
+    }
+    std::string_view arg = fn.substr(open + 1, end - open - 1);
+    while (!arg.empty() && arg.back() == ' ')
+        arg.remove_suffix(1);
+    // A type starts with a letter, '_' or "::"; numbers and other values are not types.
+    if (arg.empty() || !(std::isalpha(static_cast<unsigned char>(arg[0])) || arg[0] == '_' ||
+                         arg[0] == ':' || arg[0] == '('))
+        return {};
+    if (arg == "true" || arg == "false") return {};
+    return std::string(arg);
+}
 
 bool wildcard_match(std::string_view pattern, std::string_view text) noexcept
 {

@@ -39,5 +39,8 @@ void print_leaks_text(const LeakReport& report);
 // The object type an allocation stack shows (std::make_shared<Node> -> "Node"), or "".
 // Exposed for the unit tests.
 std::string type_from_function(std::string_view function);
+// The first template argument of a function template instantiation when it is a type
+// (make_node<Widget>(int) -> "Widget"), or "".
+std::string template_argument(std::string_view function);
 
 }  // namespace memtrack::detail

@@ -398,3 +398,12 @@ TEST_CASE("leaks: scans while threads churn, start and exit: no crash, nothing f
     CHECK(total(j, "direct_blocks") == 0);
     CHECK(j["gc"]["collections"][0].get<int>() == 20);
 }
+
+TEST_CASE("leaks: new T in a function template names the type", "[leaks]")
+{
+    TempDir dir;
+    const json j = leaks_of(dir, {program("tp_leaks"), "template"});
+    REQUIRE(groups_with(j, "direct", 77, 1) == 1);
+    CHECK(j["leaks"]["direct"][0]["type"].get<std::string>().find("Widget") != std::string::npos);
+    CHECK(j["leaks"]["direct"][0]["type"].get<std::string>().find("make_one") == std::string::npos);
+}
