@@ -321,6 +321,17 @@ int main(int argc, char** argv)
         for (auto& th : threads)
             th.join();
         printf("found=%ld\n", found);
+    } else if (s == "bigspan") {
+        // 40 reachable big blocks of 40 and 70 MiB side by side (about 2.2 GB of address space,
+        // one page of each touched), each the only holder of a small block: some of them cross
+        // a 2 GiB-aligned address, where mimalloc 2.0.9's region map loses track of them.
+        static void* keep[40];
+        for (int i = 0; i < 40; ++i) {
+            void** big = static_cast<void**>(malloc((i % 2 ? 70u : 40u) << 20));
+            big[0] = malloc(1000 + static_cast<std::size_t>(i));
+            keep[i] = big;
+        }
+        g_global = keep;
     } else if (s == "collect") {
         // collect() counts: a list of n blocks found, then nothing new.
         leak_list(n, 48);

@@ -121,6 +121,26 @@ void self_data_ranges(ScratchVector<Range>& out) noexcept
         &search);
 }
 
+// Writable segments of the dynamic loader (its PT_INTERP module). Before the world stops.
+void loader_data_ranges(ScratchVector<Range>& out) noexcept
+{
+    dl_iterate_phdr(
+        [](dl_phdr_info* info, std::size_t, void* arg) -> int {
+            auto* ranges = static_cast<ScratchVector<Range>*>(arg);
+            const char* name = info->dlpi_name;
+            if (name == nullptr || std::strstr(name, "/ld-linux") == nullptr) return 0;
+            for (int k = 0; k < info->dlpi_phnum; ++k) {
+                const auto& ph = info->dlpi_phdr[k];
+                if (ph.p_type != PT_LOAD || !(ph.p_flags & PF_W)) continue;
+                const std::uintptr_t lo = info->dlpi_addr + ph.p_vaddr;
+                ranges->push_back(
+                    {lo & ~std::uintptr_t{7}, (lo + ph.p_memsz) & ~std::uintptr_t{7}});
+            }
+            return 1;
+        },
+        &out);
+}
+
 // Calls fn(lo, hi) for the parts of [start, end) that may hold data: with no swap, pages
 // mincore() reports non-resident read as zero and are skipped.
 template <class Fn> void for_resident(std::uintptr_t start, std::uintptr_t end, Fn&& fn) noexcept
@@ -206,14 +226,14 @@ void sweep(std::uintptr_t start, std::uintptr_t end, std::uintptr_t run_end, std
 // glibc's thread descriptor (struct pthread, starting with tcbhead_t {tcb, dtv, self}) sits at
 // the top of a thread's stack mapping, below the static TLS alignment: tcb == self == its
 // own address.
-bool holds_thread_descriptor(const Mapping& m) noexcept
+std::uintptr_t thread_descriptor_in(const Mapping& m) noexcept
 {
     const std::uintptr_t from = std::max(m.start, m.end - 2 * kPage);
     for (std::uintptr_t x = (from + 63) & ~std::uintptr_t{63}; x + 24 <= m.end; x += 64) {
         std::uint64_t w0 = 0, w2 = 0;
-        if (load64(x, w0) && w0 == x && load64(x + 16, w2) && w2 == x) return true;
+        if (load64(x, w0) && w0 == x && load64(x + 16, w2) && w2 == x) return x;
     }
-    return false;
+    return 0;
 }
 
 struct RootSet {
@@ -457,6 +477,8 @@ bool run_scan(const ScanOptions& options, std::uintptr_t caller_sp, ScanResult& 
 {
     ScratchVector<Range> own;
     self_data_ranges(own);
+    ScratchVector<Range> loader;
+    loader_data_ranges(loader);
 
     big_blocks_lock();
     static WorldStop world;  // big: not on the stack; scans are serialised by the caller
@@ -475,39 +497,76 @@ bool run_scan(const ScanOptions& options, std::uintptr_t caller_sp, ScanResult& 
             own.push_back({ranges[i].start, ranges[i].end});
     }
 
+    // Registered big blocks (>= 1 MiB, aligned beyond 16 MiB): their extents from the start of
+    // their segment (mimalloc 2.x aligns huge segments to 32 MiB) are heap whatever mimalloc's
+    // map says: mi_is_in_heap_region of 2.0.9 answers false past a 2 GiB-aligned address inside
+    // a huge segment (its downward search does not cross bitmap words), and knows nothing of
+    // blocks mapped above its 40 TiB map.
+    struct BigBlock {
+        std::uintptr_t header;
+        std::uint64_t sf;
+        std::uint32_t aux;
+    };
+    ScratchVector<BigBlock> big;
+    ScratchVector<Range> forced;
+    {
+        const std::size_t nbig = big_blocks_count_locked();
+        ScratchVector<std::uintptr_t> headers;
+        headers.resize(nbig);
+        big_blocks_copy_locked(headers.data(), nbig);
+        for (const std::uintptr_t header : headers) {
+            const std::uintptr_t user = header + kHeaderSize;
+            std::uint64_t sf = 0, tail = 0;
+            if (!load64(header, sf) || !load64(header + 8, tail)) continue;
+            if (static_cast<std::uint32_t>(tail >> 32) !=
+                check_of(reinterpret_cast<void*>(user), sf))
+                continue;
+            big.push_back({header, sf, static_cast<std::uint32_t>(tail)});
+            forced.push_back({header & ~(kHugeSegmentAlign - 1), user + (sf & kSizeMask)});
+        }
+        std::sort(forced.begin(), forced.end(),
+                  [](const Range& a, const Range& b) { return a.start < b.start; });
+    }
+    auto forced_at = [&](std::uintptr_t lo, std::uintptr_t hi) {  // overlaps [lo, hi)?
+        const Range* f =
+            std::upper_bound(forced.begin(), forced.end(), lo,
+                             [](std::uintptr_t v, const Range& r) { return v < r.start; });
+        if (f != forced.begin() && (f - 1)->end > lo) return true;
+        return f != forced.end() && f->start < hi;
+    };
+
     // Heap runs and root candidates, mapping by mapping.
     ScratchVector<Range> heap;
     ScratchVector<Range> candidates;
+    auto add = [](ScratchVector<Range>& into, std::uintptr_t lo, std::uintptr_t hi) {
+        if (!into.empty() && into.back().end == lo)
+            into.back().end = hi;
+        else
+            into.push_back({lo, hi});
+    };
     for (const Mapping& m : maps) {
         if (!m.readable || m.special) continue;
+        const bool root_kind = m.writable && !m.shared;
         for (std::uintptr_t c = m.start; c < m.end;) {
             const std::uintptr_t chunk_end = std::min(m.end, (c & ~(kChunk - 1)) + kChunk);
-            if (!heap_at(c)) {
-                if (m.writable && !m.shared) {
-                    if (!candidates.empty() && candidates.back().end == c)
-                        candidates.back().end = chunk_end;
-                    else
-                        candidates.push_back({c, chunk_end});
-                }
+            if (!heap_at(c) && !forced_at(c, chunk_end)) {
+                if (root_kind) add(candidates, c, chunk_end);
                 c = chunk_end;
                 continue;
             }
             for (std::uintptr_t s = c; s < chunk_end;) {
                 const std::uintptr_t slice_end = std::min(chunk_end, (s & ~(kSlice - 1)) + kSlice);
-                ScratchVector<Range>& into = heap_at(s) ? heap : candidates;
-                if (&into == &heap || (m.writable && !m.shared)) {
-                    if (!into.empty() && into.back().end == s)
-                        into.back().end = slice_end;
-                    else
-                        into.push_back({s, slice_end});
-                }
+                if (heap_at(s) || forced_at(s, slice_end))
+                    add(heap, s, slice_end);
+                else if (root_kind)
+                    add(candidates, s, slice_end);
                 s = slice_end;
             }
             c = chunk_end;
         }
     }
 
-    // Live blocks: the sweep, then registered big blocks it did not see.
+    // Live blocks: the sweep, then the registered big blocks it did not record.
     for (const Range& h : heap) {
         std::uintptr_t next = h.start;
         for_resident(h.start, h.end, [&](std::uintptr_t lo, std::uintptr_t hi) {
@@ -515,28 +574,19 @@ bool run_scan(const ScanOptions& options, std::uintptr_t caller_sp, ScanResult& 
             sweep(lo, hi, h.end, next, out);
         });
     }
-    {
-        const std::size_t nbig = big_blocks_count_locked();
-        ScratchVector<std::uintptr_t> big;
-        big.resize(nbig);
-        big_blocks_copy_locked(big.data(), nbig);
-        for (const std::uintptr_t header : big) {
-            if (heap_at(header)) continue;  // swept already
-            const std::uintptr_t user = header + kHeaderSize;
-            std::uint64_t sf = 0, tail = 0;
-            if (!load64(header, sf) || !load64(header + 8, tail)) continue;
-            if (static_cast<std::uint32_t>(tail >> 32) !=
-                check_of(reinterpret_cast<void*>(user), sf))
-                continue;
-            // Its segment (from the 32 MiB-aligned start mimalloc 2.x gives huge segments to
-            // the block's end) is heap, not roots.
-            const std::uintptr_t seg = header & ~(kHugeSegmentAlign - 1);
-            own.push_back({seg, user + (sf & kSizeMask)});
-            if (sf & kUntracked) continue;
-            out.blocks.push_back(ScanBlock{
-                user, sf & kSizeMask, stack_id(static_cast<std::uint32_t>(tail)),
-                static_cast<std::uint8_t>((sf & kGenMask) >> kGenShift), BlockState::Unvisited, 0});
-        }
+    std::sort(out.blocks.begin(), out.blocks.end(),
+              [](const ScanBlock& a, const ScanBlock& b) { return a.user < b.user; });
+    const std::size_t swept = out.blocks.size();
+    for (const BigBlock& b : big) {
+        const std::uintptr_t user = b.header + kHeaderSize;
+        const ScanBlock* found =
+            std::lower_bound(out.blocks.begin(), out.blocks.begin() + swept, user,
+                             [](const ScanBlock& x, std::uintptr_t v) { return x.user < v; });
+        if (found != out.blocks.begin() + swept && found->user == user) continue;
+        if (b.sf & kUntracked) continue;
+        out.blocks.push_back(ScanBlock{user, b.sf & kSizeMask, stack_id(b.aux),
+                                       static_cast<std::uint8_t>((b.sf & kGenMask) >> kGenShift),
+                                       BlockState::Unvisited, 0});
     }
     std::sort(out.blocks.begin(), out.blocks.end(),
               [](const ScanBlock& a, const ScanBlock& b) { return a.user < b.user; });
@@ -561,6 +611,7 @@ bool run_scan(const ScanOptions& options, std::uintptr_t caller_sp, ScanResult& 
         for (std::size_t i = 0; i < n; ++i)
             holes.push_back({gone[i].start, gone[i].end});
     }
+    ScratchVector<std::uintptr_t> dead_tcbs;  // descriptors of exited threads glibc keeps cached
     trim_stack(caller_sp);
     const auto self_tcb = reinterpret_cast<std::uintptr_t>(pthread_self());
     for (std::size_t i = 0; i < world.count; ++i)
@@ -581,8 +632,11 @@ bool run_scan(const ScanOptions& options, std::uintptr_t caller_sp, ScanResult& 
             bool live = inside(caller_sp) || inside(self_tcb) || inside(sampler_tcb());
             for (std::size_t i = 0; i < world.count && !live; ++i)
                 live = inside(world.threads[i].sp) || inside(world.threads[i].tcb);
-            if (live || !holds_thread_descriptor(m)) continue;
+            if (live) continue;
+            const std::uintptr_t tcb = thread_descriptor_in(m);
+            if (tcb == 0) continue;
             holes.push_back({m.start, m.end});
+            dead_tcbs.push_back(tcb);
             ++out.stats.dead_stacks;
         }
     }
@@ -610,6 +664,16 @@ bool run_scan(const ScanOptions& options, std::uintptr_t caller_sp, ScanResult& 
             return tcb != 0 && load64(tcb + 8, dtv) ? dtv : std::uint64_t{0};
         };
         marker.reach_exact(dtv_of(self_tcb));
+        // glibc's cache of exited threads still owns their DTVs (freed when a stack is reused).
+        for (const std::uintptr_t tcb : dead_tcbs)
+            marker.reach_exact(dtv_of(tcb));
+        // ld.so keeps its tables (the _dl_find_object segments, link maps) through pointers
+        // into their middle: from its own data, any pointer reaches.
+        for (const Range& r : loader)
+            for (std::uintptr_t p = r.start; p + 8 <= r.end; p += 8) {
+                std::uint64_t w = 0;
+                if (load64(p, w)) marker.reach_exact(w);
+            }
         for (std::size_t i = 0; i < world.count; ++i)
             if (world.threads[i].paused) marker.reach_exact(dtv_of(world.threads[i].tcb));
         marker.mark_roots(roots);
