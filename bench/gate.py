@@ -2,10 +2,11 @@
 """bench-gate: memtrack's deterministic cost must stay within its budget.
 
 Counts instructions per malloc+free pair on the churn workload with callgrind (the difference
-of two step counts, so start-up cancels) for LD_PRELOADed mimalloc and memtrack (stats only:
-MEMTRACK_REPORT=none) and fails when memtrack's figure exceeds mimalloc's + BUDGET.
-Instruction counts are deterministic, so this is not a timed test. Exit 77 (ctest: skipped)
-when valgrind is not installed.
+of two step counts, so start-up cancels) for LD_PRELOADed mimalloc and memtrack in stats-only
+mode (MEMTRACK_STACK_DEPTH=0 MEMTRACK_LEAK_CHECK=0 MEMTRACK_REPORT=none, bench/configs.py) and
+fails when memtrack's figure exceeds mimalloc's + BUDGET. Instruction counts are
+deterministic, so this is not a timed test. Exit 77 (ctest: skipped) when valgrind is not
+installed.
 """
 import argparse
 import os
@@ -14,6 +15,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench  # noqa: E402
+import configs  # noqa: E402
 
 
 def main():
@@ -26,19 +28,20 @@ def main():
         print("bench-gate: valgrind is not installed; skipped (apt-get install valgrind)")
         return 77
     build = os.path.abspath(args.build)
-    configs = [c for c in bench.configurations(build, []) if c[0] in ("mimalloc", "memtrack")]
-    for name, lib, _, _ in configs:
-        if not os.path.exists(lib):
-            print(f"bench-gate: {lib} ({name}) is missing")
+    chosen = [c for c in configs.configurations(build) if c.name in ("mimalloc", "memtrack")]
+    for c in chosen:
+        if c.missing():
+            print(f"bench-gate: {c.name}: {c.missing()}")
             return 1
-    ipp, note = bench.instructions_per_pair(build, configs, [c[0] for c in configs])
+    ipp, note = bench.instructions_per_pair(build, chosen)
     if ipp is None:
         print(f"bench-gate: {note}")
         return 1
     extra = ipp["memtrack"] - ipp["mimalloc"]
     verdict = "within" if extra <= args.budget else "OVER"
-    print(f"bench-gate: memtrack {ipp['memtrack']:.1f}, mimalloc {ipp['mimalloc']:.1f} "
-          f"instructions per churn step: +{extra:.1f}, {verdict} the budget of +{args.budget:g}")
+    print(f"bench-gate: memtrack (stats only) {ipp['memtrack']:.1f}, mimalloc "
+          f"{ipp['mimalloc']:.1f} instructions per churn step: +{extra:.1f}, {verdict} the "
+          f"budget of +{args.budget:g}")
     return 0 if extra <= args.budget else 1
 
 

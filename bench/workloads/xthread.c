@@ -1,7 +1,8 @@
-/* xthread PAIRS STEPS: PAIRS producer threads allocate blocks of random sizes 8..1024 B and hand
- * them, 256 at a time, to their consumer thread, which frees them (cross-thread frees). Each
- * producer allocates STEPS blocks. The hand-over is a small mutex-protected queue of batches,
- * touched once per 256 blocks. */
+/* xthread THREADS BLOCKS: cross-thread frees. THREADS = 2k runs k producer/consumer pairs: each
+ * producer allocates BLOCKS/k blocks of random sizes 8..1024 B and hands them, 256 at a time, to
+ * its consumer thread, which frees them. THREADS = 1 is the single-thread baseline of the
+ * thread-scaling table: one thread allocates each batch of 256 and frees it itself. The
+ * hand-over is a small mutex-protected queue of batches, touched once per 256 blocks. */
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -81,10 +82,43 @@ static void* consumer(void* arg)
     return (void*)(uintptr_t)sum;
 }
 
+/* THREADS = 1: the producer's allocation sequence, freed by the same thread batch by batch. */
+static uint64_t single_thread(long steps)
+{
+    uint64_t s = 0x9E3779B97F4A7C15ull, sum = 0;
+    for (long i = 0; i < steps; i += kBatch) {
+        void** batch = malloc(kBatch * sizeof(void*));
+        for (int k = 0; k < kBatch; ++k) {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            unsigned char* b = malloc(8 + (size_t)(s % 1017));
+            b[0] = (unsigned char)k;
+            batch[k] = b;
+        }
+        for (int k = 0; k < kBatch; ++k) {
+            sum += ((unsigned char*)batch[k])[0];
+            free(batch[k]);
+        }
+        free(batch);
+    }
+    return sum;
+}
+
 int main(int argc, char** argv)
 {
-    const int pairs = argc > 1 ? atoi(argv[1]) : 1;
-    const long steps = argc > 2 ? atol(argv[2]) : 10000000;
+    const int threads_wanted = argc > 1 ? atoi(argv[1]) : 2;
+    const long blocks = argc > 2 ? atol(argv[2]) : 10000000;
+    if (threads_wanted < 1 || (threads_wanted > 1 && threads_wanted % 2 != 0)) {
+        fprintf(stderr, "usage: xthread THREADS BLOCKS (THREADS: 1 or an even count)\n");
+        return 2;
+    }
+    if (threads_wanted == 1) {
+        printf("%llu\n", (unsigned long long)single_thread(blocks));
+        return 0;
+    }
+    const int pairs = threads_wanted / 2;
+    const long steps = blocks / pairs;
     struct pair* ps = calloc((size_t)pairs, sizeof(struct pair));
     pthread_t* threads = malloc(sizeof(pthread_t) * 2 * (size_t)pairs);
     for (int i = 0; i < pairs; ++i) {
