@@ -9,13 +9,14 @@ CMAKE_FLAGS ?=
 all: build
 
 # Extra packages per goal: the tests also run the numpy demo and the real-tool checks; the
-# benchmark compares against jemalloc and counts instructions with valgrind.
+# benchmark compares against jemalloc, tcmalloc and the heap profilers (heaptrack, Valgrind,
+# gperftools; liblsan comes with g++) and counts instructions with valgrind.
 DEPS_EXTRA :=
 ifneq ($(filter test,$(MAKECMDGOALS)),)
 DEPS_EXTRA += python3-numpy
 endif
 ifneq ($(filter bench bench-quick,$(MAKECMDGOALS)),)
-DEPS_EXTRA += libjemalloc2 libtcmalloc-minimal4 valgrind gnuplot-nox
+DEPS_EXTRA += libjemalloc2 libtcmalloc-minimal4 libgoogle-perftools4 heaptrack valgrind gnuplot-nox
 endif
 
 deps:
