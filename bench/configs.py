@@ -94,9 +94,12 @@ def probe_memtrack_full(runner, cfg):
     if rc != 0 or "memtrack:   heap    peak" not in err or not any(f.endswith(".json") for f in files):
         return f"not active (no summary or no JSON report; {last_line(err)})"
     runner.note_config_lines(cfg, err)
-    if "memtrack:   leaks" in err:
-        runner.note(f"{cfg.name}: leak check active (summary has a leaks line for the probe's "
-                    f"10007-byte leak)")
+    if re.search(r"memtrack:   leaks .* direct in [1-9]", err):
+        runner.note(f"{cfg.name}: leak check active (its summary reports the probe's 10007-byte "
+                    f"leak)")
+    elif "memtrack:   leaks" in err:
+        runner.note(f"{cfg.name}: the leak check ran but did not report the probe's 10007-byte "
+                    f"leak ({[l for l in err.splitlines() if 'leaks' in l][0].strip()})")
     else:
         runner.note(f"{cfg.name}: this build of memtrack prints no leak check yet (no `leaks` "
                     f"line in its summary): the column measures stats, report and sampler")
