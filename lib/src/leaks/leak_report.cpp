@@ -425,14 +425,23 @@ void print_leaks_text(const LeakReport& rep)
                 stack_depth() == 0 ? ": MEMTRACK_STACK_DEPTH=0" : "");
             return;
         }
+        // Library internals inlined from system headers (allocators, make_shared) come first
+        // in C++ stacks; the summary starts at the program's code (the JSON has them all).
+        std::size_t first = 0;
+        while (first < r.frames.size() && r.frames[first].inlined &&
+               r.frames[first].file.starts_with("/usr/include/"))
+            ++first;
+        if (first == r.frames.size()) first = 0;
+        if (first > 0)
+            log("{}({} inlined library frame{} above, in the JSON report)", indent, first,
+                first == 1 ? "" : "s");
         int shown = 0;
-        for (const SymbolFrame& f : r.frames) {
+        for (std::size_t i = first; i < r.frames.size(); ++i) {
             if (shown == kTextFrames) {
-                log("{}... {} more frames in the JSON report", indent,
-                    r.frames.size() - static_cast<std::size_t>(shown));
+                log("{}... {} more frames in the JSON report", indent, r.frames.size() - i);
                 break;
             }
-            log("{}#{} {}", indent, shown, frame_text(f));
+            log("{}#{} {}", indent, i, frame_text(r.frames[i]));
             ++shown;
         }
     };

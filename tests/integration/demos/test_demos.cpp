@@ -3,6 +3,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <regex>
 
 using namespace mt_test;
@@ -100,4 +101,61 @@ TEST_CASE("demo: a bad argument gets a message and exit status 2", "[demo]")
         CHECK(r.exit_code == 2);
         CHECK(r.err.find("usage") != std::string::npos);
     }
+}
+
+TEST_CASE("demo: reference_cycle finds 1, 2 and 3 blocks for the cycles and 0 for weak_ptr",
+          "[demo]")
+{
+    TempDir dir;
+    RunOptions o;
+    o.argv = {bin("reference_cycle")};
+    o.env = {{"MEMTRACK_OUTPUT", dir.file("r.%p.json")}, {"MEMTRACK_REPORT", "json"}};
+    const RunResult r = run(o);
+    INFO(r.out << r.err);
+    REQUIRE(r.exit_code == 0);
+    CHECK(std::regex_search(r.out, std::regex("a\\.obj = a; del a +collect\\(\\) found 1 new")));
+    CHECK(std::regex_search(r.out, std::regex("b\\.obj = a +collect\\(\\) found 2 new")));
+    CHECK(std::regex_search(r.out, std::regex("c; \\.\\.\\. +collect\\(\\) found 3 new")));
+    CHECK(std::regex_search(r.out, std::regex("weakref\\.ref\\(a\\) +collect\\(\\) found 0 new")));
+    // The exit report names the three cycles, each pure, of 1, 2 and 3 Obj blocks.
+    const auto j = only_report(dir.path);
+    REQUIRE(j["cycles"].size() == 3);
+    std::vector<std::size_t> lengths;
+    for (const auto& c : j["cycles"]) {
+        CHECK(c["pure"] == true);
+        CHECK(c["count"] == 1);
+        for (const auto& m : c["members"])
+            CHECK(m["type"].get<std::string>().find("Obj") != std::string::npos);
+        lengths.push_back(c["members"].size());
+    }
+    std::sort(lengths.begin(), lengths.end());
+    CHECK(lengths == std::vector<std::size_t>{1, 2, 3});
+    CHECK(j["leaks"]["totals"]["direct_blocks"].get<int>() +
+              j["leaks"]["totals"]["indirect_blocks"].get<int>() ==
+          6);
+}
+
+TEST_CASE("demo: gc_generations shows thresholds, counts and blocks moving up", "[demo]")
+{
+    TempDir dir;
+    RunOptions o;
+    o.argv = {bin("gc_generations"), "--objects", "300"};
+    o.env = {{"MEMTRACK_REPORT", "none"}};
+    const RunResult r = run(o);
+    INFO(r.out << r.err);
+    REQUIRE(r.exit_code == 0);
+    CHECK(r.out.find("gc.get_threshold()     -> (700, 10, 10)") != std::string::npos);
+    CHECK(r.out.find("gc.get_count()         -> (302, 0, 0)   after allocating 300 objects") !=
+          std::string::npos);
+    CHECK(r.out.find("-> (0, 1, 0)   the young generation was scanned") != std::string::npos);
+    CHECK(r.out.find("-> (0, 2, 0)   generation 0 is empty now") != std::string::npos);
+    CHECK(r.out.find("-> (0, 0, 1)   generation 1 scanned") != std::string::npos);
+    // The 300 objects and the vector move 0 -> 1 -> 2 (the runtime's blocks with them).
+    std::smatch m;
+    REQUIRE(std::regex_search(r.out, m, std::regex("gen0 0, gen1 (\\d+), gen2 0")));
+    CHECK(std::stoi(m[1]) >= 302);
+    CHECK(std::regex_search(r.out, std::regex("gen0 0, gen1 0, gen2 " + std::string(m[1]))));
+    CHECK(r.out.find("gc.get_threshold() -> (1000, 15, 15)") != std::string::npos);
+    CHECK(r.out.find("unreachable") != std::string::npos);
+    CHECK(r.out.find("-> 0 unreachable") != std::string::npos);
 }
