@@ -277,7 +277,8 @@ def machine():
 def parse_args():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
-    ap.add_argument("--quick", action="store_true", help="workloads ÷4, 3 runs per cell")
+    ap.add_argument("--quick", action="store_true",
+                    help="workloads ÷4 (g++ of a small TU), fewer runs per cell")
     ap.add_argument("--runs", type=int)
     ap.add_argument("--preload", action="append", default=[], metavar="NAME=/path/lib.so")
     ap.add_argument("--workload", action="append", default=[], metavar="NAME",
@@ -294,10 +295,11 @@ def parse_args():
 def main():
     args = parse_args()
     # Runs per cell: full mode 7 for the allocators and memtrack, 5 (the minimum) for
-    # the profilers, whose runs cost 5-100× more; quick mode 3, and 1 at the reduced sizes.
+    # the profilers, whose runs cost 5-100× more; quick mode 3, 2 for the profilers (heaptrack
+    # alone took 40 s of 3 runs) and 1 at the reduced sizes, to stay under 3 minutes.
     # --runs N sets every count.
     runs_plan = {"allocators": args.runs or (3 if args.quick else 7),
-                 "profilers": args.runs or (3 if args.quick else 5),
+                 "profilers": args.runs or (2 if args.quick else 5),
                  "reduced": args.runs or (1 if args.quick else 5)}
     runs = runs_plan["allocators"]
 
