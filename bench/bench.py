@@ -312,8 +312,9 @@ def main():
     for n in args.config:
         if n not in names:
             sys.exit(f"bench: --config {n!r}: not one of {', '.join(sorted(names))}")
+    extra = {spec.partition("=")[0] for spec in args.preload}  # asked for: always run
     configs = [c for c in all_configs
-               if not args.config or c.name in args.config or c.name in baselines]
+               if not args.config or c.name in args.config or c.name in baselines | extra]
     partial = bool(args.config or args.workload or args.no_scaling or args.no_instructions)
     data_dir = tempfile.mkdtemp(prefix="memtrack-bench-data-")
     runner = Runner(build)

@@ -49,10 +49,11 @@ class Config:
 
     def missing(self):
         """Why this configuration cannot run here, or None."""
+        pkg = f"; Debian package {self.package}" if self.package else ""
         if self.preload and not os.path.exists(self.preload):
-            return f"not installed ({self.preload}; Debian package {self.package})"
+            return f"not installed ({self.preload}{pkg})"
         if self.wrapper and shutil.which(self.wrapper[0]) is None:
-            return f"not installed ({self.wrapper[0]}; Debian package {self.package})"
+            return f"not installed ({self.wrapper[0]}{pkg})"
         return None
 
 
@@ -249,6 +250,6 @@ def configurations(build, extra=()):
                              f"NAME (taken: {', '.join(sorted(taken))})")
         taken.add(name)
         configs.append(Config(name, "allocators", f"`LD_PRELOAD={path}` (--preload)",
-                              preload=os.path.abspath(path), package="(given with --preload)",
+                              preload=os.path.abspath(path),
                               in_scaling=True))
     return configs

@@ -294,7 +294,8 @@ def write_docs(data, docs_dir=os.path.join(ROOT, "docs")):
     lines.append("## Wall time: allocators and memtrack, median s (× glibc, × mimalloc)\n")
     lines += md_table(["workload"] + alloc,
                       [[f"`{wl}`"] + [t.time_text(wl, n) for n in alloc] for wl in t.w])
-    full = ["glibc", "memtrack full"] + t.names("profilers", reduced=False)
+    full = [n for n in ["glibc", "memtrack full"] + t.names("profilers", reduced=False)
+            if n in t.cfg]
     lines.append("## Wall time: heap profilers and leak checkers, median s (× glibc, × mimalloc)\n")
     lines += md_table(["workload"] + full,
                       [[f"`{wl}`"] + [t.time_text(wl, n) for n in full] for wl in t.w])
