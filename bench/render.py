@@ -284,6 +284,10 @@ def write_docs(data, docs_dir=os.path.join(ROOT, "docs")):
             lines.append(f"- **{c['name']}**: {c['status']}")
     for note in data["notes"]:
         lines.append(f"- {note}")
+    for wl, v in t.w.items():
+        for name, c in v["cells"].items():
+            if "failed" in c:
+                lines.append(f"- **{name}** failed on `{wl}`: {c['failed']}")
     lines.append("")
     lines += targets(t)
     chart = write_chart(t, docs_dir)
@@ -305,7 +309,7 @@ def write_docs(data, docs_dir=os.path.join(ROOT, "docs")):
     red = t.names(reduced=True)
     lines.append("## Wall time at reduced sizes: median s, size, (× glibc at the same size)\n")
     lines.append(f"These tools are too slow for the full workloads. Each cell marks the reduced "
-                 f"size (÷N: 1/N of the work in the tables above; for `gxx` a small translation "
+                 f"size (÷N: 1/N of the work in the tables above; for `gxx` a tiny translation "
                  f"unit) and its ratio is against **glibc (reduced)**, glibc timed at that same "
                  f"size in the same run.\n")
     lines += md_table(["workload", "reduced size"] + red,
