@@ -26,6 +26,7 @@ struct Node {
     std::uintptr_t pcs[1];  // `depth` entries (at least one slot is always allocated)
 };
 
+constexpr int kOwnFrames = 6;
 constexpr std::size_t kBucketBits = 20;
 constexpr std::size_t kBuckets = std::size_t{1} << kBucketBits;
 constexpr std::uint32_t kMaxIds = std::uint32_t{1} << 24;
@@ -167,8 +168,11 @@ std::uint32_t capture_stack() noexcept
 {
     const int depth = g_depth;
     if (depth == 0) return 0;
-    void* raw[kMaxDepth + 16];
-    const int got = unw_backtrace(raw, depth + 16);
+    // memtrack's own frames come first (the exported entry point, the slow allocation path,
+    // this function: about 4, 6 through operator new); ask for that many more, not for a
+    // generous margin: unwinding costs per frame, and deep stacks (Python's) pay it all.
+    void* raw[kMaxDepth + kOwnFrames];
+    const int got = unw_backtrace(raw, depth + kOwnFrames);
     int skip = 0;
     while (skip < got && reinterpret_cast<std::uintptr_t>(raw[skip]) >= g_self_lo &&
            reinterpret_cast<std::uintptr_t>(raw[skip]) < g_self_hi)
@@ -179,7 +183,7 @@ std::uint32_t capture_stack() noexcept
     int n = got - skip;
     if (n > depth) n = depth;
     if (n <= 0) return 0;
-    std::uintptr_t pcs[kMaxDepth + 16];
+    std::uintptr_t pcs[kMaxDepth + kOwnFrames];
     for (int i = 0; i < n; ++i)
         pcs[i] = reinterpret_cast<std::uintptr_t>(raw[skip + i]);
     return intern_stack(pcs, n, modules_epoch());

@@ -406,6 +406,9 @@ TEST_CASE("leaks: new T in a function template names the type", "[leaks]")
     REQUIRE(groups_with(j, "direct", 77, 1) == 1);
     CHECK(j["leaks"]["direct"][0]["type"].get<std::string>().find("Widget") != std::string::npos);
     CHECK(j["leaks"]["direct"][0]["type"].get<std::string>().find("make_one") == std::string::npos);
+    // Through operator new too, memtrack's own frames are dropped: the first frame is the caller.
+    const auto stack = j["leaks"]["direct"][0]["stack"].get<std::int64_t>();
+    CHECK(functions(j, stack).front().find("make_one") != std::string::npos);
 }
 
 TEST_CASE("issue 4: big blocks across a 2 GiB-aligned address are scanned whole", "[leaks]")
