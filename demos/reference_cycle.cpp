@@ -3,8 +3,10 @@
 // a cycle of shared_ptrs is never freed. memtrack's leak check names such cycles; collect()
 // returns how many unreachable blocks it finds (it reports, it never frees).
 //
-//   build/bin/reference_cycle          (the report at exit shows each cycle, in cycle order)
-#include <memtrack/memtrack.h>
+//   build/bin/reference_cycle                      (linked with libmemtrack: no launcher needed)
+//   build/bin/memtrack -- build/bin/reference_cycle
+// The report at exit (stderr and JSON) names each cycle with its members in cycle order.
+#include <memtrack/memtrack.hpp>
 
 #include <fmt/core.h>
 
@@ -18,17 +20,6 @@ struct Obj {
     std::weak_ptr<Obj> weak;   // a weak one: breaks the cycle
     char payload[200] = {};
 };
-
-std::int64_t g_found = 0;
-
-// Scans and prints how many more unreachable blocks there are than after the last case.
-void report(const char* what, const char* python)
-{
-    const std::int64_t found = memtrack_collect(2);
-    fmt::print("{:<34} {:<28} collect() found {} new unreachable block{}\n", what, python,
-               found - g_found, found - g_found == 1 ? "" : "s");
-    g_found = found;
-}
 
 [[gnu::noinline]] void self_cycle()
 {
@@ -72,30 +63,69 @@ void report(const char* what, const char* python)
         area[i] = 0;
 }
 
+// Bytes of one make_shared<Obj>() block (the control block with the Obj in it), as memtrack
+// counts them: what the cycles' members weigh in the report.
+[[gnu::noinline]] std::int64_t obj_block_bytes()
+{
+    const std::int64_t before = memtrack::current_bytes();
+    const auto probe = std::make_shared<Obj>();
+    return memtrack::current_bytes() - before;
+}
+
+struct Case {
+    const char* name;
+    const char* cpp;
+    const char* python;
+    void (*run)();
+    const char* why;
+};
+
+constexpr Case kCases[] = {
+    {"self cycle", "a->obj = a", "a.obj = a; del a", self_cycle,
+     "a owns itself, so its use count never drops to 0"},
+    {"2-cycle", "a->obj = b; b->obj = a", "a.obj = b; b.obj = a; del a, b", two_cycle,
+     "a and b own each other: both counts stay at 1"},
+    {"3-cycle", "a->obj = b; b->obj = c; c->obj = a",
+     "a.obj = b; b.obj = c; c.obj = a; del a, b, c", three_cycle,
+     "each of a, b, c is owned by the one before it"},
+    {"weak_ptr", "a->obj = b; b->weak = a", "a.obj = b; b.obj = weakref.ref(a); del a, b",
+     weak_cycle, "b->weak does not own a: a is freed, then b with it"},
+};
+
 }  // namespace
 
-int main()
+int main(int argc, char** argv)
 {
-    if (memtrack_is_active() == 0) {
-        fmt::print(stderr, "reference_cycle: memtrack is not tracking this process (run "
-                           "build/bin/reference_cycle from this build, or under memtrack)\n");
+    if (argc > 1) {
+        fmt::print(stderr, "{}: unknown argument {}\nusage: {}\n", argv[0], argv[1], argv[0]);
+        return 2;
+    }
+    if (!memtrack::is_active()) {
+        fmt::print(
+            stderr,
+            "reference_cycle: memtrack is not tracking this process's allocations "
+            "(memtrack_is_active() == 0: another malloc comes first, e.g. one in "
+            "LD_PRELOAD), so collect() cannot see the cycles.\nRun it as built: "
+            "build/bin/reference_cycle, or build/bin/memtrack -- build/bin/reference_cycle\n");
         return 1;
     }
-    g_found = memtrack_collect(2);  // what the runtime itself holds unreachable, if anything
-    fmt::print("{:<34} {:<28} {}\n", "C++ (std::shared_ptr)", "Python", "memtrack");
-    self_cycle();
-    clear_dead_frames();
-    report("self cycle: a->obj = a", "a.obj = a; del a");
-    two_cycle();
-    clear_dead_frames();
-    report("2-cycle: a->obj = b, b->obj = a", "a.obj = b; b.obj = a");
-    three_cycle();
-    clear_dead_frames();
-    report("3-cycle: a -> b -> c -> a", "a.obj = b; b.obj = c; ...");
-    weak_cycle();
-    clear_dead_frames();
-    report("weak back reference: b->weak = a", "b.obj = weakref.ref(a)");
-    fmt::print("(each make_shared<Obj> is one block: the control block with the object in it; "
-               "the report at exit names the cycles)\n");
+    fmt::print("reference_cycle: std::shared_ptr cycles; each make_shared<Obj>() is one {} B "
+               "block\n",
+               obj_block_bytes());
+    // What the runtime itself holds unreachable, if anything: the cases count from here.
+    std::int64_t previous = memtrack_collect(2);
+    fmt::print("memtrack_collect(2) before the cases -> {} unreachable blocks\n\n", previous);
+    for (const Case& c : kCases) {
+        c.run();
+        clear_dead_frames();
+        const std::int64_t found = memtrack_collect(2);
+        fmt::print("{:<12} C++: {:<36} Python: {}\n", c.name, c.cpp, c.python);
+        fmt::print("{:<12} collect(2) -> {} unreachable ({} new): {}\n", "", found,
+                   found - previous, c.why);
+        previous = found;
+    }
+    fmt::print("\nmemtrack reports and never frees (Python's gc.collect() would free them), so "
+               "each\ncollect(2) counts the earlier cycles again. The report at exit names the "
+               "3 cycles.\n");
     return 0;
 }

@@ -92,47 +92,142 @@ TEST_CASE("demo: normalize: copying 2.00x, in place 1.00x", "[demo]")
 TEST_CASE("demo: a bad argument gets a message and exit status 2", "[demo]")
 {
     TempDir dir;
-    for (const auto& argv :
-         std::vector<std::vector<std::string>>{{bin("process_data"), "--size", "lots"},
-                                               {bin("process_data"), "--variant", "nope"},
-                                               {bin("list_vs_generator"), "--images"},
-                                               {bin("normalize"), "--size", "12 parsecs"}}) {
+    for (const auto& argv : std::vector<std::vector<std::string>>{
+             {bin("process_data"), "--size", "lots"},
+             {bin("process_data"), "--variant", "nope"},
+             {bin("list_vs_generator"), "--images"},
+             {bin("normalize"), "--size", "12 parsecs"},
+             {bin("reference_cycle"), "--size", "1"},
+             {bin("gc_generations"), "--objects", "many"},
+             {bin("gc_generations"), "--drop", "5", "--objects", "3"},
+             {bin("gc_generations"), "--drop"}}) {
         const RunResult r = run_demo(argv, dir, false);
         CHECK(r.exit_code == 2);
         CHECK(r.err.find("usage") != std::string::npos);
     }
 }
 
+namespace {
+// reference_cycle's stdout: the four cases' collect(2) results, cumulative and new.
+void check_reference_cycle_output(const std::string& out)
+{
+    CHECK(out.find("memtrack_collect(2) before the cases -> 0 unreachable blocks") !=
+          std::string::npos);
+    CHECK(std::regex_search(
+        out, std::regex("self cycle +C\\+\\+: a->obj = a +Python: a\\.obj = a; del a\n +"
+                        "collect\\(2\\) -> 1 unreachable \\(1 new\\): ")));
+    CHECK(std::regex_search(out, std::regex("2-cycle +C\\+\\+: a->obj = b; b->obj = a .*\n +"
+                                            "collect\\(2\\) -> 3 unreachable \\(2 new\\): ")));
+    CHECK(std::regex_search(out, std::regex("3-cycle +C\\+\\+: .*c->obj = a .*\n +"
+                                            "collect\\(2\\) -> 6 unreachable \\(3 new\\): ")));
+    CHECK(std::regex_search(out, std::regex("weak_ptr +C\\+\\+: .*b->weak = a .*\n +"
+                                            "collect\\(2\\) -> 6 unreachable \\(0 new\\): ")));
+}
+
+// The function of a stack's first frame inside reference_cycle.cpp (the case that allocated).
+std::string case_of(const nlohmann::json& report, int stack)
+{
+    for (const auto& f : report["stacks"][std::to_string(stack)])
+        if (f.value("file", "").find("reference_cycle.cpp") != std::string::npos)
+            return f.value("function", "");
+    return "";
+}
+}  // namespace
+
 TEST_CASE("demo: reference_cycle finds 1, 2 and 3 blocks for the cycles and 0 for weak_ptr",
           "[demo]")
 {
     TempDir dir;
     RunOptions o;
-    o.argv = {bin("reference_cycle")};
+    o.argv = {bin("reference_cycle")};  // linked with libmemtrack: no preload, no launcher
+    o.preload = false;
     o.env = {{"MEMTRACK_OUTPUT", dir.file("r.%p.json")}, {"MEMTRACK_REPORT", "json"}};
     const RunResult r = run(o);
     INFO(r.out << r.err);
     REQUIRE(r.exit_code == 0);
-    CHECK(std::regex_search(r.out, std::regex("a\\.obj = a; del a +collect\\(\\) found 1 new")));
-    CHECK(std::regex_search(r.out, std::regex("b\\.obj = a +collect\\(\\) found 2 new")));
-    CHECK(std::regex_search(r.out, std::regex("c; \\.\\.\\. +collect\\(\\) found 3 new")));
-    CHECK(std::regex_search(r.out, std::regex("weakref\\.ref\\(a\\) +collect\\(\\) found 0 new")));
-    // The exit report names the three cycles, each pure, of 1, 2 and 3 Obj blocks.
+    check_reference_cycle_output(r.out);
+    std::smatch m;
+    REQUIRE(
+        std::regex_search(r.out, m, std::regex("make_shared<Obj>\\(\\) is one (\\d+) B block")));
+    const int block = std::stoi(m[1]);
+    CHECK(block > 200);  // the Obj (a 200 B payload, two smart pointers) and its control block
+
+    // The exit report names the three cycles, each pure, of 1, 2 and 3 Obj blocks, every member
+    // allocated by its own case: the self cycle by self_cycle(), and so on.
     const auto j = only_report(dir.path);
     REQUIRE(j["cycles"].size() == 3);
     std::vector<std::size_t> lengths;
     for (const auto& c : j["cycles"]) {
+        const std::size_t n = c["members"].size();
+        INFO("cycle of " << n << ": " << c.dump());
+        lengths.push_back(n);
         CHECK(c["pure"] == true);
         CHECK(c["count"] == 1);
-        for (const auto& m : c["members"])
-            CHECK(m["type"].get<std::string>().find("Obj") != std::string::npos);
-        lengths.push_back(c["members"].size());
+        CHECK(c["blocks"] == n);
+        CHECK(c["bytes"] == static_cast<int>(n) * block);
+        const char* expected = n == 1 ? "self_cycle" : n == 2 ? "two_cycle" : "three_cycle";
+        for (const auto& member : c["members"]) {
+            CHECK(member["size"] == block);
+            CHECK(member["type"].get<std::string>().find("Obj") != std::string::npos);
+            CHECK(case_of(j, member["stack"].get<int>()).find(expected) != std::string::npos);
+        }
     }
     std::sort(lengths.begin(), lengths.end());
     CHECK(lengths == std::vector<std::size_t>{1, 2, 3});
-    CHECK(j["leaks"]["totals"]["direct_blocks"].get<int>() +
-              j["leaks"]["totals"]["indirect_blocks"].get<int>() ==
-          6);
+
+    // Those six blocks are all that leaked: the weak_ptr case adds nothing.
+    const auto& totals = j["leaks"]["totals"];
+    CHECK(totals["direct_blocks"].get<int>() + totals["indirect_blocks"].get<int>() == 6);
+    CHECK(totals["direct_bytes"].get<int>() + totals["indirect_bytes"].get<int>() == 6 * block);
+    CHECK(totals["possible_blocks"] == 0);
+    CHECK(totals["cycles"] == 3);
+    CHECK(totals["cycle_blocks"] == 6);
+    for (const char* kind : {"direct", "indirect", "possible"})
+        for (const auto& leak : j["leaks"][kind])
+            CHECK(case_of(j, leak["stack"].get<int>()).find("weak_cycle") == std::string::npos);
+}
+
+TEST_CASE("demo: reference_cycle under the launcher prints the same and names the cycles", "[demo]")
+{
+    TempDir dir;
+    RunOptions o;
+    o.argv = {bin("memtrack"), "--output", dir.file("r.%p.json"), "--", bin("reference_cycle")};
+    o.preload = false;  // the launcher preloads the library the demo is also linked with
+    const RunResult r = run(o);
+    INFO(r.out << r.err);
+    REQUIRE(r.exit_code == 0);
+    check_reference_cycle_output(r.out);
+    CHECK(r.err.find("; 3 reference cycles") != std::string::npos);
+    CHECK(r.err.find("Reference cycle of 3 blocks") != std::string::npos);
+    CHECK(r.err.find("Reference cycle of 2 blocks") != std::string::npos);
+    CHECK(r.err.find("Reference cycle of 1 block ") != std::string::npos);
+    CHECK(only_report(dir.path)["cycles"].size() == 3);
+}
+
+TEST_CASE("demo: reference_cycle and gc_generations say so when memtrack is not tracking", "[demo]")
+{
+    // Another malloc preloaded ahead of the demo's own libmemtrack: memtrack_is_active() == 0.
+    std::string other;
+    for (const char* path : {"/usr/lib/x86_64-linux-gnu/libjemalloc.so.2",
+                             "/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4"})
+        if (file_exists(path)) other = path;
+    if (other.empty()) {
+        WARN("no other malloc library (jemalloc, tcmalloc) installed: not tested");
+        return;
+    }
+    TempDir dir;
+    for (const char* demo : {"reference_cycle", "gc_generations"}) {
+        RunOptions o;
+        o.argv = {bin(demo)};
+        o.preload = false;
+        o.env = {{"LD_PRELOAD", other}, {"MEMTRACK_REPORT", "none"}};
+        const RunResult r = run(o);
+        INFO(demo << ": " << r.out << r.err);
+        CHECK(r.exit_code == 1);
+        CHECK(r.out.empty());
+        CHECK(r.err.find("memtrack is not tracking this process's allocations") !=
+              std::string::npos);
+    }
 }
 
 TEST_CASE("demo: gc_generations shows thresholds, counts and blocks moving up", "[demo]")
@@ -140,22 +235,87 @@ TEST_CASE("demo: gc_generations shows thresholds, counts and blocks moving up", 
     TempDir dir;
     RunOptions o;
     o.argv = {bin("gc_generations"), "--objects", "300"};
-    o.env = {{"MEMTRACK_REPORT", "none"}};
+    o.preload = false;
+    o.env = {{"MEMTRACK_OUTPUT", dir.file("r.%p.json")}, {"MEMTRACK_REPORT", "json"}};
     const RunResult r = run(o);
     INFO(r.out << r.err);
     REQUIRE(r.exit_code == 0);
-    CHECK(r.out.find("gc.get_threshold()     -> (700, 10, 10)") != std::string::npos);
-    CHECK(r.out.find("gc.get_count()         -> (302, 0, 0)   after allocating 300 objects") !=
-          std::string::npos);
-    CHECK(r.out.find("-> (0, 1, 0)   the young generation was scanned") != std::string::npos);
-    CHECK(r.out.find("-> (0, 2, 0)   generation 0 is empty now") != std::string::npos);
-    CHECK(r.out.find("-> (0, 0, 1)   generation 1 scanned") != std::string::npos);
-    // The 300 objects and the vector move 0 -> 1 -> 2 (the runtime's blocks with them).
-    std::smatch m;
-    REQUIRE(std::regex_search(r.out, m, std::regex("gen0 0, gen1 (\\d+), gen2 0")));
-    CHECK(std::stoi(m[1]) >= 302);
-    CHECK(std::regex_search(r.out, std::regex("gen0 0, gen1 0, gen2 " + std::string(m[1]))));
-    CHECK(r.out.find("gc.get_threshold() -> (1000, 15, 15)") != std::string::npos);
-    CHECK(r.out.find("unreachable") != std::string::npos);
-    CHECK(r.out.find("-> 0 unreachable") != std::string::npos);
+    // Each call and its result, in order.
+    const std::vector<std::string> expected = {
+        "gc.get_threshold\\(\\) +-> \\(700, 10, 10\\)",
+        "gc.collect\\(2\\) +-> 0 unreachable ",
+        "gc.get_count\\(\\) +-> \\(0, 0, 0\\) ",
+        "gc.get_count\\(\\) +-> \\(1, 0, 0\\) ",  // the vector
+        "gc.get_count\\(\\) +-> \\(301, 0, 0\\) +\\+ 300 objects of 64 B",
+        "gc.collect\\(0\\) +-> 0 unreachable ",
+        "gc.get_count\\(\\) +-> \\(0, 1, 0\\) ",
+        "live blocks by generation +gen0 0, gen1 (\\d+), gen2 0 \\(301 of them this demo's\\)",
+        "gc.collect\\(0\\) +-> 0 unreachable ",
+        "gc.get_count\\(\\) +-> \\(0, 2, 0\\) ",
+        "gc.collect\\(1\\) +-> 0 unreachable ",
+        "gc.get_count\\(\\) +-> \\(0, 0, 1\\) ",
+        "live blocks by generation +gen0 0, gen1 0, gen2 (\\d+) \\(301 of them this demo's\\)",
+        "objs\\[0\\.\\.10\\) = nullptr +10 objects lose their only pointer",
+        "gc.collect\\(2\\) +-> 10 unreachable ",
+        "gc.get_count\\(\\) +-> \\(0, 0, 0\\) ",
+        "live blocks by generation +gen0 0, gen1 0, gen2 (\\d+) \\(301 of them this demo's\\)",
+        "scans so far +gen0 2, gen1 1, gen2 2; unreachable found 0, 0, 10",
+        "gc.get_threshold\\(\\) +-> \\(1000, 15, 15\\) +after gc.set_threshold\\(1000, 15, 15\\)",
+    };
+    std::vector<std::string> lines;
+    for (std::size_t at = 0, nl; at < r.out.size(); at = nl + 1) {
+        nl = r.out.find('\n', at);
+        if (nl == std::string::npos) nl = r.out.size();
+        lines.push_back(r.out.substr(at, nl - at));
+    }
+    REQUIRE(lines.size() == expected.size());
+    std::vector<int> live;  // the generation holding every live block, after each scan shown
+    for (std::size_t i = 0; i < expected.size(); ++i) {
+        INFO("line " << i << ": " << lines[i]);
+        std::smatch m;
+        CHECK(std::regex_search(lines[i], m, std::regex(expected[i])));
+        if (m.size() > 1) live.push_back(std::stoi(m[1]));
+    }
+    // The same blocks move from generation 1 to 2: the demo's 301 and the runtime's own few.
+    REQUIRE(live.size() == 3);
+    CHECK(live[0] >= 301);
+    CHECK(live[1] == live[0]);
+    CHECK(live[2] == live[0]);
+
+    // The 10 dropped objects are the run's only leak.
+    const auto j = only_report(dir.path);
+    CHECK(j["leaks"]["totals"]["direct_blocks"] == 10);
+    CHECK(j["leaks"]["totals"]["direct_bytes"] == 640);
+    CHECK(j["leaks"]["totals"]["indirect_blocks"] == 0);
+    CHECK(j["leaks"]["totals"]["possible_blocks"] == 0);
+    CHECK(j["cycles"].empty());
+}
+
+TEST_CASE("demo: gc_generations with other sizes, nothing dropped and under the launcher", "[demo]")
+{
+    TempDir dir;
+    RunOptions o;
+    o.argv = {bin("memtrack"),
+              "--output",
+              dir.file("r.%p.json"),
+              "--report",
+              "json",
+              "--",
+              bin("gc_generations"),
+              "--objects",
+              "50",
+              "--drop",
+              "0"};
+    o.preload = false;
+    const RunResult r = run(o);
+    INFO(r.out << r.err);
+    REQUIRE(r.exit_code == 0);
+    CHECK(std::regex_search(r.out, std::regex("\\(51, 0, 0\\) +\\+ 50 objects of 64 B")));
+    CHECK(std::regex_search(r.out, std::regex("gen0 0, gen1 \\d+, gen2 0 \\(51 of them")));
+    CHECK(std::regex_search(r.out, std::regex("objs\\[0\\.\\.0\\) = nullptr +0 objects")));
+    CHECK(r.out.find("unreachable found 0, 0, 0") != std::string::npos);
+    CHECK(r.out.find("-> 10 unreachable") == std::string::npos);
+    const auto j = only_report(dir.path);
+    CHECK(j["leaks"]["totals"]["direct_blocks"] == 0);
+    CHECK(j["leaks"]["totals"]["indirect_blocks"] == 0);
 }
