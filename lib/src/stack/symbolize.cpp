@@ -505,7 +505,9 @@ void Symbolizer::Impl::describe(ModuleDwfl& md, std::uintptr_t addr, const Symbo
     std::vector<Dwarf_Die> chain;  // function-like scopes, innermost first, up to a subprogram
     Dwarf_Files* files = nullptr;  // of the CU holding the chain (DW_AT_call_file indexes it)
     Dwarf_Addr cu_bias = 0;
+    bool in_cu = false;
     if (Dwarf_Die* cudie = dw->dwfl_module_addrdie(mod, addr, &cu_bias)) {
+        in_cu = true;
         auto [it, inserted] = scope_indexes.try_emplace(cudie);
         if (inserted) {
             try {
@@ -541,6 +543,13 @@ void Symbolizer::Impl::describe(ModuleDwfl& md, std::uintptr_t addr, const Symbo
     SymbolFrame frame = base;
     frame.function = symbol_name(symbol);
     if (frame.function.empty() && i < chain.size()) frame.function = die_name(*dw, &chain[i]);
+    // No function of the debug info covers addr (code without it, like _start): the line row
+    // dwfl_module_getsrc found is the end of a neighbouring sequence, not this code (GCC ends
+    // main's line table with a row at main's end address, where _start may follow).
+    if (!in_cu || chain.empty()) {
+        file.clear();
+        line = 0;
+    }
     frame.file = std::move(file);
     frame.line = line;
     out.push_back(std::move(frame));

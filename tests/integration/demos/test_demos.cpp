@@ -319,3 +319,25 @@ TEST_CASE("demo: gc_generations with other sizes, nothing dropped and under the 
     CHECK(j["leaks"]["totals"]["direct_blocks"] == 0);
     CHECK(j["leaks"]["totals"]["indirect_blocks"] == 0);
 }
+
+TEST_CASE("issue 4: a frame without debug info gets no source line from its neighbour", "[demo]")
+{
+    // gc_generations' _start sits right after main, whose line table ends with a row at main's
+    // end address: _start was shown at vector.tcc:71.
+    TempDir dir;
+    RunOptions o;
+    o.argv = {bin("gc_generations"), "--objects", "50"};
+    o.env = {{"MEMTRACK_OUTPUT", dir.file("r.%p.json")}, {"MEMTRACK_REPORT", "json"}};
+    const RunResult r = run(o);
+    REQUIRE(r.exit_code == 0);
+    const auto j = only_report(dir.path);
+    int starts = 0;
+    for (const auto& [id, frames] : j["stacks"].items())
+        for (const auto& f : frames)
+            if (f["function"] == "_start") {
+                ++starts;
+                CHECK(f["file"] == "");
+                CHECK(f["line"] == 0);
+            }
+    CHECK(starts > 0);
+}
