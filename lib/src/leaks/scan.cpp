@@ -304,8 +304,10 @@ public:
         stack_.push_back(static_cast<std::uint32_t>(i));
     }
 
-    // Phase 1 visitor: start pointers reach; interior pointers are remembered.
-    void scan_reach(std::uintptr_t start, std::uintptr_t end) noexcept
+    // Visits every aligned word of [start, end) that points into a block (start or interior),
+    // skipping unreadable pages (safe mode).
+    template <class Fn>
+    void for_each_pointer(std::uintptr_t start, std::uintptr_t end, Fn&& fn) noexcept
     {
         for (std::uintptr_t p = (start + 7) & ~std::uintptr_t{7}; p + 8 <= end; p += 8) {
             std::uint64_t w = 0;
@@ -317,37 +319,34 @@ public:
             if (w < lo_ || w >= hi_) continue;
             bool interior = false;
             const std::int64_t i = lookup(w, interior);
-            if (i < 0) continue;
-            ScanBlock& b = r_.blocks[static_cast<std::size_t>(i)];
-            if (b.state != BlockState::Unvisited) continue;
+            if (i >= 0) fn(static_cast<std::uint32_t>(i), interior);
+        }
+    }
+
+    // Phase 1 visitor: start pointers reach; interior pointers are remembered.
+    void scan_reach(std::uintptr_t start, std::uintptr_t end) noexcept
+    {
+        for_each_pointer(start, end, [this](std::uint32_t i, bool interior) {
+            ScanBlock& b = r_.blocks[i];
+            if (b.state != BlockState::Unvisited) return;
             if (interior) {
-                interior_.push_back(static_cast<std::uint32_t>(i));
+                interior_.push_back(i);
             } else {
                 b.state = BlockState::Reachable;
-                stack_.push_back(static_cast<std::uint32_t>(i));
+                stack_.push_back(i);
             }
-        }
+        });
     }
 
     // Phase 2 visitor: any pointer makes an unvisited block possibly reachable.
     void scan_possible(std::uintptr_t start, std::uintptr_t end) noexcept
     {
-        for (std::uintptr_t p = (start + 7) & ~std::uintptr_t{7}; p + 8 <= end; p += 8) {
-            std::uint64_t w = 0;
-            if (!load64(p, w)) {
-                p |= 4095;
-                p -= 7;
-                continue;
-            }
-            if (w < lo_ || w >= hi_) continue;
-            bool interior = false;
-            const std::int64_t i = lookup(w, interior);
-            if (i < 0) continue;
-            ScanBlock& b = r_.blocks[static_cast<std::size_t>(i)];
-            if (b.state != BlockState::Unvisited) continue;
+        for_each_pointer(start, end, [this](std::uint32_t i, bool) {
+            ScanBlock& b = r_.blocks[i];
+            if (b.state != BlockState::Unvisited) return;
             b.state = BlockState::Possible;
-            stack_.push_back(static_cast<std::uint32_t>(i));
-        }
+            stack_.push_back(i);
+        });
     }
 
     template <bool Possible> void drain() noexcept
@@ -418,15 +417,9 @@ public:
             const ScanBlock& b = r_.blocks[bi];
             r_.stats.heap_bytes += b.size;
             for_resident(b.user, b.user + b.size, [&](std::uintptr_t lo, std::uintptr_t hi) {
-                for (std::uintptr_t p = (lo + 7) & ~std::uintptr_t{7}; p + 8 <= hi; p += 8) {
-                    std::uint64_t w = 0;
-                    if (!load64(p, w)) break;
-                    if (w < lo_ || w >= hi_) continue;
-                    bool interior = false;
-                    const std::int64_t t = lookup(w, interior);
-                    if (t >= 0 && index[static_cast<std::size_t>(t)] != UINT32_MAX)
-                        r_.edge_targets.push_back(index[static_cast<std::size_t>(t)]);
-                }
+                for_each_pointer(lo, hi, [&](std::uint32_t t, bool) {
+                    if (index[t] != UINT32_MAX) r_.edge_targets.push_back(index[t]);
+                });
             });
             r_.edge_offsets.push_back(static_cast<std::uint32_t>(r_.edge_targets.size()));
         }
