@@ -80,3 +80,17 @@ TEST_CASE("config: a bad value keeps the default", "[config]")
     md::load_config();
     CHECK(md::config().interval_ns == 0);
 }
+
+TEST_CASE("config: sizes for the gates", "[config]")
+{
+    CHECK(md::parse_size("4096") == 4096);
+    CHECK(md::parse_size("512MiB") == 512LL << 20);
+    CHECK(md::parse_size(" 2 GB ") == 2'000'000'000);
+    CHECK(md::parse_size("1.5KiB") == 1536);
+    CHECK(md::parse_size("1G") == 1LL << 30);
+    CHECK_FALSE(md::parse_size("").has_value());
+    CHECK_FALSE(md::parse_size("MiB").has_value());
+    CHECK_FALSE(md::parse_size("-1").has_value());
+    CHECK_FALSE(md::parse_size("3 parsecs").has_value());
+    CHECK_FALSE(md::parse_size("1e30").has_value());
+}

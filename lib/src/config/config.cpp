@@ -29,22 +29,27 @@ void complain(std::string_view name, std::string_view value, std::string_view ac
 {
     log("{}=\"{}\" is not {}; using {}", name, value, accepted, fallback);
 }
-}  // namespace
-
-std::optional<std::int64_t> parse_duration_ns(std::string_view text) noexcept
+// "1.5 ms" -> {1.5, "ms"}: a non-negative decimal number and the (trimmed) rest.
+std::optional<std::pair<double, std::string_view>> number_and_unit(std::string_view text) noexcept
 {
     text = trim(text);
-    if (text.empty()) return std::nullopt;
-    // Number part: digits with an optional fraction.
     std::size_t i = 0;
     while (i < text.size() && ((text[i] >= '0' && text[i] <= '9') || text[i] == '.'))
         ++i;
     const std::string_view number = text.substr(0, i);
-    const std::string_view unit = trim(text.substr(i));
     if (number.empty() || number == ".") return std::nullopt;
     double value = 0;
     const auto res = std::from_chars(number.data(), number.data() + number.size(), value);
     if (res.ec != std::errc{} || res.ptr != number.data() + number.size()) return std::nullopt;
+    return std::pair{value, trim(text.substr(i))};
+}
+}  // namespace
+
+std::optional<std::int64_t> parse_duration_ns(std::string_view text) noexcept
+{
+    const auto parsed = number_and_unit(text);
+    if (!parsed) return std::nullopt;
+    const auto [value, unit] = *parsed;
     double scale = 0;
     if (unit.empty() || unit == "s")
         scale = 1e9;
@@ -88,16 +93,9 @@ std::optional<ReportKinds> parse_report_kinds(std::string_view text) noexcept
 
 std::optional<std::int64_t> parse_size(std::string_view text) noexcept
 {
-    text = trim(text);
-    std::size_t i = 0;
-    while (i < text.size() && ((text[i] >= '0' && text[i] <= '9') || text[i] == '.'))
-        ++i;
-    const std::string_view number = text.substr(0, i);
-    const std::string_view unit = trim(text.substr(i));
-    if (number.empty() || number == ".") return std::nullopt;
-    double value = 0;
-    const auto res = std::from_chars(number.data(), number.data() + number.size(), value);
-    if (res.ec != std::errc{} || res.ptr != number.data() + number.size()) return std::nullopt;
+    const auto parsed = number_and_unit(text);
+    if (!parsed) return std::nullopt;
+    const auto [value, unit] = *parsed;
     struct Unit {
         std::string_view name;
         double scale;
