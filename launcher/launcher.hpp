@@ -42,7 +42,10 @@ namespace memtrack::launcher {
     X("--max-leaked", MEMTRACK_MAX_LEAKED, "SIZE", "1MiB",                                         \
       "fail the run when more than SIZE leaked (direct + indirect)")                               \
     X("--gc", MEMTRACK_GC, "off|auto", "off",                                                      \
-      "auto: scan generations whenever the thresholds trip, as Python's gc does (default off)")
+      "auto: scan generations whenever the thresholds trip, as Python's gc does (default off)")    \
+    X("--break-alloc", MEMTRACK_BREAK_ALLOC, "N", "0",                                             \
+      "raise SIGTRAP at allocation number N, the [allocation #N] of a leak report, so that a "     \
+      "debugger stops where the leaked block is allocated (default 0: off)")
 
 struct PassedOption {
     const char* flags;       // CLI11 names, e.g. "-o,--output"

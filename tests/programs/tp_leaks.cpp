@@ -1,6 +1,8 @@
 // Leak-check scenarios for the integration tests: `tp_leaks SCENARIO [N]`. Each scenario leaks
 // (or holds) blocks of marker sizes, so the tests can find them in the JSON report. Pointers
 // are dropped inside noinline functions, so no live frame of the program keeps them.
+#include "tp_stats.h"
+
 #include <dlfcn.h>
 #include <pthread.h>
 #include <unistd.h>
@@ -149,6 +151,33 @@ NOINLINE void realloc_leak()
     for (std::size_t n = 200; n <= 6400; n *= 2)
         p = realloc(p, n);
     escape(p);  // 6400 bytes
+}
+
+// Sequence numbers: `before` tracked allocations, then these, numbered before+1.. in order
+// (n = 3: not known at compile time, so the loop is one call site).
+NOINLINE void seq_leaks(int n)
+{
+    for (int i = 0; i < n; ++i)
+        leak_direct(3001);              // +1, +2, +3
+    leak_direct(std::size_t{3} << 20);  // +4: a big block, numbered in the registry
+    leak_ring(2, 3002);                 // +5, +6: a 2-cycle
+    void* p = malloc(10);               // +7
+    p = realloc(p, 3003);               // +8: a realloc is a new allocation
+    escape(p);
+}
+
+// A 2-cycle whose older block lies at the higher address: `a` (5000 B) comes from a page
+// started after the 7000 B page that `b`, allocated later, lands in. Prints which is higher.
+NOINLINE int leak_cycle_old_high()
+{
+    void* first = malloc(7000);  // starts the 7000 B page
+    void** a = static_cast<void**>(calloc(1, 5000));
+    void** b = static_cast<void**>(calloc(1, 7000));
+    a[0] = b;
+    b[0] = a;
+    escape(a);
+    free(first);
+    return a > b ? 1 : 0;
 }
 
 struct alignas(64) Aligned {
@@ -332,6 +361,16 @@ int main(int argc, char** argv)
             keep[i] = big;
         }
         g_global = keep;
+    } else if (s == "seq") {
+        // The number of tracked allocations so far (memtrack_stats.allocations), then
+        // seq_leaks; printed last, so that stdout's buffer comes after.
+        tp_stats();  // resolves memtrack_get_stats first
+        const std::uint64_t before = tp_stats().allocations;
+        seq_leaks(n);
+        printf("before=%llu\n", static_cast<unsigned long long>(before));
+    } else if (s == "cycle_order") {
+        const int older_higher = leak_cycle_old_high();
+        printf("older_higher=%d\n", older_higher);
     } else if (s == "collect") {
         // collect() counts: a list of n blocks found, then nothing new.
         leak_list(n, 48);

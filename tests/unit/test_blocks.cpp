@@ -1,6 +1,7 @@
 // Block primitives: alignment, glibc semantics, foreign pointers, double frees.
 #include "core/block.hpp"
 #include "fresh.hpp"
+#include "leaks/big_blocks.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -229,4 +230,106 @@ TEST_CASE("blocks: an interior pointer is foreign", "[blocks]")
     CHECK(md::snapshot().foreign_frees == 1);
     CHECK(md::requested_size(p) == 256);
     md::release(p);
+}
+
+TEST_CASE("blocks: a sequence number packed into a header survives with size, flags and "
+          "generation, across the 42-bit wrap",
+          "[blocks][seq]")
+{
+    const std::uint64_t wrap = std::uint64_t{1} << md::kSeqBits;
+    for (const std::uint64_t seq :
+         {std::uint64_t{1}, std::uint64_t{0x0fffffff}, std::uint64_t{0x10000000}, wrap - 1, wrap,
+          wrap + 5, 3 * wrap + std::uint64_t{0x123456789}}) {
+        for (const std::uint64_t size : {std::uint64_t{0}, std::uint64_t{1000}, md::kSeqSizeMask}) {
+            std::uint64_t sf = size | md::kAligned | (std::uint64_t{2} << md::kGenShift);
+            std::uint32_t aux = 0xabcdef;  // a stack id
+            md::pack_seq(seq, sf, aux);
+            INFO("seq " << seq << " size " << size);
+            CHECK(md::size_of(sf) == size);
+            CHECK((sf & md::kAligned) != 0);
+            CHECK((sf & md::kGenMask) >> md::kGenShift == 2);
+            CHECK((aux & md::kStackIdMask) == 0xabcdef);
+            CHECK(md::size_flags_plausible(sf));
+            CHECK(md::seq_of(sf, aux, seq) == seq);
+            CHECK(md::seq_of(sf, aux, seq + 1000) == seq);
+            CHECK(md::seq_of(sf, aux, seq + wrap - 1) == seq);
+            // A flagged header never passes the inline free's unflagged check.
+            const void* user = reinterpret_cast<void*>(0x7f0000001010);
+            CHECK(md::check_of(user, sf) != md::check_of(user));
+        }
+    }
+    CHECK(md::seq_of(1000, 0, 77) == 0);  // no kSeq: no number
+    CHECK(md::size_of(std::uint64_t{5} << 40) == std::uint64_t{5} << 40);
+    CHECK_FALSE(md::size_flags_plausible(std::uint64_t{1} << 60));  // bit 60 without kSeq
+}
+
+namespace {
+// Every allocation takes the cold path, as with stacks on, for the scope's lifetime.
+struct AllCold {
+    std::uint64_t saved = md::g_small_limit;
+    AllCold()
+    {
+        md::g_small_limit = 0;
+        md::Guard refresh;  // the thread's limit is reloaded when a Guard ends
+    }
+    ~AllCold()
+    {
+        md::g_small_limit = saved;
+        md::Guard refresh;
+    }
+    AllCold(const AllCold&) = delete;
+    AllCold& operator=(const AllCold&) = delete;
+};
+
+std::uint64_t seq_of_block(void* p)
+{
+    const md::BlockHeader* h = md::header_of(p);
+    return md::seq_of(h->size_flags, h->aux, md::g_alloc_seq.load());
+}
+}  // namespace
+
+TEST_CASE("blocks: with every allocation on the cold path, each tracked block gets the next "
+          "sequence number, and sizes and accounting stay exact",
+          "[blocks][seq]")
+{
+    Fresh fresh;
+    AllCold cold;
+    const std::uint64_t s0 = md::g_alloc_seq.load();
+    void* a = md::alloc(24);
+    void* b = md::alloc_zeroed(1000);
+    void* c = md::alloc_aligned(100, 64, false);
+    void* d = md::reallocate(a, 5000);                // a realloc is a new allocation
+    void* e = md::alloc((std::size_t{1} << 20) + 3);  // big: its number is in the registry
+    void* f = md::alloc((std::size_t{1} << 20) - 1);  // the largest packed size
+    REQUIRE((b != nullptr && c != nullptr && d != nullptr && e != nullptr && f != nullptr));
+    CHECK(md::g_alloc_seq.load() == s0 + 6);
+    CHECK(seq_of_block(b) == s0 + 2);
+    CHECK(seq_of_block(c) == s0 + 3);
+    CHECK(seq_of_block(d) == s0 + 4);
+    CHECK(seq_of_block(e) == 0);
+    CHECK(seq_of_block(f) == s0 + 6);
+    CHECK(md::requested_size(b) == 1000);
+    CHECK(md::requested_size(c) == 100);
+    CHECK(md::requested_size(d) == 5000);
+    CHECK(md::requested_size(e) == (1 << 20) + 3);
+    CHECK(md::requested_size(f) == (1 << 20) - 1);
+    std::uint64_t big_seq = 0;
+    {
+        md::big_blocks_lock();
+        md::BigBlockEntry entries[64];
+        const std::size_t n = md::big_blocks_copy_locked(entries, 64);
+        for (std::size_t i = 0; i < n && i < 64; ++i)
+            if (entries[i].header == reinterpret_cast<std::uintptr_t>(md::header_of(e)))
+                big_seq = entries[i].seq;
+        md::big_blocks_unlock();
+    }
+    CHECK(big_seq == s0 + 5);
+    CHECK(md::snapshot().current_bytes ==
+          static_cast<std::int64_t>(1000 + 100 + 5000 + (1 << 20) + 3 + (1 << 20) - 1));
+    for (void* p : {b, c, d, e, f})
+        md::release(p);
+    const auto s = md::snapshot();
+    CHECK(s.current_bytes == 0);
+    CHECK(s.foreign_frees == 0);
+    CHECK(s.allocations == 6);
 }

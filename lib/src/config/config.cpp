@@ -253,6 +253,17 @@ void load_config() noexcept
                 complain(name, v, "a size (e.g. 512MiB, 2GB, 4096)", "no limit");
         }
     }
+    if (const char* v = std::getenv("MEMTRACK_BREAK_ALLOC"); v != nullptr) {
+        const std::string_view t = trim(v);
+        std::uint64_t n = 0;
+        const auto r = std::from_chars(t.data(), t.data() + t.size(), n);
+        if (r.ec == std::errc{} && r.ptr == t.data() + t.size())
+            c.break_alloc = n;
+        else
+            complain("MEMTRACK_BREAK_ALLOC", v,
+                     "an allocation number as leak reports give it ([allocation #N]), 0 = off",
+                     "0 (off)");
+    }
     // A relative output path is relative to the working directory at start-up, where the
     // launcher looks for it, even if the program changes directory later.
     if (c.output[0] != '/') {

@@ -24,6 +24,9 @@ struct Config {
     int error_exitcode = 0;
     std::int64_t max_peak = -1;    // MEMTRACK_MAX_PEAK
     std::int64_t max_leaked = -1;  // MEMTRACK_MAX_LEAKED
+    // MEMTRACK_BREAK_ALLOC: raise SIGTRAP at the allocation with this sequence number (the
+    // "[allocation #N]" of a leak report), for a debugger to stop there. 0 = off.
+    std::uint64_t break_alloc = 0;
     bool gates() const noexcept { return error_exitcode != 0 || max_peak >= 0 || max_leaked >= 0; }
 };
 

@@ -4,11 +4,13 @@
 
 #include "leaks/big_blocks.hpp"
 #include "leaks/collector.hpp"
+#include "platform/log.hpp"
 #include "stack/depot.hpp"
 
 #include <algorithm>
 #include <bit>
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -105,12 +107,41 @@ bool registered(std::uint64_t flags) noexcept
     return (flags & (kBig | kOffset)) != 0;
 }
 
+// MEMTRACK_BREAK_ALLOC reached: say so, then stop a debugger here (without one, SIGTRAP ends
+// the program, as the user asked for).
+[[gnu::noinline, gnu::cold]] void break_at(std::uint64_t seq, std::size_t size) noexcept
+{
+    {
+        Guard guard;
+        log("allocation #{} ({} bytes) reached: MEMTRACK_BREAK_ALLOC={}, raising SIGTRAP", seq,
+            size, seq);
+    }
+    raise(SIGTRAP);
+}
+
+// Header (stack, sequence number) and registration of a block from any cold path; the
+// caller counts it.
+void* write_block(void* header_base, std::size_t size, std::uint64_t flags) noexcept
+{
+    std::uint32_t aux = stack_for(flags);
+    std::uint64_t sf = size | flags;
+    std::uint64_t seq = 0;
+    if (!(flags & kUntracked) && g_small_limit == 0) {
+        seq = g_alloc_seq.fetch_add(1, std::memory_order_relaxed) + 1;
+        if (!registered(flags)) pack_seq(seq, sf, aux);
+    }
+    void* user = write_header(header_base, sf, aux);
+    if (registered(flags)) big_block_add(reinterpret_cast<std::uintptr_t>(header_base), seq);
+    if (seq == g_break_seq && seq != 0) [[unlikely]]
+        break_at(seq, size);
+    return user;
+}
+
 // Header + accounting for a block from any cold path.
 void* finish_block(void* header_base, std::size_t size, std::uint64_t extra_flags) noexcept
 {
     const std::uint64_t flags = flags_for(size) | extra_flags;
-    void* user = write_header(header_base, size | flags, stack_for(flags));
-    if (registered(flags)) big_block_add(reinterpret_cast<std::uintptr_t>(header_base));
+    void* user = write_block(header_base, size, flags);
     if (!(flags & kUntracked)) note_alloc_any(size);
     return user;
 }
@@ -134,7 +165,7 @@ void release_slow(void* p) noexcept
     const std::uint64_t sf = h->size_flags;
     h->check = 0;
     if (registered(sf)) big_block_remove(reinterpret_cast<std::uintptr_t>(h));
-    if (!(sf & kUntracked)) note_free_any(sf & kSizeMask);
+    if (!(sf & kUntracked)) note_free_any(size_of(sf));
     mi_free(base_of(p, sf));
 }
 
@@ -206,7 +237,7 @@ void* reallocate(void* p, std::size_t size) noexcept
         return fresh;
     }
     const std::uint64_t sf = h->size_flags;
-    const std::size_t old_size = sf & kSizeMask;
+    const std::size_t old_size = size_of(sf);
     if (sf & (kAligned | kOffset)) {
         // glibc's realloc keeps only the default alignment too.
         void* fresh = alloc(size);
@@ -227,10 +258,9 @@ void* reallocate(void* p, std::size_t size) noexcept
     }
     if (registered(sf)) big_block_remove(reinterpret_cast<std::uintptr_t>(base));
     void* user = static_cast<char*>(new_base) + kHeaderSize;
-    std::uint64_t new_sf = size | (sf & kUntracked);
-    if (static_cast<std::int64_t>(size) >= kFoldBytes) new_sf |= kBig;
-    write_header(new_base, new_sf, stack_for(new_sf));
-    if (registered(new_sf)) big_block_add(reinterpret_cast<std::uintptr_t>(new_base));
+    std::uint64_t new_flags = sf & kUntracked;
+    if (static_cast<std::int64_t>(size) >= kFoldBytes) new_flags |= kBig;
+    write_block(new_base, size, new_flags);
     if (!(sf & kUntracked)) {
         // As tracemalloc: the old block leaves, then the new one arrives (no transient sum).
         note_free_any(old_size);
@@ -256,7 +286,7 @@ std::int64_t requested_size(void* p) noexcept
 {
     if (p == nullptr) return -1;
     BlockHeader* h = valid_header(p);
-    return h == nullptr ? -1 : static_cast<std::int64_t>(h->size_flags & kSizeMask);
+    return h == nullptr ? -1 : static_cast<std::int64_t>(size_of(h->size_flags));
 }
 
 }  // namespace memtrack::detail

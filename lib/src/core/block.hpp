@@ -7,10 +7,12 @@
 //     base (from mimalloc) -> [ size_flags : 8 ][ aux : 4 ][ check : 4 ] <- user pointer
 //
 // - size_flags: requested size in bits 0..47, flags in bits 48..55 (untracked, aligned,
-//   offset, big), the leak checker's generation in bits 56..57 (0 = young; a scan that finds
-//   the block reachable moves it up, rewriting the header), bits 58..63 zero.
-// - aux: the allocation-stack id (stack/depot.hpp), 0 when no stack was recorded; not written
-//   by the inline path, which only runs when stacks are off (then the scan ignores aux).
+//   offset, big, seq), the leak checker's generation in bits 56..57 (0 = young; a scan that
+//   finds the block reachable moves it up, rewriting size_flags only: the check does not cover
+//   the generation), bits 58..63 zero unless kSeq.
+// - aux: the allocation-stack id (stack/depot.hpp) in bits 0..23, 0 when no stack was
+//   recorded; not written by the inline path, which only runs when stacks are off (then the
+//   scan ignores aux).
 // - check: the low 32 bits of the user address xor a salt. free() validates it before trusting
 //   the header, so a pointer memtrack never allocated (or one freed twice: free clears it) is
 //   recognised and counted as foreign instead of corrupting the heap.
@@ -23,7 +25,17 @@
 // path: with the world stopped it sweeps mimalloc's segments for headers whose check word
 // matches their address (leaks/heap_walk.cpp); blocks mimalloc maps outside its segment map
 // (>= 1 MiB blocks are all registered, big_blocks.hpp) are listed by a registry of big blocks.
-// No sequence number is stored: the 16 bytes hold size, flags, generation, stack and check.
+//
+// Allocation sequence number: while every allocation takes the cold path (stacks on, or
+// MEMTRACK_GC=auto, or before start-up) each tracked allocation takes the next number of one
+// process-wide counter, so that a block's number is the count of tracked allocations up to
+// and including it (memtrack_stats.allocations at that moment). A block below kFoldBytes keeps
+// the low 42 bits in its header, flagged kSeq: its size needs only 20 bits, so size_flags holds
+// size in bits 0..19, sequence bits 0..27 in bits 20..47 and bits 28..33 in bits 58..63; aux
+// holds bits 34..41 in its bits 24..31. The reader restores the full number from the counter
+// (exact unless 2^42 allocations separate the block from the reader). Big blocks keep theirs
+// in the big-block registry. In stats-only mode no number is kept (the inline path counts
+// nothing globally).
 //
 // Alignment above 16: mi_malloc_aligned_at(size + 16, align, 16) puts the user pointer on the
 // boundary and the header right before it (up to 16 MiB alignment in mimalloc 2.0.9). Above
@@ -55,15 +67,55 @@ inline constexpr std::uint64_t kUntracked = std::uint64_t{1} << 48;  // not in t
 inline constexpr std::uint64_t kAligned = std::uint64_t{1} << 49;    // mi_malloc_aligned_at
 inline constexpr std::uint64_t kOffset = std::uint64_t{1} << 50;     // base stored before header
 inline constexpr std::uint64_t kBig = std::uint64_t{1} << 51;        // >= kFoldBytes
+inline constexpr std::uint64_t kSeq = std::uint64_t{1} << 52;        // sequence number packed
 inline constexpr int kFlagShift = 48;
 inline constexpr int kGenShift = 56;
 inline constexpr std::uint64_t kGenMask = std::uint64_t{3} << kGenShift;
 // Bits a valid header may have set above the size: the leak scan rejects others.
-inline constexpr std::uint64_t kKnownBits = kUntracked | kAligned | kOffset | kBig | kGenMask;
+inline constexpr std::uint64_t kKnownBits =
+    kUntracked | kAligned | kOffset | kBig | kSeq | kGenMask;
+// kSeq headers: the size below kFoldBytes, the sequence number spread as described above.
+inline constexpr std::uint64_t kSeqSizeMask = (std::uint64_t{1} << 20) - 1;
+inline constexpr int kSeqBits = 42;
+inline constexpr std::uint64_t kSeqMask = (std::uint64_t{1} << kSeqBits) - 1;
+inline constexpr std::uint64_t kSeqHighBits = std::uint64_t{63} << 58;  // sequence bits 28..33
+inline constexpr std::uint32_t kStackIdMask = (std::uint32_t{1} << 24) - 1;
 // Largest request memtrack passes on; more fails with ENOMEM like glibc's PTRDIFF_MAX check.
 inline constexpr std::size_t kMaxRequest = std::size_t{1} << 47;
 // Largest alignment mimalloc 2.0.9's aligned allocation supports; above it, kOffset blocks.
 inline constexpr std::size_t kMiMaxAlign = std::size_t{16} << 20;
+
+// Requested size of a header's block.
+inline std::uint64_t size_of(std::uint64_t size_flags) noexcept
+{
+    return size_flags & ((size_flags & kSeq) ? kSeqSizeMask : kSizeMask);
+}
+
+// Whether the bits of size_flags above the size are ones a header can have.
+inline bool size_flags_plausible(std::uint64_t size_flags) noexcept
+{
+    if (size_flags & kSeq) return (size_flags & (std::uint64_t{0xff} << 48) & ~kKnownBits) == 0;
+    return (size_flags & ~(kSizeMask | kKnownBits)) == 0;
+}
+
+// Packs the low kSeqBits of `seq` into a header's size_flags (holding a size below kFoldBytes
+// and flags) and aux (holding a stack id).
+inline void pack_seq(std::uint64_t seq, std::uint64_t& size_flags, std::uint32_t& aux) noexcept
+{
+    size_flags |=
+        kSeq | ((seq & ((std::uint64_t{1} << 28) - 1)) << 20) | (((seq >> 28) & 63) << 58);
+    aux |= static_cast<std::uint32_t>((seq >> 34) & 0xff) << 24;
+}
+
+// The sequence number of a header's block, 0 if it has none (no kSeq). `now`: the counter's
+// value now; the result is the latest number not after it with the header's low kSeqBits.
+inline std::uint64_t seq_of(std::uint64_t size_flags, std::uint32_t aux, std::uint64_t now) noexcept
+{
+    if (!(size_flags & kSeq)) return 0;
+    const std::uint64_t low = ((size_flags >> 20) & ((std::uint64_t{1} << 28) - 1)) |
+                              (((size_flags >> 58) & 63) << 28) | (std::uint64_t{aux >> 24} << 34);
+    return now - ((now - low) & kSeqMask);
+}
 
 inline BlockHeader* header_of(void* user) noexcept
 {
@@ -82,10 +134,14 @@ inline std::uint32_t check_of(const void* user) noexcept
 
 // The check of a block with flags mixes them in, so that the hot free path, which compares
 // with check_of(user) only, sends every flagged block to release_slow without testing flags.
-// Bits 0..3 of the mix are 0, so the result is never 0 either.
+// Bits 0..3 of the mix are 0, so the result is never 0 either. Only the flags byte (bits
+// 48..55) is mixed in, not the generation or the sequence bits above it: the leak scan moves
+// blocks up a generation by rewriting size_flags alone, so that a thread it paused between
+// loading a header's two words never sees a check that does not match (it would take its own
+// block for a foreign one).
 inline std::uint32_t check_of(const void* user, std::uint64_t size_flags) noexcept
 {
-    const auto flags = static_cast<std::uint32_t>(size_flags >> kFlagShift);
+    const auto flags = static_cast<std::uint32_t>(size_flags >> kFlagShift) & 0xffu;
     return check_of(user) ^ ((flags * 0x9E3779B1u) & ~15u);
 }
 
@@ -198,7 +254,10 @@ inline void release(void* p) noexcept
         return release_slow(p);
     h->check = 0;
     ThreadState& ts = t_state;
-    const std::int64_t pending = ts.pending - static_cast<std::int64_t>(sf);
+    // An unflagged block is below kFoldBytes: its size is the low 32 bits (a scan may have
+    // set generation bits above them).
+    const auto size = static_cast<std::uint32_t>(sf);
+    const std::int64_t pending = ts.pending - static_cast<std::int64_t>(size);
     ts.pending = pending;
     ts.frees += 1;
     if (pending <= ts.fold_lo) [[unlikely]]

@@ -107,6 +107,13 @@ void note_foreign_free() noexcept;
 // path carry one.
 inline constinit std::uint64_t g_small_limit = 0;
 
+// The allocation sequence counter (block.hpp): the number of the latest tracked allocation,
+// counted only while g_small_limit is 0 (every allocation then takes the cold path). One
+// relaxed fetch_add per allocation in that mode; never touched by the inline path.
+inline constinit std::atomic<std::uint64_t> g_alloc_seq{0};
+// MEMTRACK_BREAK_ALLOC: the number at which the cold path raises SIGTRAP; 0 = never.
+inline constinit std::uint64_t g_break_seq = 0;
+
 // True while this thread is inside memtrack (its allocations are not tracked).
 inline bool in_guard() noexcept
 {

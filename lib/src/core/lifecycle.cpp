@@ -136,9 +136,11 @@ void start() noexcept
     load_config();
     // Stacks are captured on the slow allocation path: with them on, every allocation takes it.
     set_stack_depth(config().stack_depth);
-    // MEMTRACK_GC=auto counts allocations on the slow path too.
+    // MEMTRACK_GC=auto counts allocations on the slow path too, and MEMTRACK_BREAK_ALLOC needs
+    // every allocation numbered (block.hpp).
     g_gc_auto = config().gc_auto;
-    g_small_limit = stack_depth() > 0 || g_gc_auto ? 0 : kFoldBytes;
+    g_break_seq = config().break_alloc;
+    g_small_limit = stack_depth() > 0 || g_gc_auto || g_break_seq != 0 ? 0 : kFoldBytes;
     on_exit(report_at_exit, nullptr);
     pthread_atfork(prepare_fork, parent_after_fork, child_after_fork);
     add_timeline_point(uptime_ns(), current_bytes());

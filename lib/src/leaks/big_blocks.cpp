@@ -1,4 +1,5 @@
-// Registry of big blocks: an open-addressing set of header addresses under one mutex (cold).
+// Registry of big blocks: an open-addressing map from header address to sequence number under
+// one mutex (cold).
 #include "leaks/big_blocks.hpp"
 
 #include "platform/own_memory.hpp"
@@ -13,7 +14,7 @@ constexpr std::uintptr_t kEmpty = 0;
 constexpr std::uintptr_t kTombstone = 1;  // header addresses are 16-aligned, never 1
 
 constinit pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
-constinit std::uintptr_t* g_table = nullptr;
+constinit BigBlockEntry* g_table = nullptr;
 constinit std::size_t g_capacity = 0;  // power of two
 constinit std::size_t g_used = 0;      // live entries + tombstones
 constinit std::size_t g_live = 0;
@@ -23,14 +24,19 @@ std::size_t slot_of(std::uintptr_t key, std::size_t capacity) noexcept
     return static_cast<std::size_t>((key >> 4) * 0x9E3779B97F4A7C15ull) & (capacity - 1);
 }
 
-void insert_locked(std::uintptr_t* table, std::size_t capacity, std::uintptr_t key) noexcept
+void insert_locked(BigBlockEntry* table, std::size_t capacity, BigBlockEntry entry) noexcept
 {
-    for (std::size_t i = slot_of(key, capacity);; i = (i + 1) & (capacity - 1)) {
-        if (table[i] == kEmpty || table[i] == kTombstone) {
-            table[i] = key;
+    for (std::size_t i = slot_of(entry.header, capacity);; i = (i + 1) & (capacity - 1)) {
+        if (table[i].header == kEmpty || table[i].header == kTombstone) {
+            table[i] = entry;
             return;
         }
     }
+}
+
+bool live(const BigBlockEntry& e) noexcept
+{
+    return e.header != kEmpty && e.header != kTombstone;
 }
 
 // Grows (or cleans tombstones) so that one more entry keeps the load under one half.
@@ -40,12 +46,11 @@ bool reserve_locked() noexcept
     std::size_t capacity = g_capacity == 0 ? 1024 : g_capacity;
     while ((g_live + 1) * 4 > capacity)
         capacity *= 2;
-    auto* table = static_cast<std::uintptr_t*>(own_map(capacity * sizeof(std::uintptr_t)));
+    auto* table = static_cast<BigBlockEntry*>(own_map(capacity * sizeof(BigBlockEntry)));
     if (table == nullptr) return false;
     for (std::size_t i = 0; i < g_capacity; ++i)
-        if (g_table[i] != kEmpty && g_table[i] != kTombstone)
-            insert_locked(table, capacity, g_table[i]);
-    if (g_table != nullptr) own_unmap(g_table, g_capacity * sizeof(std::uintptr_t));
+        if (live(g_table[i])) insert_locked(table, capacity, g_table[i]);
+    if (g_table != nullptr) own_unmap(g_table, g_capacity * sizeof(BigBlockEntry));
     g_table = table;
     g_capacity = capacity;
     g_used = g_live;
@@ -54,11 +59,11 @@ bool reserve_locked() noexcept
 
 }  // namespace
 
-void big_block_add(std::uintptr_t header) noexcept
+void big_block_add(std::uintptr_t header, std::uint64_t seq) noexcept
 {
     pthread_mutex_lock(&g_lock);
     if (reserve_locked()) {
-        insert_locked(g_table, g_capacity, header);
+        insert_locked(g_table, g_capacity, {header, seq});
         ++g_used;
         ++g_live;
     }
@@ -70,9 +75,9 @@ void big_block_remove(std::uintptr_t header) noexcept
     pthread_mutex_lock(&g_lock);
     if (g_table != nullptr) {
         for (std::size_t i = slot_of(header, g_capacity);; i = (i + 1) & (g_capacity - 1)) {
-            if (g_table[i] == kEmpty) break;
-            if (g_table[i] == header) {
-                g_table[i] = kTombstone;
+            if (g_table[i].header == kEmpty) break;
+            if (g_table[i].header == header) {
+                g_table[i].header = kTombstone;
                 --g_live;
                 break;
             }
@@ -96,11 +101,11 @@ std::size_t big_blocks_count_locked() noexcept
     return g_live;
 }
 
-std::size_t big_blocks_copy_locked(std::uintptr_t* out, std::size_t max) noexcept
+std::size_t big_blocks_copy_locked(BigBlockEntry* out, std::size_t max) noexcept
 {
     std::size_t n = 0;
     for (std::size_t i = 0; i < g_capacity && n < max; ++i)
-        if (g_table[i] != kEmpty && g_table[i] != kTombstone) out[n++] = g_table[i];
+        if (live(g_table[i])) out[n++] = g_table[i];
     return g_live;
 }
 

@@ -36,6 +36,25 @@ template <class Key> std::vector<LeakGroup> sorted_groups(const std::map<Key, Le
     return out;
 }
 
+// For a cycle whose every member points at the next one (and the last at the first): the
+// position of its member with the lowest sequence number. 0 otherwise, or without numbers.
+std::size_t simple_cycle_oldest(const leaks::LeakGraph& graph,
+                                const std::vector<std::uint32_t>& nodes,
+                                const std::vector<CycleMember>& members)
+{
+    std::size_t oldest = 0;
+    for (std::size_t k = 0; k < members.size(); ++k) {
+        if (members[k].seq == 0) return 0;
+        if (members[k].seq < members[oldest].seq) oldest = k;
+        const std::uint32_t from = nodes[k];
+        const std::uint32_t to = nodes[(k + 1) % nodes.size()];
+        const auto first = graph.targets.begin() + graph.offsets[from];
+        const auto last = graph.targets.begin() + graph.offsets[from + 1];
+        if (std::find(first, last, to) == last) return 0;
+    }
+    return oldest;
+}
+
 void build_report(const ScanResult& r, int generation, LeakReport& rep)
 {
     rep.ran = true;
@@ -51,10 +70,7 @@ void build_report(const ScanResult& r, int generation, LeakReport& rep)
     for (std::size_t i = 0; i < n; ++i) {
         const ScanBlock& b = r.blocks[r.leaked[i]];
         const bool is_direct = analysis.kind[i] == leaks::LeakKind::Direct;
-        LeakGroup& g = (is_direct ? direct : indirect)[b.stack];
-        g.stack = b.stack;
-        g.bytes += b.size;
-        g.blocks += 1;
+        (is_direct ? direct : indirect)[b.stack].add(b);
         if (is_direct) {
             rep.totals.direct_bytes += b.size;
             rep.totals.direct_blocks += 1;
@@ -65,10 +81,7 @@ void build_report(const ScanResult& r, int generation, LeakReport& rep)
     }
     for (const ScanBlock& b : r.blocks) {
         if (b.state != BlockState::Possible || b.gen > generation) continue;
-        LeakGroup& g = possible[b.stack];
-        g.stack = b.stack;
-        g.bytes += b.size;
-        g.blocks += 1;
+        possible[b.stack].add(b);
         rep.totals.possible_bytes += b.size;
         rep.totals.possible_blocks += 1;
     }
@@ -93,9 +106,14 @@ void build_report(const ScanResult& r, int generation, LeakReport& rep)
         cr.reached_from_direct = c.reached_from_direct;
         std::uint64_t bytes = 0;
         for (const std::uint32_t m : c.members) {
-            cr.members.push_back({sizes[m], stacks[m]});
+            cr.members.push_back({sizes[m], stacks[m], r.blocks[r.leaked[m]].seq});
             bytes += sizes[m];
         }
+        // A simple cycle reads best from its oldest block, in the order the program linked
+        // them: rotate it there (any rotation keeps "each member points at the next").
+        const std::size_t oldest = simple_cycle_oldest(graph, c.members, cr.members);
+        std::rotate(cr.members.begin(), cr.members.begin() + static_cast<std::ptrdiff_t>(oldest),
+                    cr.members.end());
         cr.blocks = c.members.size() * f.count;
         cr.bytes = bytes * f.count;
         rep.cycles.push_back(std::move(cr));

@@ -6,6 +6,7 @@
 
 #include "leaks/scan.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -17,11 +18,26 @@ struct LeakGroup {
     std::uint32_t stack = 0;
     std::uint64_t bytes = 0;
     std::uint64_t blocks = 0;
+    // Allocation sequence numbers of the group's oldest and newest block; 0 when none was kept
+    // (stats-only mode).
+    std::uint64_t first_seq = 0;
+    std::uint64_t last_seq = 0;
+    void add(const ScanBlock& b) noexcept
+    {
+        stack = b.stack;
+        bytes += b.size;
+        blocks += 1;
+        if (b.seq != 0) {
+            first_seq = first_seq == 0 ? b.seq : std::min(first_seq, b.seq);
+            last_seq = std::max(last_seq, b.seq);
+        }
+    }
 };
 
 struct CycleMember {
     std::uint64_t size;
     std::uint32_t stack;
+    std::uint64_t seq;  // of this member in the first cycle of the shape; 0 if none was kept
 };
 
 struct CycleReport {

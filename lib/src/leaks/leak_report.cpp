@@ -77,6 +77,20 @@ std::string frame_text(const SymbolFrame& f)
     return s;
 }
 
+// A sequence number for the JSON: null when none was kept.
+std::string json_seq(std::uint64_t seq)
+{
+    return seq == 0 ? std::string("null") : fmt::format("{}", seq);
+}
+
+// " [allocation #N]" or " [allocations #N..#M]" for the summary; "" when none was kept.
+std::string seq_text(std::uint64_t first, std::uint64_t last)
+{
+    if (first == 0) return {};
+    if (first == last) return fmt::format(" [allocation #{}]", first);
+    return fmt::format(" [allocations #{}..#{}]", first, last);
+}
+
 void json_groups(std::string& out, const std::vector<LeakGroup>& groups, StackTable& stacks,
                  std::set<std::uint32_t>& used)
 {
@@ -85,8 +99,10 @@ void json_groups(std::string& out, const std::vector<LeakGroup>& groups, StackTa
         const LeakGroup& g = groups[i];
         used.insert(g.stack);
         fmt::format_to(std::back_inserter(out),
-                       "{}\n      {{\"bytes\": {}, \"blocks\": {}, \"stack\": {}, \"type\": ",
-                       i ? "," : "", g.bytes, g.blocks, g.stack);
+                       "{}\n      {{\"bytes\": {}, \"blocks\": {}, \"stack\": {}, "
+                       "\"first_seq\": {}, \"last_seq\": {}, \"type\": ",
+                       i ? "," : "", g.bytes, g.blocks, g.stack, json_seq(g.first_seq),
+                       json_seq(g.last_seq));
         append_json_string(out, stacks.get(g.stack).type);
         out += "}";
     }
@@ -359,8 +375,9 @@ void append_leaks_json(std::string& out, const LeakReport& rep)
                        i ? "," : "", c.blocks, c.bytes, c.count, c.pure, c.reached_from_direct);
         for (std::size_t k = 0; k < c.members.size(); ++k) {
             used.insert(c.members[k].stack);
-            fmt::format_to(app, "{}{{\"size\": {}, \"stack\": {}, \"type\": ", k ? ", " : "",
-                           c.members[k].size, c.members[k].stack);
+            fmt::format_to(
+                app, "{}{{\"size\": {}, \"stack\": {}, \"seq\": {}, \"type\": ", k ? ", " : "",
+                c.members[k].size, c.members[k].stack, json_seq(c.members[k].seq));
             append_json_string(out, stacks.get(c.members[k].stack).type);
             out += "}";
         }
@@ -454,9 +471,10 @@ void print_leaks_text(const LeakReport& rep)
                 break;
             }
             const Resolved& r = stacks.get(g.stack);
-            log("  {} leak of {} in {} block{}{} allocated from:", kind,
+            log("  {} leak of {} in {} block{}{}{} allocated from:", kind,
                 Bytes{static_cast<std::int64_t>(g.bytes)}, g.blocks, g.blocks == 1 ? "" : "s",
-                r.type.empty() ? std::string() : fmt::format(" ({})", r.type));
+                r.type.empty() ? std::string() : fmt::format(" ({})", r.type),
+                seq_text(g.first_seq, g.last_seq));
             print_stack(g.stack, "      ");
             ++shown;
         }
@@ -486,8 +504,9 @@ void print_leaks_text(const LeakReport& rep)
                     break;
                 }
             if (top == nullptr && !r.frames.empty()) top = &r.frames.front();
-            log("      [{}] {}{} from {}", k, Bytes{static_cast<std::int64_t>(c.members[k].size)},
+            log("      [{}] {}{}{} from {}", k, Bytes{static_cast<std::int64_t>(c.members[k].size)},
                 r.type.empty() ? std::string() : " " + r.type,
+                seq_text(c.members[k].seq, c.members[k].seq),
                 top != nullptr ? frame_text(*top) : std::string("(unknown)"));
         }
         ++shown;

@@ -45,6 +45,7 @@ struct Range {
 // mimalloc returning a segment) while the scan reads it, so reads go through a window filled by
 // process_vm_readv on ourselves, which fails instead of faulting. One scan at a time.
 constinit bool g_safe = false;
+constinit std::uint64_t g_seq_now = 0;  // the allocation sequence counter when the world stopped
 struct Window {
     std::uintptr_t base = 0;
     std::size_t len = 0;
@@ -179,6 +180,7 @@ template <class Fn> void for_resident(std::uintptr_t start, std::uintptr_t end, 
 // A header's stack id: meaningful only with stacks on (the inline path leaves aux unwritten).
 std::uint32_t stack_id(std::uint32_t aux) noexcept
 {
+    aux &= kStackIdMask;  // bits 24..31 may hold part of a sequence number
     return stack_depth() > 0 && aux <= stack_count() ? aux : 0;
 }
 
@@ -202,12 +204,11 @@ void sweep(std::uintptr_t start, std::uintptr_t end, std::uintptr_t run_end, std
             continue;
         }
         const std::uintptr_t user = a + kHeaderSize;
-        if ((sf & ~(kSizeMask | kKnownBits)) != 0 ||
-            check != check_of(reinterpret_cast<void*>(user), sf)) {
+        if (!size_flags_plausible(sf) || check != check_of(reinterpret_cast<void*>(user), sf)) {
             a += 16;
             continue;
         }
-        const std::uint64_t size = sf & kSizeMask;
+        const std::uint64_t size = size_of(sf);
         if (size > run_end - user) {  // cannot be a block of this heap run
             a += 16;
             continue;
@@ -215,7 +216,7 @@ void sweep(std::uintptr_t start, std::uintptr_t end, std::uintptr_t run_end, std
         if (!(sf & kUntracked)) {
             out.blocks.push_back(ScanBlock{user, size, stack_id(aux),
                                            static_cast<std::uint8_t>((sf & kGenMask) >> kGenShift),
-                                           BlockState::Unvisited, 0});
+                                           BlockState::Unvisited, 0, seq_of(sf, aux, g_seq_now)});
         }
         a = (user + size + 15) & ~std::uintptr_t{15};
         if (a == user) a += 16;  // size 0
@@ -442,9 +443,8 @@ void promote(ScanResult& r, int generation) noexcept
         auto* h = reinterpret_cast<BlockHeader*>(b.user - kHeaderSize);
         const std::uint64_t sf = h->size_flags;
         if (h->check != check_of(reinterpret_cast<void*>(b.user), sf)) continue;  // changed
-        const std::uint64_t next = (sf & ~kGenMask) | (std::uint64_t{b.gen + 1u} << kGenShift);
-        h->size_flags = next;
-        h->check = check_of(reinterpret_cast<void*>(b.user), next);
+        // The check does not cover the generation (block.hpp): only size_flags changes.
+        h->size_flags = (sf & ~kGenMask) | (std::uint64_t{b.gen + 1u} << kGenShift);
     }
 }
 
@@ -478,6 +478,7 @@ bool run_scan(const ScanOptions& options, std::uintptr_t caller_sp, ScanResult& 
     const std::int64_t t0 = now_ns();
     stop_world(world);
     g_safe = !world.complete();
+    g_seq_now = g_alloc_seq.load(std::memory_order_relaxed);
     g_window.len = 0;
 
     const std::uint64_t unmaps_before = unmap_sequence();
@@ -499,23 +500,25 @@ bool run_scan(const ScanOptions& options, std::uintptr_t caller_sp, ScanResult& 
         std::uintptr_t header;
         std::uint64_t sf;
         std::uint32_t aux;
+        std::uint64_t seq;
     };
     ScratchVector<BigBlock> big;
     ScratchVector<Range> forced;
     {
         const std::size_t nbig = big_blocks_count_locked();
-        ScratchVector<std::uintptr_t> headers;
-        headers.resize(nbig);
-        big_blocks_copy_locked(headers.data(), nbig);
-        for (const std::uintptr_t header : headers) {
+        ScratchVector<BigBlockEntry> entries;
+        entries.resize(nbig);
+        big_blocks_copy_locked(entries.data(), nbig);
+        for (const BigBlockEntry& entry : entries) {
+            const std::uintptr_t header = entry.header;
             const std::uintptr_t user = header + kHeaderSize;
             std::uint64_t sf = 0, tail = 0;
             if (!load64(header, sf) || !load64(header + 8, tail)) continue;
             if (static_cast<std::uint32_t>(tail >> 32) !=
                 check_of(reinterpret_cast<void*>(user), sf))
                 continue;
-            big.push_back({header, sf, static_cast<std::uint32_t>(tail)});
-            forced.push_back({header & ~(kHugeSegmentAlign - 1), user + (sf & kSizeMask)});
+            big.push_back({header, sf, static_cast<std::uint32_t>(tail), entry.seq});
+            forced.push_back({header & ~(kHugeSegmentAlign - 1), user + size_of(sf)});
         }
         std::sort(forced.begin(), forced.end(),
                   [](const Range& a, const Range& b) { return a.start < b.start; });
@@ -575,11 +578,14 @@ bool run_scan(const ScanOptions& options, std::uintptr_t caller_sp, ScanResult& 
         const ScanBlock* found =
             std::lower_bound(out.blocks.begin(), out.blocks.begin() + swept, user,
                              [](const ScanBlock& x, std::uintptr_t v) { return x.user < v; });
-        if (found != out.blocks.begin() + swept && found->user == user) continue;
+        if (found != out.blocks.begin() + swept && found->user == user) {
+            out.blocks[static_cast<std::size_t>(found - out.blocks.begin())].seq = b.seq;
+            continue;
+        }
         if (b.sf & kUntracked) continue;
-        out.blocks.push_back(ScanBlock{user, b.sf & kSizeMask, stack_id(b.aux),
+        out.blocks.push_back(ScanBlock{user, size_of(b.sf), stack_id(b.aux),
                                        static_cast<std::uint8_t>((b.sf & kGenMask) >> kGenShift),
-                                       BlockState::Unvisited, 0});
+                                       BlockState::Unvisited, 0, b.seq});
     }
     std::sort(out.blocks.begin(), out.blocks.end(),
               [](const ScanBlock& a, const ScanBlock& b) { return a.user < b.user; });

@@ -28,6 +28,7 @@ struct ScanBlock {
     std::uint8_t gen;  // before the scan
     BlockState state;
     std::uint16_t pad;
+    std::uint64_t seq;  // allocation sequence number, 0 if none was kept (block.hpp)
 };
 
 struct ScanStats {

@@ -3,7 +3,11 @@
 // stacks found as the scenarios of tests/programs/tp_leaks.cpp create them.
 #include "common.hpp"
 
+#include <csignal>
 #include <fstream>
+#include <set>
+#include <sys/resource.h>
+#include <tuple>
 
 using namespace mt_test;
 
@@ -280,7 +284,10 @@ TEST_CASE("leaks: the summary names the direct leak and its function", "[leaks]"
     TempDir dir;
     const RunResult r = run_tracked(dir, {program("tp_leaks"), "direct"});
     REQUIRE(r.exit_code == 0);
-    CHECK(r.err.find("Direct leak of 4.14 KiB in 1 block allocated from:") != std::string::npos);
+    // "[allocation #N]": the block's allocation sequence number (N depends on libc's start-up).
+    const auto line = r.err.find("Direct leak of 4.14 KiB in 1 block [allocation #");
+    REQUIRE(line != std::string::npos);
+    CHECK(r.err.find("] allocated from:\n", line) < r.err.find('\n', line));
     CHECK(r.err.find("leak_direct") != std::string::npos);
 }
 
@@ -445,4 +452,135 @@ TEST_CASE("leaks: without stacks, glibc's and ld.so's own blocks are still not l
         CHECK(total(j, "direct_blocks") == 0);
         CHECK(total(j, "possible_blocks") == 0);
     }
+}
+
+namespace {
+
+const json* group_with(const json& j, const char* kind, std::int64_t bytes, std::int64_t blocks)
+{
+    for (const auto& g : j["leaks"][kind])
+        if (g["bytes"] == bytes && g["blocks"] == blocks) return &g;
+    return nullptr;
+}
+
+}  // namespace
+
+TEST_CASE("leaks: each block keeps its allocation sequence number, realloc and big blocks "
+          "included",
+          "[leaks][seq]")
+{
+    // tp_leaks prints how many tracked allocations came before its leaks (memtrack_stats), then
+    // leaks blocks numbered before+1 .. before+9 (see seq_leaks).
+    TempDir dir;
+    const RunResult r = run_tracked(dir, {program("tp_leaks"), "seq", "3"});
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    REQUIRE(r.out.starts_with("before="));
+    const std::int64_t before = std::stoll(r.out.substr(7));
+    const json j = only_report(dir.path);
+    const json* three = group_with(j, "direct", 3 * 3001, 3);
+    REQUIRE(three != nullptr);
+    CHECK((*three)["first_seq"] == before + 1);
+    CHECK((*three)["last_seq"] == before + 3);
+    const json* big = group_with(j, "direct", std::int64_t{3} << 20, 1);
+    REQUIRE(big != nullptr);
+    CHECK((*big)["first_seq"] == before + 4);
+    CHECK((*big)["last_seq"] == before + 4);
+    const json* cycle = cycle_with_sizes(j, {3002, 3002});
+    REQUIRE(cycle != nullptr);
+    std::set<std::int64_t> member_seqs;
+    for (const auto& m : (*cycle)["members"])
+        member_seqs.insert(m["seq"].get<std::int64_t>());
+    CHECK(member_seqs == std::set<std::int64_t>{before + 5, before + 6});
+    const json* moved = group_with(j, "direct", 3003, 1);  // malloc is +7, its realloc +8
+    REQUIRE(moved != nullptr);
+    CHECK((*moved)["first_seq"] == before + 8);
+    // The summary says them too.
+    CHECK(r.err.find("in 3 blocks [allocations #" + std::to_string(before + 1) + "..#" +
+                     std::to_string(before + 3) + "] allocated from:") != std::string::npos);
+    CHECK(r.err.find("[allocation #" + std::to_string(before + 5) + "] from") != std::string::npos);
+}
+
+TEST_CASE("leaks: sequence numbers are kept with MEMTRACK_GC=auto, not in stats-only mode",
+          "[leaks][seq]")
+{
+    // Without stacks every direct leak of the scenario is in one group (no stack): 3 x 3001,
+    // 3 MiB and 3003 bytes, numbered before+1 .. before+4 and before+8.
+    const std::int64_t bytes = 3 * 3001 + (std::int64_t{3} << 20) + 3003;
+    for (const bool gc_auto : {true, false}) {
+        INFO("MEMTRACK_GC=auto: " << gc_auto);
+        TempDir dir;
+        std::vector<std::pair<std::string, std::string>> env{{"MEMTRACK_STACK_DEPTH", "0"}};
+        if (gc_auto) env.emplace_back("MEMTRACK_GC", "auto");
+        const RunResult r = run_tracked(dir, {program("tp_leaks"), "seq", "3"}, env);
+        INFO(r.err);
+        REQUIRE(r.exit_code == 0);
+        const std::int64_t before = std::stoll(r.out.substr(7));
+        const json j = only_report(dir.path);
+        const json* all = group_with(j, "direct", bytes, 5);
+        REQUIRE(all != nullptr);
+        if (gc_auto) {
+            // Stacks off, but every allocation still takes the counted path.
+            CHECK((*all)["first_seq"] == before + 1);
+            CHECK((*all)["last_seq"] == before + 8);
+        } else {
+            // Stats-only: small blocks take the inline path, which numbers nothing.
+            CHECK((*all)["first_seq"].is_null());
+            CHECK((*all)["last_seq"].is_null());
+            CHECK(r.err.find("[allocation") == std::string::npos);
+        }
+    }
+}
+
+TEST_CASE("leaks: MEMTRACK_BREAK_ALLOC stops the program with SIGTRAP at that allocation",
+          "[leaks][seq]")
+{
+    // No core file from the SIGTRAP (the children inherit the limit).
+    const rlimit no_core{0, 0};
+    setrlimit(RLIMIT_CORE, &no_core);
+    TempDir first;
+    const RunResult r = run_tracked(first, {program("tp_leaks"), "seq", "3"});
+    REQUIRE(r.exit_code == 0);
+    const std::int64_t before = std::stoll(r.out.substr(7));
+    // The big block (before+4) with stacks; the second 3001-byte block (before+2) in
+    // stats-only mode, where the option alone makes memtrack number every allocation.
+    for (const auto& [depth, seq, size] : {std::tuple{"32", before + 4, std::int64_t{3} << 20},
+                                           std::tuple{"0", before + 2, 3001L}}) {
+        INFO("MEMTRACK_STACK_DEPTH=" << depth);
+        TempDir dir;
+        const RunResult b = run_tracked(
+            dir, {program("tp_leaks"), "seq", "3"},
+            {{"MEMTRACK_BREAK_ALLOC", std::to_string(seq)}, {"MEMTRACK_STACK_DEPTH", depth}});
+        INFO(b.err);
+        CHECK(b.term_signal == SIGTRAP);
+        CHECK(b.err.find("memtrack: allocation #" + std::to_string(seq) + " (" +
+                         std::to_string(size) + " bytes) reached: MEMTRACK_BREAK_ALLOC=") !=
+              std::string::npos);
+        CHECK(b.out.empty());  // stopped before the end
+    }
+    // A number never reached changes nothing.
+    TempDir dir;
+    const RunResult late =
+        run_tracked(dir, {program("tp_leaks"), "seq", "3"}, {{"MEMTRACK_BREAK_ALLOC", "1000000"}});
+    CHECK(late.exit_code == 0);
+    CHECK(late.err.find("MEMTRACK_BREAK_ALLOC") == std::string::npos);
+}
+
+TEST_CASE("leaks: a simple cycle is listed from its oldest block, whatever the addresses",
+          "[leaks][seq]")
+{
+    // Cycles used to start at their lowest address: here the newer block (7000 B), although
+    // the program allocated and linked the 5000 B block first.
+    TempDir dir;
+    const RunResult r = run_tracked(dir, {program("tp_leaks"), "cycle_order"});
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    REQUIRE(r.out == "older_higher=1\n");  // the case this test is about
+    const json j = only_report(dir.path);
+    REQUIRE(j["cycles"].size() == 1);
+    const auto& members = j["cycles"][0]["members"];
+    REQUIRE(members.size() == 2);
+    CHECK(members[0]["size"] == 5000);
+    CHECK(members[1]["size"] == 7000);
+    CHECK(members[0]["seq"].get<std::int64_t>() + 1 == members[1]["seq"].get<std::int64_t>());
 }

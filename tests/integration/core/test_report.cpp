@@ -162,7 +162,9 @@ TEST_CASE("report: a bad variable gets one line, the default, and an unharmed pr
           Bad{"MEMTRACK_REPORT", "json,xml", "text,json"}, Bad{"MEMTRACK_REPORT", "", "text,json"},
           Bad{"MEMTRACK_OUTPUT", "r.%q.json", "memtrack.%e.%p.json"},
           Bad{"MEMTRACK_OUTPUT", "somedir/", "memtrack.%e.%p.json"},
-          Bad{"MEMTRACK_OUTPUT", "", "memtrack.%e.%p.json"}}) {
+          Bad{"MEMTRACK_OUTPUT", "", "memtrack.%e.%p.json"},
+          Bad{"MEMTRACK_BREAK_ALLOC", "-3", "0 (off)"},
+          Bad{"MEMTRACK_BREAK_ALLOC", "#41", "0 (off)"}}) {
         INFO(bad.var << "=\"" << bad.value << "\"");
         TempDir dir;
         // The default output path is relative to the working directory: run in dir.
