@@ -11,6 +11,7 @@
 #include <cstring>
 #include <set>
 #include <sys/mman.h>
+#include <vector>
 
 namespace md = memtrack::detail;
 
@@ -237,30 +238,54 @@ TEST_CASE("blocks: a sequence number packed into a header survives with size, fl
           "[blocks][seq]")
 {
     const std::uint64_t wrap = std::uint64_t{1} << md::kSeqBits;
+    const void* user = reinterpret_cast<void*>(0x7f0000001010);
     for (const std::uint64_t seq :
-         {std::uint64_t{1}, std::uint64_t{0x0fffffff}, std::uint64_t{0x10000000}, wrap - 1, wrap,
+         {std::uint64_t{1}, std::uint64_t{0x0fffffff}, std::uint64_t{0x10000000}, wrap - 1,
           wrap + 5, 3 * wrap + std::uint64_t{0x123456789}}) {
-        for (const std::uint64_t size : {std::uint64_t{0}, std::uint64_t{1000}, md::kSeqSizeMask}) {
-            std::uint64_t sf = size | md::kAligned | (std::uint64_t{2} << md::kGenShift);
-            std::uint32_t aux = 0xabcdef;  // a stack id
-            md::pack_seq(seq, sf, aux);
-            INFO("seq " << seq << " size " << size);
-            CHECK(md::size_of(sf) == size);
-            CHECK((sf & md::kAligned) != 0);
-            CHECK((sf & md::kGenMask) >> md::kGenShift == 2);
-            CHECK((aux & md::kStackIdMask) == 0xabcdef);
-            CHECK(md::size_flags_plausible(sf));
-            CHECK(md::seq_of(sf, aux, seq) == seq);
-            CHECK(md::seq_of(sf, aux, seq + 1000) == seq);
-            CHECK(md::seq_of(sf, aux, seq + wrap - 1) == seq);
-            // A flagged header never passes the inline free's unflagged check.
-            const void* user = reinterpret_cast<void*>(0x7f0000001010);
-            CHECK(md::check_of(user, sf) != md::check_of(user));
+        for (const std::uint64_t size :
+             {std::uint64_t{0}, std::uint64_t{1000}, md::kSmallSizeMask}) {
+            for (const std::uint64_t flags : {std::uint64_t{0}, md::kAligned}) {
+                std::uint64_t sf = size | flags | (std::uint64_t{2} << md::kGenShift);
+                std::uint32_t aux = 0xabcdef;  // a stack id
+                md::pack_seq(seq, sf, aux);
+                INFO("seq " << seq << " size " << size << " flags " << flags);
+                CHECK(md::size_of(sf) == size);
+                CHECK((sf & md::kFlagByte) == flags);
+                CHECK((sf & md::kGenMask) >> md::kGenShift == 2);
+                CHECK((aux & md::kStackIdMask) == 0xabcdef);
+                CHECK(md::size_flags_plausible(sf));
+                const std::uint64_t low = md::packed_seq(sf, aux);
+                CHECK(md::unpack_seq(low, seq) == seq);
+                CHECK(md::unpack_seq(low, seq + 1000) == seq);
+                CHECK(md::unpack_seq(low, seq + wrap - 1) == seq);
+                if (seq < wrap)  // not given out yet: garbage (later, an older number)
+                    CHECK(md::unpack_seq(low, seq - 1) == 0);
+                // The number does not change the check: the inline free takes a plain block
+                // (and reads its size from the low 20 bits), never a flagged one.
+                CHECK((md::check_of(user, sf) == md::check_of(user)) == (flags == 0));
+                CHECK((static_cast<std::uint32_t>(sf) & md::kSmallSizeMask) == size);
+            }
         }
     }
-    CHECK(md::seq_of(1000, 0, 77) == 0);  // no kSeq: no number
-    CHECK(md::size_of(std::uint64_t{5} << 40) == std::uint64_t{5} << 40);
-    CHECK_FALSE(md::size_flags_plausible(std::uint64_t{1} << 60));  // bit 60 without kSeq
+    // Every flag byte changes the check the inline free compares with.
+    for (std::uint64_t flags = 1; flags < 256; ++flags) {
+        const std::uint64_t sf = 48 | (flags << md::kFlagShift);
+        INFO("flags " << flags);
+        CHECK(md::check_of(user, sf) != md::check_of(user));
+    }
+    // No number: stats-only blocks (aux unwritten), registered blocks, and the one number in
+    // 2^34 whose bits in size_flags are all 0.
+    CHECK(md::packed_seq(1000, 0xff000000u) == 0);
+    CHECK(md::packed_seq((std::uint64_t{3} << 20) | md::kBig, 0) == 0);
+    {
+        std::uint64_t sf = 48;
+        std::uint32_t aux = 0;
+        md::pack_seq(std::uint64_t{1} << 34, sf, aux);
+        CHECK(md::packed_seq(sf, aux) == 0);
+    }
+    CHECK(md::size_of((std::uint64_t{5} << 40) | md::kBig) == std::uint64_t{5} << 40);
+    CHECK_FALSE(md::size_flags_plausible(md::kBig | (std::uint64_t{1} << 60)));
+    CHECK_FALSE(md::size_flags_plausible(std::uint64_t{1} << 53));  // an unknown flag
 }
 
 namespace {
@@ -284,7 +309,7 @@ struct AllCold {
 std::uint64_t seq_of_block(void* p)
 {
     const md::BlockHeader* h = md::header_of(p);
-    return md::seq_of(h->size_flags, h->aux, md::g_alloc_seq.load());
+    return md::unpack_seq(md::packed_seq(h->size_flags, h->aux), md::g_alloc_seq.load());
 }
 }  // namespace
 
@@ -316,12 +341,12 @@ TEST_CASE("blocks: with every allocation on the cold path, each tracked block ge
     std::uint64_t big_seq = 0;
     {
         md::big_blocks_lock();
-        md::BigBlockEntry entries[64];
-        const std::size_t n = md::big_blocks_copy_locked(entries, 64);
-        for (std::size_t i = 0; i < n && i < 64; ++i)
+        std::vector<md::BigBlockEntry> entries(md::big_blocks_count_locked());
+        const std::size_t n = md::big_blocks_copy_locked(entries.data(), entries.size());
+        md::big_blocks_unlock();
+        for (std::size_t i = 0; i < n && i < entries.size(); ++i)
             if (entries[i].header == reinterpret_cast<std::uintptr_t>(md::header_of(e)))
                 big_seq = entries[i].seq;
-        md::big_blocks_unlock();
     }
     CHECK(big_seq == s0 + 5);
     CHECK(md::snapshot().current_bytes ==

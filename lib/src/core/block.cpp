@@ -101,12 +101,6 @@ std::uint32_t stack_for(std::uint64_t flags) noexcept
     return capture_stack();
 }
 
-// Blocks the heap sweep may not see are registered (big_blocks.hpp).
-bool registered(std::uint64_t flags) noexcept
-{
-    return (flags & (kBig | kOffset)) != 0;
-}
-
 // MEMTRACK_BREAK_ALLOC reached: say so, then stop a debugger here (without one, SIGTRAP ends
 // the program, as the user asked for).
 [[gnu::noinline, gnu::cold]] void break_at(std::uint64_t seq, std::size_t size) noexcept

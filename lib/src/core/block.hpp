@@ -6,13 +6,15 @@
 //
 //     base (from mimalloc) -> [ size_flags : 8 ][ aux : 4 ][ check : 4 ] <- user pointer
 //
-// - size_flags: requested size in bits 0..47, flags in bits 48..55 (untracked, aligned,
-//   offset, big, seq), the leak checker's generation in bits 56..57 (0 = young; a scan that
-//   finds the block reachable moves it up, rewriting size_flags only: the check does not cover
-//   the generation), bits 58..63 zero unless kSeq.
+// - size_flags: flags in bits 48..55 (untracked, aligned, offset, big), the leak checker's
+//   generation in bits 56..57 (0 = young; a scan that finds the block reachable moves it up,
+//   rewriting size_flags only: the check does not cover the generation). A registered block
+//   (kBig or kOffset, big_blocks.hpp) has its requested size in bits 0..47 and bits 58..63
+//   zero; any other block is below kFoldBytes and has its size in bits 0..19, bits 20..47 and
+//   58..63 holding its allocation sequence number or zero (below).
 // - aux: the allocation-stack id (stack/depot.hpp) in bits 0..23, 0 when no stack was
-//   recorded; not written by the inline path, which only runs when stacks are off (then the
-//   scan ignores aux).
+//   recorded; bits 24..31 part of the sequence number. Not written by the inline path, which
+//   only runs when stacks are off (then the scan ignores aux).
 // - check: the low 32 bits of the user address xor a salt. free() validates it before trusting
 //   the header, so a pointer memtrack never allocated (or one freed twice: free clears it) is
 //   recognised and counted as foreign instead of corrupting the heap.
@@ -26,16 +28,16 @@
 // matches their address (leaks/heap_walk.cpp); blocks mimalloc maps outside its segment map
 // (>= 1 MiB blocks are all registered, big_blocks.hpp) are listed by a registry of big blocks.
 //
-// Allocation sequence number: while every allocation takes the cold path (stacks on, or
-// MEMTRACK_GC=auto, or before start-up) each tracked allocation takes the next number of one
-// process-wide counter, so that a block's number is the count of tracked allocations up to
-// and including it (memtrack_stats.allocations at that moment). A block below kFoldBytes keeps
-// the low 42 bits in its header, flagged kSeq: its size needs only 20 bits, so size_flags holds
-// size in bits 0..19, sequence bits 0..27 in bits 20..47 and bits 28..33 in bits 58..63; aux
-// holds bits 34..41 in its bits 24..31. The reader restores the full number from the counter
-// (exact unless 2^42 allocations separate the block from the reader). Big blocks keep theirs
-// in the big-block registry. In stats-only mode no number is kept (the inline path counts
-// nothing globally).
+// Allocation sequence number: while every allocation takes the cold path (stacks on,
+// MEMTRACK_GC=auto, MEMTRACK_BREAK_ALLOC, or before start-up) each tracked allocation takes the
+// next number of one process-wide counter, so that a block's number is the count of tracked
+// allocations up to and including it (memtrack_stats.allocations at that moment). A block that
+// is not registered keeps the low 42 bits in its header: number bits 0..27 in size_flags bits
+// 20..47, bits 28..33 in size_flags bits 58..63, bits 34..41 in aux bits 24..31; no flag, so
+// the inline free still takes it (its size is the low 20 bits). The reader restores the full
+// number from the counter (exact unless 2^42 allocations separate the block from the reader).
+// Registered blocks keep theirs in the big-block registry. In stats-only mode small blocks get
+// no number (the inline path counts nothing globally): those bits stay 0.
 //
 // Alignment above 16: mi_malloc_aligned_at(size + 16, align, 16) puts the user pointer on the
 // boundary and the header right before it (up to 16 MiB alignment in mimalloc 2.0.9). Above
@@ -62,59 +64,75 @@ static_assert(sizeof(BlockHeader) == 16);
 inline constexpr std::size_t kHeaderSize = sizeof(BlockHeader);
 inline constexpr std::uint64_t kSizeMask = (std::uint64_t{1} << 48) - 1;
 // Flags. A block with any flag set is freed by release_slow; a plain small tracked block has
-// none, so its size_flags is its size.
+// none, and its size is the low 20 bits of size_flags.
 inline constexpr std::uint64_t kUntracked = std::uint64_t{1} << 48;  // not in the stats
 inline constexpr std::uint64_t kAligned = std::uint64_t{1} << 49;    // mi_malloc_aligned_at
 inline constexpr std::uint64_t kOffset = std::uint64_t{1} << 50;     // base stored before header
 inline constexpr std::uint64_t kBig = std::uint64_t{1} << 51;        // >= kFoldBytes
-inline constexpr std::uint64_t kSeq = std::uint64_t{1} << 52;        // sequence number packed
 inline constexpr int kFlagShift = 48;
 inline constexpr int kGenShift = 56;
 inline constexpr std::uint64_t kGenMask = std::uint64_t{3} << kGenShift;
-// Bits a valid header may have set above the size: the leak scan rejects others.
-inline constexpr std::uint64_t kKnownBits =
-    kUntracked | kAligned | kOffset | kBig | kSeq | kGenMask;
-// kSeq headers: the size below kFoldBytes, the sequence number spread as described above.
-inline constexpr std::uint64_t kSeqSizeMask = (std::uint64_t{1} << 20) - 1;
+// Bits a registered block's header may have set above the size: the leak scan rejects others.
+inline constexpr std::uint64_t kKnownBits = kUntracked | kAligned | kOffset | kBig | kGenMask;
+inline constexpr std::uint64_t kFlagByte = std::uint64_t{0xff} << kFlagShift;
+// The size of a block that is not registered (below kFoldBytes, or 1 MiB).
+inline constexpr std::uint64_t kSmallSizeMask = (std::uint64_t{1} << 20) - 1;
+static_assert(kSmallSizeMask + 1 == static_cast<std::uint64_t>(kFoldBytes));
 inline constexpr int kSeqBits = 42;
 inline constexpr std::uint64_t kSeqMask = (std::uint64_t{1} << kSeqBits) - 1;
-inline constexpr std::uint64_t kSeqHighBits = std::uint64_t{63} << 58;  // sequence bits 28..33
 inline constexpr std::uint32_t kStackIdMask = (std::uint32_t{1} << 24) - 1;
 // Largest request memtrack passes on; more fails with ENOMEM like glibc's PTRDIFF_MAX check.
 inline constexpr std::size_t kMaxRequest = std::size_t{1} << 47;
 // Largest alignment mimalloc 2.0.9's aligned allocation supports; above it, kOffset blocks.
 inline constexpr std::size_t kMiMaxAlign = std::size_t{16} << 20;
 
+// Whether a header's block is in the big-block registry (its size has 48 bits, its number
+// is in the registry).
+inline bool registered(std::uint64_t size_flags) noexcept
+{
+    return (size_flags & (kBig | kOffset)) != 0;
+}
+
 // Requested size of a header's block.
 inline std::uint64_t size_of(std::uint64_t size_flags) noexcept
 {
-    return size_flags & ((size_flags & kSeq) ? kSeqSizeMask : kSizeMask);
+    return size_flags & (registered(size_flags) ? kSizeMask : kSmallSizeMask);
 }
 
-// Whether the bits of size_flags above the size are ones a header can have.
+// Whether the bits of size_flags besides size and number are ones a header can have.
 inline bool size_flags_plausible(std::uint64_t size_flags) noexcept
 {
-    if (size_flags & kSeq) return (size_flags & (std::uint64_t{0xff} << 48) & ~kKnownBits) == 0;
-    return (size_flags & ~(kSizeMask | kKnownBits)) == 0;
+    if (registered(size_flags)) return (size_flags & ~(kSizeMask | kKnownBits)) == 0;
+    return (size_flags & kFlagByte & ~kKnownBits) == 0;
 }
 
-// Packs the low kSeqBits of `seq` into a header's size_flags (holding a size below kFoldBytes
-// and flags) and aux (holding a stack id).
+// Packs the low kSeqBits of `seq` into the header fields of a block that is not registered
+// (size_flags holding its size and flags, aux its stack id).
 inline void pack_seq(std::uint64_t seq, std::uint64_t& size_flags, std::uint32_t& aux) noexcept
 {
-    size_flags |=
-        kSeq | ((seq & ((std::uint64_t{1} << 28) - 1)) << 20) | (((seq >> 28) & 63) << 58);
+    size_flags |= ((seq & ((std::uint64_t{1} << 28) - 1)) << 20) | (((seq >> 28) & 63) << 58);
     aux |= static_cast<std::uint32_t>((seq >> 34) & 0xff) << 24;
 }
 
-// The sequence number of a header's block, 0 if it has none (no kSeq). `now`: the counter's
-// value now; the result is the latest number not after it with the header's low kSeqBits.
-inline std::uint64_t seq_of(std::uint64_t size_flags, std::uint32_t aux, std::uint64_t now) noexcept
+// The low kSeqBits of a header's number; 0: no number (a registered block, stats-only mode).
+// The inline path leaves aux unwritten: its bits count only when size_flags holds some of the
+// number (so a number whose low 34 bits are all 0 reads as none: one in 2^34).
+inline std::uint64_t packed_seq(std::uint64_t size_flags, std::uint32_t aux) noexcept
 {
-    if (!(size_flags & kSeq)) return 0;
-    const std::uint64_t low = ((size_flags >> 20) & ((std::uint64_t{1} << 28) - 1)) |
-                              (((size_flags >> 58) & 63) << 28) | (std::uint64_t{aux >> 24} << 34);
-    return now - ((now - low) & kSeqMask);
+    if (registered(size_flags)) return 0;
+    const std::uint64_t in_size_flags =
+        ((size_flags >> 20) & ((std::uint64_t{1} << 28) - 1)) | (((size_flags >> 58) & 63) << 28);
+    if (in_size_flags == 0) return 0;
+    return in_size_flags | (std::uint64_t{aux >> 24} << 34);
+}
+
+// The full number from its low kSeqBits: the latest number not after `now` (the counter's
+// value now) with those bits. 0 for low == 0, and for a number the counter has not given out
+// yet (numbers start at 1): a garbage header.
+inline std::uint64_t unpack_seq(std::uint64_t low, std::uint64_t now) noexcept
+{
+    const std::uint64_t age = (now - low) & kSeqMask;
+    return low != 0 && age < now ? now - age : 0;
 }
 
 inline BlockHeader* header_of(void* user) noexcept
@@ -254,9 +272,9 @@ inline void release(void* p) noexcept
         return release_slow(p);
     h->check = 0;
     ThreadState& ts = t_state;
-    // An unflagged block is below kFoldBytes: its size is the low 32 bits (a scan may have
-    // set generation bits above them).
-    const auto size = static_cast<std::uint32_t>(sf);
+    // An unflagged block is below kFoldBytes: its size is the low 20 bits (a sequence number
+    // and the generation may be above them).
+    const auto size = static_cast<std::uint32_t>(sf) & static_cast<std::uint32_t>(kSmallSizeMask);
     const std::int64_t pending = ts.pending - static_cast<std::int64_t>(size);
     ts.pending = pending;
     ts.frees += 1;

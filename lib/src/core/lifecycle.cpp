@@ -140,6 +140,16 @@ void start() noexcept
     // every allocation numbered (block.hpp).
     g_gc_auto = config().gc_auto;
     g_break_seq = config().break_alloc;
+    if (g_break_seq != 0) {
+        // The number is this process's: programs it execs count from 1 again, so the variable
+        // is not passed on (forked children go on with this numbering and keep it).
+        unsetenv("MEMTRACK_BREAK_ALLOC");
+        const std::uint64_t before = g_alloc_seq.load(std::memory_order_relaxed);
+        if (before >= g_break_seq)
+            log("MEMTRACK_BREAK_ALLOC={}: that allocation came before memtrack started (after "
+                "allocation #{}); no break",
+                g_break_seq, before);
+    }
     g_small_limit = stack_depth() > 0 || g_gc_auto || g_break_seq != 0 ? 0 : kFoldBytes;
     on_exit(report_at_exit, nullptr);
     pthread_atfork(prepare_fork, parent_after_fork, child_after_fork);

@@ -45,7 +45,6 @@ struct Range {
 // mimalloc returning a segment) while the scan reads it, so reads go through a window filled by
 // process_vm_readv on ourselves, which fails instead of faulting. One scan at a time.
 constinit bool g_safe = false;
-constinit std::uint64_t g_seq_now = 0;  // the allocation sequence counter when the world stopped
 struct Window {
     std::uintptr_t base = 0;
     std::size_t len = 0;
@@ -208,6 +207,14 @@ void sweep(std::uintptr_t start, std::uintptr_t end, std::uintptr_t run_end, std
             a += 16;
             continue;
         }
+        // A numbered header must carry a number already given out (threads that could not be
+        // paused may still be counting: the counter is read again).
+        const std::uint64_t low = packed_seq(sf, aux);
+        const std::uint64_t seq = unpack_seq(low, g_alloc_seq.load(std::memory_order_relaxed));
+        if (low != 0 && seq == 0) {
+            a += 16;
+            continue;
+        }
         const std::uint64_t size = size_of(sf);
         if (size > run_end - user) {  // cannot be a block of this heap run
             a += 16;
@@ -216,7 +223,7 @@ void sweep(std::uintptr_t start, std::uintptr_t end, std::uintptr_t run_end, std
         if (!(sf & kUntracked)) {
             out.blocks.push_back(ScanBlock{user, size, stack_id(aux),
                                            static_cast<std::uint8_t>((sf & kGenMask) >> kGenShift),
-                                           BlockState::Unvisited, 0, seq_of(sf, aux, g_seq_now)});
+                                           BlockState::Unvisited, 0, seq});
         }
         a = (user + size + 15) & ~std::uintptr_t{15};
         if (a == user) a += 16;  // size 0
@@ -478,7 +485,6 @@ bool run_scan(const ScanOptions& options, std::uintptr_t caller_sp, ScanResult& 
     const std::int64_t t0 = now_ns();
     stop_world(world);
     g_safe = !world.complete();
-    g_seq_now = g_alloc_seq.load(std::memory_order_relaxed);
     g_window.len = 0;
 
     const std::uint64_t unmaps_before = unmap_sequence();
