@@ -180,6 +180,56 @@ NOINLINE int leak_cycle_old_high()
     return a > b ? 1 : 0;
 }
 
+// One leak through each allocation entry point, marker sizes 9001..9009, from leak_one.
+NOINLINE void leak_one(int which)
+{
+    void* p = nullptr;
+    switch (which) {
+    case 0:
+        p = malloc(9001);
+        break;
+    case 1:
+        p = calloc(1, 9002);
+        break;
+    case 2:
+        p = realloc(nullptr, 9003);
+        break;
+    case 3:
+        p = new char[9004];
+        break;
+    case 4:
+        p = operator new(9005);
+        break;
+    case 5:
+        p = operator new (9006, std::align_val_t{64});
+        break;
+    case 6:
+        if (posix_memalign(&p, 64, 9007) != 0) p = nullptr;
+        break;
+    case 7:
+        p = aligned_alloc(256, 9008 + 248);
+        break;  // size: a multiple of the alignment
+    case 8:
+        p = malloc(9009);
+        p = realloc(p, 9009 + 4096);
+        break;
+    }
+    escape(p);
+}
+
+// leak_one at the bottom of `d` more frames (no tail calls), so stacks are deeper than any
+// depth the tests ask for.
+NOINLINE int deep(int d, int which)
+{
+    if (d == 0) {
+        leak_one(which);
+        return 0;
+    }
+    int r = deep(d - 1, which);
+    escape(&r);
+    return r + 1;
+}
+
 struct alignas(64) Aligned {
     char c[192];
 };
@@ -368,6 +418,9 @@ int main(int argc, char** argv)
         const std::uint64_t before = tp_stats().allocations;
         seq_leaks(n);
         printf("before=%llu\n", static_cast<unsigned long long>(before));
+    } else if (s == "entry_points") {
+        for (int which = 0; which < 9; ++which)
+            deep(20, which);
     } else if (s == "cycle_order") {
         const int older_higher = leak_cycle_old_high();
         printf("older_higher=%d\n", older_higher);

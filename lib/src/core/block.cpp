@@ -94,7 +94,7 @@ std::uint64_t flags_for(std::size_t size) noexcept
 }
 
 // The allocation stack of a new tracked block (0 when stacks are off).
-std::uint32_t stack_for(std::uint64_t flags) noexcept
+[[gnu::always_inline]] inline std::uint32_t stack_for(std::uint64_t flags) noexcept
 {
     if ((flags & kUntracked) || stack_depth() == 0) return 0;
     Guard guard;  // libunwind may allocate on first use in a thread
@@ -115,7 +115,8 @@ std::uint32_t stack_for(std::uint64_t flags) noexcept
 
 // Header (stack, sequence number) and registration of a block from any cold path; the
 // caller counts it.
-void* write_block(void* header_base, std::size_t size, std::uint64_t flags) noexcept
+[[gnu::always_inline]] inline void* write_block(void* header_base, std::size_t size,
+                                                std::uint64_t flags) noexcept
 {
     std::uint32_t aux = stack_for(flags);
     std::uint64_t sf = size | flags;

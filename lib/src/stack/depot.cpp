@@ -4,8 +4,6 @@
 #include "platform/own_memory.hpp"
 #include "stack/modules.hpp"
 
-#define UNW_LOCAL_ONLY
-#include <libunwind.h>
 
 #include <atomic>
 #include <cstring>
@@ -26,7 +24,6 @@ struct Node {
     std::uintptr_t pcs[1];  // `depth` entries (at least one slot is always allocated)
 };
 
-constexpr int kOwnFrames = 6;
 constexpr std::size_t kBucketBits = 20;
 constexpr std::size_t kBuckets = std::size_t{1} << kBucketBits;
 constexpr std::uint32_t kMaxIds = std::uint32_t{1} << 24;
@@ -120,6 +117,7 @@ void set_stack_depth(int depth) noexcept
 {
     if (depth <= 0 || g_buckets != nullptr) {
         g_depth = depth > 0 && g_buckets != nullptr ? (depth > kMaxDepth ? kMaxDepth : depth) : 0;
+        g_unwind_frames = g_depth > 0 ? g_depth + kOwnFrames : 0;
         return;
     }
     auto* buckets = static_cast<std::atomic<Node*>*>(own_map(kBuckets * sizeof(Node*)));
@@ -134,6 +132,7 @@ void set_stack_depth(int depth) noexcept
     // cache takes one).
     unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
     g_depth = depth > kMaxDepth ? kMaxDepth : depth;
+    g_unwind_frames = g_depth + kOwnFrames;
 }
 
 int stack_depth() noexcept
@@ -164,22 +163,13 @@ std::uint32_t intern_stack(const std::uintptr_t* pcs, int depth, std::uint32_t e
     }
 }
 
-std::uint32_t capture_stack() noexcept
+std::uint32_t intern_captured(void* const* raw, int got) noexcept
 {
     const int depth = g_depth;
-    if (depth == 0) return 0;
-    // memtrack's own frames come first (the exported entry point, the slow allocation path,
-    // this function: about 4, 6 through operator new); ask for that many more, not for a
-    // generous margin: unwinding costs per frame, and deep stacks (Python's) pay it all.
-    void* raw[kMaxDepth + kOwnFrames];
-    const int got = unw_backtrace(raw, depth + kOwnFrames);
     int skip = 0;
     while (skip < got && reinterpret_cast<std::uintptr_t>(raw[skip]) >= g_self_lo &&
            reinterpret_cast<std::uintptr_t>(raw[skip]) < g_self_hi)
         ++skip;
-    // unw_backtrace's first frame is this function's caller chain inside memtrack when the
-    // core is linked statically (no self range): drop capture_stack itself at least.
-    if (g_self_hi == 0 && got > 0) skip = 1;
     int n = got - skip;
     if (n > depth) n = depth;
     if (n <= 0) return 0;

@@ -11,6 +11,11 @@
 // never freed: nodes live as long as the process (LSan's StackDepot does the same).
 #pragma once
 
+#ifndef UNW_LOCAL_ONLY
+#define UNW_LOCAL_ONLY
+#endif
+#include <libunwind.h>
+
 #include <cstddef>
 #include <cstdint>
 
@@ -23,10 +28,27 @@ inline constexpr int kDefaultDepth = 32;
 void set_stack_depth(int depth) noexcept;
 int stack_depth() noexcept;
 
+// memtrack's own frames at the start of a captured stack, at most (the allocation entry point
+// and the slow path; one more through some C++ operators): unwound, then dropped.
+inline constexpr int kOwnFrames = 4;
+// Frames to unwind per capture: the depth plus kOwnFrames; 0 = stacks off. Set with the depth.
+inline constinit int g_unwind_frames = 0;
+
+// The second half of capture_stack: drops memtrack's own leading frames of the `got` return
+// addresses in `raw` and interns the rest.
+std::uint32_t intern_captured(void* const* raw, int got) noexcept;
+
 // Captures the caller's stack (memtrack's own frames dropped) and returns its depot id, 0 if
 // stacks are off or the depot is full. Caller holds the reentrancy Guard (libunwind may
-// allocate on first use).
-std::uint32_t capture_stack() noexcept;
+// allocate on first use). Always inlined: a frame of its own would be one more for libunwind
+// to walk on every allocation (about 80 instructions).
+[[gnu::always_inline]] inline std::uint32_t capture_stack() noexcept
+{
+    const int frames = g_unwind_frames;
+    if (frames == 0) return 0;
+    void* raw[kMaxDepth + kOwnFrames];
+    return intern_captured(raw, unw_backtrace(raw, frames));
+}
 
 // Interns an explicit stack (tests; also the capture path). 0 for depth 0.
 std::uint32_t intern_stack(const std::uintptr_t* pcs, int depth, std::uint32_t epoch) noexcept;

@@ -595,3 +595,30 @@ TEST_CASE("leaks: a simple cycle is listed from its oldest block, whatever the a
     CHECK(members[1]["size"] == 7000);
     CHECK(members[0]["seq"].get<std::int64_t>() + 1 == members[1]["seq"].get<std::int64_t>());
 }
+
+TEST_CASE("leaks: through every allocation entry point, a stack has exactly the asked depth and "
+          "starts at the program's allocating function",
+          "[leaks][stacks]")
+{
+    // memtrack unwinds MEMTRACK_STACK_DEPTH frames plus a few of its own, then drops its own:
+    // if an entry point had more frames than that allowance, its stacks would come out short.
+    TempDir dir;
+    const json j =
+        leaks_of(dir, {program("tp_leaks"), "entry_points"}, {{"MEMTRACK_STACK_DEPTH", "6"}});
+    CHECK(j["config"]["stack_depth"] == 6);
+    std::set<std::int64_t> seen;
+    for (const auto& g : j["leaks"]["direct"]) {
+        const std::int64_t bytes = g["bytes"].get<std::int64_t>();
+        if (bytes < 9001 || bytes > 9009 + 4096 + 248) continue;
+        seen.insert(bytes);
+        INFO("leak of " << bytes << " bytes");
+        const auto& frames = j["stacks"][std::to_string(g["stack"].get<std::int64_t>())];
+        int physical = 0;  // inlined frames share a return address: they are extra entries
+        for (const auto& f : frames)
+            if (!f["inlined"].get<bool>()) ++physical;
+        CHECK(physical == 6);
+        REQUIRE(!frames.empty());
+        CHECK(frames[0]["function"].get<std::string>().find("leak_one") != std::string::npos);
+    }
+    CHECK(seen == std::set<std::int64_t>{9001, 9002, 9003, 9004, 9005, 9006, 9007, 9256, 13105});
+}
