@@ -111,6 +111,29 @@ def new_leaks(g: Graph) -> None:  # new char[3001]; new Aligned (alignas(64) cha
         g.block(size)
 
 
+def seq_leaks(g: Graph) -> None:  # seq_leaks(3): 3 x 3001, 3 MiB, ring 2 x 3002, realloc'd 3003
+    for _ in range(3):
+        g.block(3001)
+    g.block(3 << 20)
+    leak_ring(g, 2, 3002)
+    g.block(3003)
+
+
+def entry_points(g: Graph) -> None:  # leak_one(0..8): marker sizes per entry point
+    for size in (9001, 9002, 9003, 9004, 9005, 9006, 9007, 9216, 9009 + 4096):
+        g.block(size)
+
+
+def cycle_order(g: Graph) -> None:  # a (5000) <-> b (7000)
+    # Nodes in allocation order, which is address order under memcheck's own allocator (its
+    # clique leader is the lowest address); under mimalloc b lies lower, which the LSan model
+    # (both indirect) does not depend on.
+    a = g.block(5000)
+    b = g.block(7000)
+    g.point(a, b)
+    g.point(b, a)
+
+
 def many_leaks(g: Graph, n: int) -> None:  # n x malloc(32), one malloc(100 MiB)
     for _ in range(n):
         g.block(32)
@@ -266,6 +289,12 @@ def scenarios(lib: str, list_n: int, tree_d: int, many_n: int, cycle_reps: int, 
           "child: inherits the parent's 4243 B leak, leaks 4244 B, exit(0)", process="child",
           title="fork (child)"),
         S("many", [str(many_n)], lambda g: many_leaks(g, many_n), f"{many_n} x 32 B and one 100 MiB block"),
+        S("seq", ["3"], seq_leaks, "3 x 3001 B, 3 MiB, a ring of 2 x 3002 B, 10 B grown by realloc to 3003 B"),
+        S("entry_points", [], entry_points,
+          "one leak through each of malloc, calloc, realloc(NULL), new[], operator new, aligned "
+          "new, posix_memalign, aligned_alloc and realloc growth, under 20 frames of recursion"),
+        S("cycle_order", [], cycle_order,
+          "a 5000 B block and a 7000 B block pointing at each other (under mimalloc the older one at the higher address)"),
     ]
 
 
