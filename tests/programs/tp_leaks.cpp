@@ -415,8 +415,8 @@ int main(int argc, char** argv)
         // The number of tracked allocations so far (memtrack_stats.allocations; 0 without
         // memtrack, for the other tools of bench/accuracy), then seq_leaks; printed last, so
         // that stdout's buffer comes after.
-        auto get = reinterpret_cast<int (*)(memtrack_stats*)>(
-            dlsym(RTLD_DEFAULT, "memtrack_get_stats"));
+        auto get =
+            reinterpret_cast<int (*)(memtrack_stats*)>(dlsym(RTLD_DEFAULT, "memtrack_get_stats"));
         memtrack_stats st = memtrack_stats_init();
         if (get != nullptr) get(&st);
         const std::uint64_t before = st.allocations;
