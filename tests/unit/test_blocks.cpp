@@ -11,6 +11,7 @@
 #include <cstring>
 #include <set>
 #include <sys/mman.h>
+#include <thread>
 #include <vector>
 
 namespace md = memtrack::detail;
@@ -327,7 +328,7 @@ TEST_CASE("blocks: with every allocation on the cold path, each tracked block ge
     void* e = md::alloc((std::size_t{1} << 20) + 3);  // big: its number is in the registry
     void* f = md::alloc((std::size_t{1} << 20) - 1);  // the largest packed size
     REQUIRE((b != nullptr && c != nullptr && d != nullptr && e != nullptr && f != nullptr));
-    CHECK(md::g_alloc_seq.load() == s0 + 6);
+    CHECK(md::g_alloc_seq.load() == s0 + md::kSeqRun);  // Fresh: the thread took a new run
     CHECK(seq_of_block(b) == s0 + 2);
     CHECK(seq_of_block(c) == s0 + 3);
     CHECK(seq_of_block(d) == s0 + 4);
@@ -357,4 +358,35 @@ TEST_CASE("blocks: with every allocation on the cold path, each tracked block ge
     CHECK(s.current_bytes == 0);
     CHECK(s.foreign_frees == 0);
     CHECK(s.allocations == 6);
+}
+
+TEST_CASE("blocks: threads allocating at once get unique numbers, increasing in each thread",
+          "[blocks][seq]")
+{
+    Fresh fresh;
+    AllCold cold;
+    constexpr int kThreads = 4, kBlocks = 3000;  // several runs of numbers per thread
+    std::vector<std::vector<void*>> blocks(kThreads);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t)
+        threads.emplace_back([&blocks, t] {
+            for (int i = 0; i < kBlocks; ++i)
+                blocks[t].push_back(md::alloc(24));
+        });
+    for (auto& th : threads)
+        th.join();
+    std::set<std::uint64_t> all;
+    for (const auto& mine : blocks) {
+        std::uint64_t last = 0;
+        for (void* p : mine) {
+            const std::uint64_t n = seq_of_block(p);
+            REQUIRE(n > last);
+            last = n;
+            all.insert(n);
+        }
+    }
+    CHECK(all.size() == std::size_t{kThreads} * kBlocks);
+    for (const auto& mine : blocks)
+        for (void* p : mine)
+            md::release(p);
 }

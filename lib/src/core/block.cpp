@@ -122,7 +122,12 @@ std::uint64_t flags_for(std::size_t size) noexcept
     std::uint64_t sf = size | flags;
     std::uint64_t seq = 0;
     if (!(flags & kUntracked) && g_small_limit == 0) {
-        seq = g_alloc_seq.fetch_add(1, std::memory_order_relaxed) + 1;
+        ThreadState& ts = t_state;
+        if (ts.seq_next == ts.seq_end) [[unlikely]] {
+            ts.seq_next = g_alloc_seq.fetch_add(kSeqRun, std::memory_order_relaxed) + 1;
+            ts.seq_end = ts.seq_next + kSeqRun;
+        }
+        seq = ts.seq_next++;
         if (!registered(flags)) pack_seq(seq, sf, aux);
     }
     void* user = write_header(header_base, sf, aux);

@@ -305,6 +305,7 @@ void counters_reset_for_tests() noexcept
     self.frees = 0;
     self.bytes_allocated = 0;
     self.status = kNew;
+    self.seq_next = self.seq_end = 0;  // the next allocation starts a fresh run of numbers
     self.fold_hi = 0;
     self.fold_lo = std::numeric_limits<std::int64_t>::max();
     g_totals.current.store(0);

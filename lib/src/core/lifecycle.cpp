@@ -144,7 +144,8 @@ void start() noexcept
         // The number is this process's: programs it execs count from 1 again, so the variable
         // is not passed on (forked children go on with this numbering and keep it).
         unsetenv("MEMTRACK_BREAK_ALLOC");
-        const std::uint64_t before = g_alloc_seq.load(std::memory_order_relaxed);
+        const ThreadState& ts = t_state;  // start-up runs on the thread that numbered so far
+        const std::uint64_t before = ts.seq_next > 0 ? ts.seq_next - 1 : 0;
         if (before >= g_break_seq)
             log("MEMTRACK_BREAK_ALLOC={}: that allocation came before memtrack started (after "
                 "allocation #{}); no break",
