@@ -30,8 +30,9 @@
 //
 // Allocation sequence number: while every allocation takes the cold path (stacks on,
 // MEMTRACK_GC=auto, MEMTRACK_BREAK_ALLOC, or before start-up) each tracked allocation takes the
-// next number of one process-wide counter, so that a block's number is the count of tracked
-// allocations up to and including it (memtrack_stats.allocations at that moment). A block that
+// next number of its thread's run, taken from one process-wide counter (counters.hpp): unique,
+// increasing within a thread, and with one allocating thread the count of tracked allocations
+// up to and including it (memtrack_stats.allocations at that moment). A block that
 // is not registered keeps the low 42 bits in its header: number bits 0..27 in size_flags bits
 // 20..47, bits 28..33 in size_flags bits 58..63, bits 34..41 in aux bits 24..31; no flag, so
 // the inline free still takes it (its size is the low 20 bits). The reader restores the full
