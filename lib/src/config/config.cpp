@@ -29,6 +29,16 @@ void complain(std::string_view name, std::string_view value, std::string_view ac
 {
     log("{}=\"{}\" is not {}; using {}", name, value, accepted, fallback);
 }
+// A whole number and nothing else (surrounding blanks allowed), or nullopt.
+template <class T> std::optional<T> whole_number(std::string_view text) noexcept
+{
+    const std::string_view t = trim(text);
+    T value{};
+    const auto r = std::from_chars(t.data(), t.data() + t.size(), value);
+    if (r.ec != std::errc{} || r.ptr != t.data() + t.size() || t.empty()) return std::nullopt;
+    return value;
+}
+
 // "1.5 ms" -> {1.5, "ms"}: a non-negative decimal number and the (trimmed) rest.
 std::optional<std::pair<double, std::string_view>> number_and_unit(std::string_view text) noexcept
 {
@@ -202,11 +212,9 @@ void load_config() noexcept
         }
     }
     if (const char* v = std::getenv("MEMTRACK_STACK_DEPTH"); v != nullptr) {
-        const std::string_view t = trim(v);
-        int depth = -1;
-        const auto r = std::from_chars(t.data(), t.data() + t.size(), depth);
-        if (r.ec == std::errc{} && r.ptr == t.data() + t.size() && depth >= 0 && depth <= 128)
-            c.stack_depth = depth;
+        const auto depth = whole_number<int>(v);
+        if (depth && *depth >= 0 && *depth <= 128)
+            c.stack_depth = *depth;
         else
             complain("MEMTRACK_STACK_DEPTH", v, "a frame count from 0 (no stacks) to 128", "32");
     }
@@ -235,11 +243,9 @@ void load_config() noexcept
             complain("MEMTRACK_SUPPRESSIONS", v, "a path shorter than 4096 bytes", "none");
     }
     if (const char* v = std::getenv("MEMTRACK_ERROR_EXITCODE"); v != nullptr) {
-        const std::string_view t = trim(v);
-        int code = -1;
-        const auto r = std::from_chars(t.data(), t.data() + t.size(), code);
-        if (r.ec == std::errc{} && r.ptr == t.data() + t.size() && code >= 0 && code <= 255)
-            c.error_exitcode = code;
+        const auto code = whole_number<int>(v);
+        if (code && *code >= 0 && *code <= 255)
+            c.error_exitcode = *code;
         else
             complain("MEMTRACK_ERROR_EXITCODE", v, "an exit status from 1 to 255 (0 = off)",
                      "0 (leaks do not change the exit status)");
@@ -254,11 +260,8 @@ void load_config() noexcept
         }
     }
     if (const char* v = std::getenv("MEMTRACK_BREAK_ALLOC"); v != nullptr) {
-        const std::string_view t = trim(v);
-        std::uint64_t n = 0;
-        const auto r = std::from_chars(t.data(), t.data() + t.size(), n);
-        if (r.ec == std::errc{} && r.ptr == t.data() + t.size())
-            c.break_alloc = n;
+        if (const auto n = whole_number<std::uint64_t>(v))
+            c.break_alloc = *n;
         else
             complain("MEMTRACK_BREAK_ALLOC", v,
                      "an allocation number as leak reports give it ([allocation #N]), 0 = off",
