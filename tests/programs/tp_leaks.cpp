@@ -261,6 +261,19 @@ NOINLINE void hold_in_register_and_collect(long* found)
     free(p);
 }
 
+// dlopen()s `path`, calls its `function`, then dlclose()s it if asked. 0, or 3 (no library) or 4
+// (no function).
+int call_in_library(const char* path, const char* function, bool close)
+{
+    void* lib = dlopen(path, RTLD_NOW);
+    if (lib == nullptr) return 3;
+    auto fn = reinterpret_cast<void (*)()>(dlsym(lib, function));
+    if (fn == nullptr) return 4;
+    fn();
+    if (close) dlclose(lib);
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv)
@@ -279,24 +292,11 @@ int main(int argc, char** argv)
         while (!g_ready)
             usleep(1000);
     } else if (s == "dlopen") {
-        void* lib = dlopen(argv[2], RTLD_NOW);
-        if (lib == nullptr) return 3;
-        auto hold = reinterpret_cast<void (*)()>(dlsym(lib, "tp_lib_hold"));
-        if (hold == nullptr) return 4;
-        hold();
+        return call_in_library(argv[2], "tp_lib_hold", false);
     } else if (s == "dlopen_tls") {
-        void* lib = dlopen(argv[2], RTLD_NOW);
-        if (lib == nullptr) return 3;
-        auto hold = reinterpret_cast<void (*)()>(dlsym(lib, "tp_lib_hold_tls"));
-        if (hold == nullptr) return 4;
-        hold();
+        return call_in_library(argv[2], "tp_lib_hold_tls", false);
     } else if (s == "dlclose_leak") {
-        void* lib = dlopen(argv[2], RTLD_NOW);
-        if (lib == nullptr) return 3;
-        auto leak = reinterpret_cast<void (*)()>(dlsym(lib, "tp_lib_leak"));
-        if (leak == nullptr) return 4;
-        leak();
-        dlclose(lib);
+        return call_in_library(argv[2], "tp_lib_leak", true);
     } else if (s == "register") {
         long found = -1;
         hold_in_register_and_collect(&found);
