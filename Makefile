@@ -4,7 +4,7 @@ BUILD ?= build
 JOBS  ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build demo test bench bench-quick clean
+.PHONY: all deps configure build build-demo demo test bench bench-quick clean
 
 all: build
 
@@ -28,8 +28,12 @@ configure: deps
 build: configure
 	@cmake --build $(BUILD) -j $(JOBS)
 
+# What the demo needs and nothing more (the tests and benchmarks are built by `make test`).
+build-demo: configure
+	@cmake --build $(BUILD) -j $(JOBS) --target memtrack memtrack_launcher demos
+
 # The headline demo: the lecture's process_data at 1 GiB, run under the memtrack launcher.
-demo: build
+demo: build-demo
 	@MEMTRACK_OUTPUT=$(BUILD)/memtrack.%e.%p.json $(BUILD)/bin/memtrack -- $(BUILD)/bin/process_data --size 1GiB
 
 test: build
