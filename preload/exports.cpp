@@ -3,7 +3,7 @@
 // operators, and every non-mi_ symbol Debian's libmimalloc.so exports (tests check this), so
 // that no allocation reaches mimalloc's own overrides uncounted. Exported through exports.map.
 #include "core/block.hpp"
-#include "stack/dlclose.hpp"
+#include "runtime/dlclose.hpp"
 
 #include <cerrno>
 #include <cstddef>

@@ -1,7 +1,7 @@
 // Block primitives: alignment, glibc semantics, foreign pointers, double frees.
 #include "core/block.hpp"
 #include "fresh.hpp"
-#include "leaks/big_blocks.hpp"
+#include "core/big_blocks.hpp"
 
 #include <catch2/catch.hpp>
 

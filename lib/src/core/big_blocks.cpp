@@ -1,9 +1,10 @@
 // Registry of big blocks: an open-addressing map from header address to sequence number under
 // one mutex (cold).
-#include "leaks/big_blocks.hpp"
+#include "core/big_blocks.hpp"
 
 #include "platform/own_memory.hpp"
 
+#include <atomic>
 #include <pthread.h>
 
 namespace memtrack::detail {
@@ -18,6 +19,8 @@ constinit BigBlockEntry* g_table = nullptr;
 constinit std::size_t g_capacity = 0;  // power of two
 constinit std::size_t g_used = 0;      // live entries + tombstones
 constinit std::size_t g_live = 0;
+constinit std::atomic<std::uint64_t> g_dropped{0};  // live blocks big_block_add could not register
+constinit int g_fail_adds = 0;                      // unit tests: adds to fail
 
 std::size_t slot_of(std::uintptr_t key, std::size_t capacity) noexcept
 {
@@ -62,10 +65,17 @@ bool reserve_locked() noexcept
 void big_block_add(std::uintptr_t header, std::uint64_t seq) noexcept
 {
     pthread_mutex_lock(&g_lock);
-    if (reserve_locked()) {
+    bool ok = false;
+    if (g_fail_adds > 0)
+        --g_fail_adds;  // unit tests: as if the table could not grow
+    else
+        ok = reserve_locked();
+    if (ok) {
         insert_locked(g_table, g_capacity, {header, seq});
         ++g_used;
         ++g_live;
+    } else {
+        g_dropped.fetch_add(1, std::memory_order_relaxed);
     }
     pthread_mutex_unlock(&g_lock);
 }
@@ -79,10 +89,14 @@ void big_block_remove(std::uintptr_t header) noexcept
             if (g_table[i].header == header) {
                 g_table[i].header = kTombstone;
                 --g_live;
-                break;
+                pthread_mutex_unlock(&g_lock);
+                return;
             }
         }
     }
+    // Not registered: one of the blocks big_block_add had to drop is freed.
+    if (g_dropped.load(std::memory_order_relaxed) > 0)
+        g_dropped.fetch_sub(1, std::memory_order_relaxed);
     pthread_mutex_unlock(&g_lock);
 }
 
@@ -107,6 +121,18 @@ std::size_t big_blocks_copy_locked(BigBlockEntry* out, std::size_t max) noexcept
     for (std::size_t i = 0; i < g_capacity && n < max; ++i)
         if (live(g_table[i])) out[n++] = g_table[i];
     return g_live;
+}
+
+std::uint64_t big_blocks_dropped() noexcept
+{
+    return g_dropped.load(std::memory_order_relaxed);
+}
+
+void big_blocks_fail_adds_for_tests(int n) noexcept
+{
+    pthread_mutex_lock(&g_lock);
+    g_fail_adds = n;
+    pthread_mutex_unlock(&g_lock);
 }
 
 void big_blocks_prepare_fork() noexcept

@@ -2,10 +2,9 @@
 // pointers. No lock; the foreign-realloc copy makes one syscall (process_vm_readv).
 #include "core/block.hpp"
 
-#include "leaks/big_blocks.hpp"
-#include "leaks/collector.hpp"
+#include "core/big_blocks.hpp"
 #include "platform/log.hpp"
-#include "stack/depot.hpp"
+#include "stack/unwind.hpp"
 
 #include <algorithm>
 #include <bit>
@@ -150,7 +149,8 @@ void* finish_block(void* header_base, std::size_t size, std::uint64_t extra_flag
 
 void* alloc_slow(std::size_t size, bool zero) noexcept
 {
-    gc_tick();
+    if (const AllocSlowHook hook = g_alloc_slow_hook; hook != nullptr) [[unlikely]]
+        hook();
     if (size > kMaxRequest) return alloc_failed();
     void* base = zero ? mi_zalloc(gross_size(size)) : mi_malloc(gross_size(size));
     if (base == nullptr) return alloc_failed();

@@ -25,7 +25,7 @@
 // free (exact accounting) and the header finds it with one load, no hashing, no lock. What the
 // header also lets the leak scan enumerate every live block without any registry on the hot
 // path: with the world stopped it sweeps mimalloc's segments for headers whose check word
-// matches their address (leaks/heap_walk.cpp); blocks mimalloc maps outside its segment map
+// matches their address (core/heap_walk.hpp); blocks mimalloc maps outside its segment map
 // (>= 1 MiB blocks are all registered, big_blocks.hpp) are listed by a registry of big blocks.
 //
 // Allocation sequence number: while every allocation takes the cold path (stacks on,
@@ -197,6 +197,13 @@ inline void* write_plain_header(void* base, std::size_t size) noexcept
     h->check = check_of(user);
     return user;
 }
+
+// The slow allocation path's hook, called before it allocates; nullptr = none. Owned by the
+// core so that no subsystem above it is named here: runtime/ sets it at start-up (the
+// collector's automatic scan tick when MEMTRACK_GC=auto) and never changes it afterwards.
+// Costs the slow path one load and one branch when unset, as the flag it replaces did.
+using AllocSlowHook = void (*)() noexcept;
+inline constinit AllocSlowHook g_alloc_slow_hook = nullptr;
 
 // Cold halves (block.cpp): errno, big or untracked blocks, big alignments, foreign pointers.
 [[gnu::noinline, gnu::cold]] void* alloc_failed() noexcept;

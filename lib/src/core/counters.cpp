@@ -2,6 +2,9 @@
 // registry lock; never allocates; async-signal-unsafe.
 #include "core/counters.hpp"
 
+#include "platform/check.hpp"
+#include "platform/clock.hpp"
+
 #include <ctime>
 #include <pthread.h>
 
@@ -37,13 +40,6 @@ constinit pthread_once_t g_key_once = PTHREAD_ONCE_INIT;
 constinit pthread_key_t g_exit_key = 0;
 constinit bool g_key_ok = false;
 
-std::int64_t monotonic_ns() noexcept
-{
-    timespec ts{};
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
-}
-
 void raise_to(std::atomic<std::int64_t>& peak, std::atomic<std::int64_t>& peak_ns,
               std::int64_t value, std::int64_t now) noexcept
 {
@@ -78,7 +74,7 @@ void unlink_locked(ThreadState& ts) noexcept
 {
     if (ts.prev != nullptr)
         ts.prev->next = ts.next;
-    else
+    else if (MEMTRACK_CHECK(g_registry_head == &ts))  // a head with no prev is the list's head
         g_registry_head = ts.next;
     if (ts.next != nullptr) ts.next->prev = ts.prev;
     ts.prev = ts.next = nullptr;

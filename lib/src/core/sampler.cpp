@@ -1,6 +1,6 @@
 // Timeline sampler thread and its buffer (cold path; takes its own lock and the registry lock;
 // buffer memory from mimalloc, never tracked).
-#include "report/sampler.hpp"
+#include "core/sampler.hpp"
 
 #include "core/counters.hpp"
 

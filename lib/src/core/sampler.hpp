@@ -29,7 +29,7 @@ pid_t sampler_tid() noexcept;
 std::uintptr_t sampler_tcb() noexcept;
 // Appends one point now (used for the start and the end of a run).
 void add_timeline_point(std::int64_t t_ns, std::int64_t bytes) noexcept;
-// Copies up to `cap` points into out (oldest first); returns how many. `total` gets the count.
+// Copies up to `cap` points into out (oldest first); returns how many.
 std::size_t copy_timeline(TimelinePoint* out, std::size_t cap) noexcept;
 std::size_t timeline_size() noexcept;
 

@@ -4,6 +4,7 @@
 #include "core/counters.hpp"
 #include "leaks/graph.hpp"
 #include "leaks/leak_report.hpp"
+#include "platform/check.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -156,6 +157,7 @@ std::int64_t collect(int generation, std::uintptr_t program_sp, LeakReport* repo
                      bool exclude_suppressed) noexcept
 {
     if (generation < 0 || generation > 2) return -1;
+    if (g_check_failed) return -1;  // some internal state is not to be trusted (check.hpp)
     Guard guard;
     pthread_mutex_lock(&g_scan_lock);
     std::int64_t found = -1;

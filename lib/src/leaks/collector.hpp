@@ -99,18 +99,13 @@ struct LeakReport {
 std::int64_t collect(int generation, std::uintptr_t program_sp, LeakReport* report,
                      bool exclude_suppressed) noexcept;
 
-// Automatic scans (MEMTRACK_GC=auto): the slow allocation path calls gc_tick before it
-// allocates (so the new block cannot look unreachable). Every 64 allocations of a thread are
+// Automatic scans (MEMTRACK_GC=auto): runtime/ installs this as core's before-allocation hook
+// (core/block.hpp, g_alloc_slow_hook), so the slow allocation path calls it before it
+// allocates (the new block cannot look unreachable). Every 64 allocations of a thread are
 // added to a shared count; when it passes threshold 0, the exact count (live blocks added
 // since the last scan) is checked and, as Python does, the oldest generation whose count
-// exceeds its threshold is scanned. Off unless enabled at start-up.
-inline constinit bool g_gc_auto = false;
+// exceeds its threshold is scanned. Cold; called outside the Guard only.
 [[gnu::noinline, gnu::cold]] void gc_tick_slow() noexcept;
-inline void gc_tick() noexcept
-{
-    if (g_gc_auto) [[unlikely]]
-        gc_tick_slow();
-}
 
 // Python's gc.get_threshold / set_threshold / get_count.
 void gc_get_threshold(int out[3]) noexcept;

@@ -6,6 +6,7 @@
 #include "report/report.hpp"
 #include "stack/depot.hpp"
 #include "stack/symbolize.hpp"
+#include "stack/unwind.hpp"
 
 #include <memtrack/memtrack.hpp>
 

@@ -1,15 +1,14 @@
 // The reachability scan (see scan.hpp): heap sweep, roots, marking, leaked subgraph.
 #include "leaks/scan.hpp"
 
-#include "core/block.hpp"
-#include "leaks/big_blocks.hpp"
+#include "core/heap_walk.hpp"
+#include "core/sampler.hpp"
 #include "leaks/stop_world.hpp"
+#include "platform/clock.hpp"
 #include "platform/maps.hpp"
+#include "platform/module_of.hpp"
 #include "platform/own_memory.hpp"
-#include "report/sampler.hpp"
-#include "stack/depot.hpp"
-
-#include <mimalloc.h>
+#include "platform/safe_read.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -17,108 +16,33 @@
 #include <link.h>
 #include <pthread.h>
 #include <sys/mman.h>
-#include <sys/uio.h>
-#include <unistd.h>
 
 namespace memtrack::detail {
 
 namespace {
 
-constexpr std::uintptr_t kSlice = std::uintptr_t{64} << 10;  // mimalloc 2.x segment slice
-constexpr std::uintptr_t kChunk = std::uintptr_t{4} << 20;   // segments are >= 4 MiB aligned
-constexpr std::uintptr_t kHugeSegmentAlign = std::uintptr_t{32} << 20;
 constexpr std::uintptr_t kPage = 4096;
-
-std::int64_t now_ns() noexcept
-{
-    timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1'000'000'000LL + ts.tv_nsec;
-}
 
 struct Range {
     std::uintptr_t start, end;
 };
 
-// Memory reads of the scan. With every thread paused, memory cannot change under the scan and
-// is read directly. When some thread could not be paused it may unmap memory (a thread exit,
-// mimalloc returning a segment) while the scan reads it, so reads go through a window filled by
-// process_vm_readv on ourselves, which fails instead of faulting. One scan at a time.
-constinit bool g_safe = false;
-struct Window {
-    std::uintptr_t base = 0;
-    std::size_t len = 0;
-    alignas(16) unsigned char buf[64 * 1024];
-};
-constinit Window g_window{};
-
-void refill(std::uintptr_t p) noexcept
-{
-    Window& w = g_window;
-    w.base = p & ~std::uintptr_t{4095};
-    iovec local{w.buf, sizeof w.buf};
-    iovec remote{reinterpret_cast<void*>(w.base), sizeof w.buf};
-    const ssize_t got = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
-    w.len = got > 0 ? static_cast<std::size_t>(got) : 0;
-}
-
-// The 8 bytes at p (8-aligned); false if unreadable (safe mode only).
-inline bool load64(std::uintptr_t p, std::uint64_t& v) noexcept
-{
-    if (!g_safe) {
-        v = *reinterpret_cast<const std::uint64_t*>(p);
-        return true;
-    }
-    Window& w = g_window;
-    if (p < w.base || p + 8 > w.base + w.len) {
-        refill(p);
-        if (p + 8 > w.base + w.len) return false;
-    }
-    std::memcpy(&v, w.buf + (p - w.base), 8);
-    return true;
-}
-
-// Whether page-aligned p lies in a mimalloc segment. mimalloc 2.0.9 answers false for the
-// first page of a segment (its own metadata), so the next page is asked too: if that one is
-// in a segment, so is p (a segment's first page never answers true).
-bool heap_at(std::uintptr_t p) noexcept
-{
-    return mi_is_in_heap_region(reinterpret_cast<void*>(p)) ||
-           mi_is_in_heap_region(reinterpret_cast<void*>(p + kPage));
-}
-
 // Writable segments of libmemtrack.so itself (memtrack's globals are never roots). Nothing when
 // the core is linked into the program (unit tests). Before the world stops (loader lock).
 void self_data_ranges(ScratchVector<Range>& out) noexcept
 {
-    struct Search {
-        std::uintptr_t self;
-        ScratchVector<Range>* out;
-    } search{reinterpret_cast<std::uintptr_t>(&self_data_ranges), &out};
-    dl_iterate_phdr(
-        [](dl_phdr_info* info, std::size_t, void* arg) -> int {
-            auto* s = static_cast<Search*>(arg);
-            if (info->dlpi_name == nullptr || info->dlpi_name[0] == '\0') return 0;
-            bool mine = false;
-            for (int k = 0; k < info->dlpi_phnum; ++k) {
-                const auto& ph = info->dlpi_phdr[k];
-                const std::uintptr_t lo = info->dlpi_addr + ph.p_vaddr;
-                if (ph.p_type == PT_LOAD && (ph.p_flags & PF_X) && s->self >= lo &&
-                    s->self < lo + ph.p_memsz)
-                    mine = true;
-            }
-            if (!mine) return 0;
-            for (int k = 0; k < info->dlpi_phnum; ++k) {
-                const auto& ph = info->dlpi_phdr[k];
+    with_module_of(
+        reinterpret_cast<std::uintptr_t>(&self_data_ranges), [&](const dl_phdr_info& info) {
+            if (info.dlpi_name == nullptr || info.dlpi_name[0] == '\0') return;
+            for (int k = 0; k < info.dlpi_phnum; ++k) {
+                const auto& ph = info.dlpi_phdr[k];
                 if (ph.p_type != PT_LOAD || !(ph.p_flags & PF_W)) continue;
-                const std::uintptr_t lo = (info->dlpi_addr + ph.p_vaddr) & ~(kPage - 1);
+                const std::uintptr_t lo = (info.dlpi_addr + ph.p_vaddr) & ~(kPage - 1);
                 const std::uintptr_t hi =
-                    (info->dlpi_addr + ph.p_vaddr + ph.p_memsz + kPage - 1) & ~(kPage - 1);
-                s->out->push_back({lo, hi});
+                    (info.dlpi_addr + ph.p_vaddr + ph.p_memsz + kPage - 1) & ~(kPage - 1);
+                out.push_back({lo, hi});
             }
-            return 1;
-        },
-        &search);
+        });
 }
 
 // Writable segments of the dynamic loader (its PT_INTERP module). Before the world stops.
@@ -174,61 +98,6 @@ template <class Fn> void for_resident(std::uintptr_t start, std::uintptr_t end, 
         if (in_run) fn(run, wend);
         w = wend;
     }
-}
-
-// A header's stack id: meaningful only with stacks on (the inline path leaves aux unwritten).
-std::uint32_t stack_id(std::uint32_t aux) noexcept
-{
-    aux &= kStackIdMask;  // bits 24..31 may hold part of a sequence number
-    return stack_depth() > 0 && aux <= stack_count() ? aux : 0;
-}
-
-// Finds live tracked blocks in [start, end) of heap memory by their headers. `run_end`: end of
-// the contiguous heap memory [start, end) belongs to (a block may extend that far). `next`:
-// where the sweep may resume (past the last block found); updated.
-void sweep(std::uintptr_t start, std::uintptr_t end, std::uintptr_t run_end, std::uintptr_t& next,
-           ScanResult& out) noexcept
-{
-    std::uintptr_t a = (std::max(start, next) + 15) & ~std::uintptr_t{15};
-    while (a + kHeaderSize <= end) {
-        std::uint64_t sf = 0, tail = 0;
-        if (!load64(a + 8, tail)) {  // unreadable (safe mode): on to the next page
-            a = (a | 4095) + 1;
-            continue;
-        }
-        const auto check = static_cast<std::uint32_t>(tail >> 32);
-        const auto aux = static_cast<std::uint32_t>(tail);
-        if (check == 0 || !load64(a, sf)) {
-            a += 16;
-            continue;
-        }
-        const std::uintptr_t user = a + kHeaderSize;
-        if (!size_flags_plausible(sf) || check != check_of(reinterpret_cast<void*>(user), sf)) {
-            a += 16;
-            continue;
-        }
-        // A numbered header must carry a number already given out (threads that could not be
-        // paused may still be counting: the counter is read again).
-        const std::uint64_t low = packed_seq(sf, aux);
-        const std::uint64_t seq = unpack_seq(low, g_alloc_seq.load(std::memory_order_relaxed));
-        if (low != 0 && seq == 0) {
-            a += 16;
-            continue;
-        }
-        const std::uint64_t size = size_of(sf);
-        if (size > run_end - user) {  // cannot be a block of this heap run
-            a += 16;
-            continue;
-        }
-        if (!(sf & kUntracked)) {
-            out.blocks.push_back(ScanBlock{user, size, stack_id(aux),
-                                           static_cast<std::uint8_t>((sf & kGenMask) >> kGenShift),
-                                           BlockState::Unvisited, 0, seq});
-        }
-        a = (user + size + 15) & ~std::uintptr_t{15};
-        if (a == user) a += 16;  // size 0
-    }
-    next = std::max(next, a);
 }
 
 // glibc's thread descriptor (struct pthread, starting with tcbhead_t {tcb, dtv, self}) sits at
@@ -441,94 +310,63 @@ private:
     std::uintptr_t lo_ = 0, hi_ = 0;
 };
 
-// Moves every examined survivor up one generation by rewriting its header.
+// Moves every examined survivor up one generation (core rewrites its header).
 void promote(ScanResult& r, int generation) noexcept
 {
     for (ScanBlock& b : r.blocks) {
         if (b.gen > generation || b.gen >= 2) continue;
         if (b.state != BlockState::Reachable && b.state != BlockState::Possible) continue;
-        auto* h = reinterpret_cast<BlockHeader*>(b.user - kHeaderSize);
-        const std::uint64_t sf = h->size_flags;
-        if (h->check != check_of(reinterpret_cast<void*>(b.user), sf)) continue;  // changed
-        // The check does not cover the generation (block.hpp): only size_flags changes.
-        h->size_flags = (sf & ~kGenMask) | (std::uint64_t{b.gen + 1u} << kGenShift);
+        set_generation(b.user, b.gen + 1);
     }
 }
 
-}  // namespace
-
-std::int64_t find_block(const ScanBlock* blocks, std::size_t n, std::uintptr_t word) noexcept
-{
-    std::size_t lo = 0, hi = n;
-    while (lo < hi) {
-        const std::size_t mid = (lo + hi) / 2;
-        if (blocks[mid].user <= word)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    if (lo == 0) return -1;
-    const ScanBlock& b = blocks[lo - 1];
-    if (word == b.user || word - b.user < b.size) return static_cast<std::int64_t>(lo - 1);
-    return -1;
-}
-
-bool run_scan(const ScanOptions& options, std::uintptr_t caller_sp, ScanResult& out) noexcept
-{
-    ScratchVector<Range> own;
-    self_data_ranges(own);
-    ScratchVector<Range> loader;
-    loader_data_ranges(loader);
-
-    big_blocks_lock();
-    static WorldStop world;  // big: not on the stack; scans are serialised by the caller
-    const std::int64_t t0 = now_ns();
-    stop_world(world);
-    g_safe = !world.complete();
-    g_window.len = 0;
-
-    const std::uint64_t unmaps_before = unmap_sequence();
-    ScratchVector<Mapping> maps;
-    const bool have_maps = read_maps(maps);
+// The stop-the-world and the locks it needs, for a scope: the allocator's registry lock first
+// (no paused thread can then hold it), then every other thread paused, and reads switched to
+// safe mode when some thread did not answer. The destructor undoes all of it, so that no path
+// out of the scan can leave the world stopped.
+class StoppedWorld {
+public:
+    explicit StoppedWorld(WorldStop& world) noexcept : world_(world)
     {
-        OwnRange ranges[256];
-        const std::size_t n = own_ranges(ranges, 256);
-        for (std::size_t i = 0; i < n; ++i)
-            own.push_back({ranges[i].start, ranges[i].end});
+        heap_walk_lock();
+        stop_world(world_);
+        set_safe_reads(!world_.complete());
     }
+    ~StoppedWorld()
+    {
+        resume_world(world_);
+        set_safe_reads(false);
+        heap_walk_unlock();
+    }
+    StoppedWorld(const StoppedWorld&) = delete;
+    StoppedWorld& operator=(const StoppedWorld&) = delete;
 
-    // Registered big blocks (>= 1 MiB, aligned beyond 16 MiB): their extents from the start of
-    // their segment (mimalloc 2.x aligns huge segments to 32 MiB) are heap whatever mimalloc's
-    // map says: mi_is_in_heap_region of 2.0.9 answers false past a 2 GiB-aligned address inside
-    // a huge segment (its downward search does not cross bitmap words), and knows nothing of
-    // blocks mapped above its 40 TiB map.
-    struct BigBlock {
-        std::uintptr_t header;
-        std::uint64_t sf;
-        std::uint32_t aux;
-        std::uint64_t seq;
-    };
-    ScratchVector<BigBlock> big;
+private:
+    WorldStop& world_;
+};
+
+// memtrack's own mappings (stack depot, scratch) join the ranges that are never roots.
+void add_own_ranges(ScratchVector<Range>& own) noexcept
+{
+    OwnRange ranges[256];
+    const std::size_t n = own_ranges(ranges, 256);
+    for (std::size_t i = 0; i < n; ++i)
+        own.push_back({ranges[i].start, ranges[i].end});
+}
+
+// Heap runs and root candidates, mapping by mapping: heap is what mimalloc's map knows plus
+// the extents of registered blocks; root candidates are the rest of every writable private
+// mapping.
+void split_heap_and_candidates(const ScratchVector<Mapping>& maps,
+                               const ScratchVector<RegisteredBlock>& registered,
+                               ScratchVector<Range>& heap,
+                               ScratchVector<Range>& candidates) noexcept
+{
     ScratchVector<Range> forced;
-    {
-        const std::size_t nbig = big_blocks_count_locked();
-        ScratchVector<BigBlockEntry> entries;
-        entries.resize(nbig);
-        big_blocks_copy_locked(entries.data(), nbig);
-        for (const BigBlockEntry& entry : entries) {
-            const std::uintptr_t header = entry.header;
-            const std::uintptr_t user = header + kHeaderSize;
-            std::uint64_t sf = 0, tail = 0;
-            if (!load64(header, sf) || !load64(header + 8, tail)) continue;
-            if (static_cast<std::uint32_t>(tail >> 32) !=
-                check_of(reinterpret_cast<void*>(user), sf))
-                continue;
-            big.push_back({header, sf, static_cast<std::uint32_t>(tail), entry.seq});
-            forced.push_back({header & ~(kHugeSegmentAlign - 1), user + size_of(sf)});
-        }
-        std::sort(forced.begin(), forced.end(),
-                  [](const Range& a, const Range& b) { return a.start < b.start; });
-    }
+    for (const RegisteredBlock& r : registered)
+        forced.push_back({r.extent_start, r.extent_end});
+    std::sort(forced.begin(), forced.end(),
+              [](const Range& a, const Range& b) { return a.start < b.start; });
     auto forced_at = [&](std::uintptr_t lo, std::uintptr_t hi) {  // overlaps [lo, hi)?
         const Range* f =
             std::upper_bound(forced.begin(), forced.end(), lo,
@@ -536,10 +374,6 @@ bool run_scan(const ScanOptions& options, std::uintptr_t caller_sp, ScanResult& 
         if (f != forced.begin() && (f - 1)->end > lo) return true;
         return f != forced.end() && f->start < hi;
     };
-
-    // Heap runs and root candidates, mapping by mapping.
-    ScratchVector<Range> heap;
-    ScratchVector<Range> candidates;
     auto add = [](ScratchVector<Range>& into, std::uintptr_t lo, std::uintptr_t hi) {
         if (!into.empty() && into.back().end == lo)
             into.back().end = hi;
@@ -550,15 +384,16 @@ bool run_scan(const ScanOptions& options, std::uintptr_t caller_sp, ScanResult& 
         if (!m.readable || m.special) continue;
         const bool root_kind = m.writable && !m.shared;
         for (std::uintptr_t c = m.start; c < m.end;) {
-            const std::uintptr_t chunk_end = std::min(m.end, (c & ~(kChunk - 1)) + kChunk);
-            if (!heap_at(c) && !forced_at(c, chunk_end)) {
+            const std::uintptr_t chunk_end = std::min(m.end, (c & ~(kHeapChunk - 1)) + kHeapChunk);
+            if (!heap_memory_at(c) && !forced_at(c, chunk_end)) {
                 if (root_kind) add(candidates, c, chunk_end);
                 c = chunk_end;
                 continue;
             }
             for (std::uintptr_t s = c; s < chunk_end;) {
-                const std::uintptr_t slice_end = std::min(chunk_end, (s & ~(kSlice - 1)) + kSlice);
-                if (heap_at(s) || forced_at(s, slice_end))
+                const std::uintptr_t slice_end =
+                    std::min(chunk_end, (s & ~(kHeapSlice - 1)) + kHeapSlice);
+                if (heap_memory_at(s) || forced_at(s, slice_end))
                     add(heap, s, slice_end);
                 else if (root_kind)
                     add(candidates, s, slice_end);
@@ -567,37 +402,52 @@ bool run_scan(const ScanOptions& options, std::uintptr_t caller_sp, ScanResult& 
             c = chunk_end;
         }
     }
+}
 
-    // Live blocks: the sweep, then the registered big blocks it did not record.
+ScanBlock scan_block(const LiveBlock& b) noexcept
+{
+    return ScanBlock{b.user, b.size, b.stack, b.gen, BlockState::Unvisited, 0, b.seq};
+}
+
+// Live blocks, by address: the sweep of the heap runs, then the registered blocks it did not
+// record (the sweep finds a registered block's header too, but not its number).
+void collect_blocks(const ScratchVector<Range>& heap,
+                    const ScratchVector<RegisteredBlock>& registered, ScanResult& out) noexcept
+{
     for (const Range& h : heap) {
         std::uintptr_t next = h.start;
         for_resident(h.start, h.end, [&](std::uintptr_t lo, std::uintptr_t hi) {
             out.stats.swept_bytes += hi - lo;
-            sweep(lo, hi, h.end, next, out);
+            sweep_live_blocks(lo, hi, h.end, next,
+                              [&](const LiveBlock& b) { out.blocks.push_back(scan_block(b)); });
         });
     }
-    std::sort(out.blocks.begin(), out.blocks.end(),
-              [](const ScanBlock& a, const ScanBlock& b) { return a.user < b.user; });
+    auto by_address = [](const ScanBlock& a, const ScanBlock& b) { return a.user < b.user; };
+    std::sort(out.blocks.begin(), out.blocks.end(), by_address);
     const std::size_t swept = out.blocks.size();
-    for (const BigBlock& b : big) {
-        const std::uintptr_t user = b.header + kHeaderSize;
+    for (const RegisteredBlock& r : registered) {
         const ScanBlock* found =
-            std::lower_bound(out.blocks.begin(), out.blocks.begin() + swept, user,
+            std::lower_bound(out.blocks.begin(), out.blocks.begin() + swept, r.block.user,
                              [](const ScanBlock& x, std::uintptr_t v) { return x.user < v; });
-        if (found != out.blocks.begin() + swept && found->user == user) {
-            out.blocks[static_cast<std::size_t>(found - out.blocks.begin())].seq = b.seq;
+        if (found != out.blocks.begin() + swept && found->user == r.block.user) {
+            out.blocks[static_cast<std::size_t>(found - out.blocks.begin())].seq = r.block.seq;
             continue;
         }
-        if (b.sf & kUntracked) continue;
-        out.blocks.push_back(ScanBlock{user, size_of(b.sf), stack_id(b.aux),
-                                       static_cast<std::uint8_t>((b.sf & kGenMask) >> kGenShift),
-                                       BlockState::Unvisited, 0, b.seq});
+        if (r.block.tracked) out.blocks.push_back(scan_block(r.block));
     }
-    std::sort(out.blocks.begin(), out.blocks.end(),
-              [](const ScanBlock& a, const ScanBlock& b) { return a.user < b.user; });
+    std::sort(out.blocks.begin(), out.blocks.end(), by_address);
     out.stats.blocks = out.blocks.size();
+}
 
-    // Roots: candidates minus memtrack's own memory and the dead parts of thread stacks.
+// Roots: the candidates minus memtrack's own memory and the dead parts of thread stacks (below
+// each paused thread's stack pointer, and the cached stacks of exited threads, whose thread
+// descriptors go to `dead_tcbs`).
+void build_roots(const ScratchVector<Mapping>& maps, const ScratchVector<Range>& own,
+                 const ScratchVector<Range>& candidates, const WorldStop& world,
+                 std::uintptr_t caller_sp, std::uint64_t unmaps_before,
+                 ScratchVector<std::uintptr_t>& dead_tcbs, RootSet& roots,
+                 ScanStats& stats) noexcept
+{
     ScratchVector<Range> holes;
     for (const Range& r : own)
         holes.push_back(r);
@@ -616,7 +466,6 @@ bool run_scan(const ScanOptions& options, std::uintptr_t caller_sp, ScanResult& 
         for (std::size_t i = 0; i < n; ++i)
             holes.push_back({gone[i].start, gone[i].end});
     }
-    ScratchVector<std::uintptr_t> dead_tcbs;  // descriptors of exited threads glibc keeps cached
     trim_stack(caller_sp);
     const auto self_tcb = reinterpret_cast<std::uintptr_t>(pthread_self());
     for (std::size_t i = 0; i < world.count; ++i)
@@ -642,7 +491,7 @@ bool run_scan(const ScanOptions& options, std::uintptr_t caller_sp, ScanResult& 
             if (tcb == 0) continue;
             holes.push_back({m.start, m.end});
             dead_tcbs.push_back(tcb);
-            ++out.stats.dead_stacks;
+            ++stats.dead_stacks;
         }
     }
     std::sort(holes.begin(), holes.end(),
@@ -656,57 +505,115 @@ bool run_scan(const ScanOptions& options, std::uintptr_t caller_sp, ScanResult& 
             holes[merged++] = holes[i];
     }
     holes.resize(merged);
-    RootSet roots;
     for (const Range& c : candidates)
         add_root(c.start, c.end, holes, roots);
+}
 
-    // Mark.
-    {
-        Marker marker(out);
-        // tcbhead_t is {tcb, dtv, self, ...}: the DTV pointer of each live thread.
-        auto dtv_of = [](std::uintptr_t tcb) {
-            std::uint64_t dtv = 0;
-            return tcb != 0 && load64(tcb + 8, dtv) ? dtv : std::uint64_t{0};
-        };
-        marker.reach_exact(dtv_of(self_tcb));
-        // glibc's cache of exited threads still owns their DTVs (freed when a stack is reused).
-        for (const std::uintptr_t tcb : dead_tcbs)
-            marker.reach_exact(dtv_of(tcb));
-        // ld.so keeps its tables (the _dl_find_object segments, link maps) through pointers
-        // into their middle: from its own data, any pointer reaches.
-        for (const Range& r : loader)
-            for (std::uintptr_t p = r.start; p + 8 <= r.end; p += 8) {
-                std::uint64_t w = 0;
-                if (load64(p, w)) marker.reach_exact(w);
-            }
-        for (std::size_t i = 0; i < world.count; ++i)
-            if (world.threads[i].paused) marker.reach_exact(dtv_of(world.threads[i].tcb));
-        marker.mark_roots(roots);
-        marker.push_older(options.generation);
-        for (const ScanBlock& b : out.blocks)
-            if (b.gen <= options.generation) ++out.stats.examined;
-        marker.mark_possible();
-        marker.leaked_graph();
-    }
+// Marking: the structural roots (DTVs, ld.so's tables), the root ranges, older generations as
+// roots, then what only interior pointers reach, then the leaked subgraph.
+void mark(const WorldStop& world, const ScratchVector<Range>& loader,
+          const ScratchVector<std::uintptr_t>& dead_tcbs, const RootSet& roots, int generation,
+          ScanResult& out) noexcept
+{
+    Marker marker(out);
+    // tcbhead_t is {tcb, dtv, self, ...}: the DTV pointer of each live thread.
+    auto dtv_of = [](std::uintptr_t tcb) {
+        std::uint64_t dtv = 0;
+        return tcb != 0 && load64(tcb + 8, dtv) ? dtv : std::uint64_t{0};
+    };
+    marker.reach_exact(dtv_of(reinterpret_cast<std::uintptr_t>(pthread_self())));
+    // glibc's cache of exited threads still owns their DTVs (freed when a stack is reused).
+    for (const std::uintptr_t tcb : dead_tcbs)
+        marker.reach_exact(dtv_of(tcb));
+    // ld.so keeps its tables (the _dl_find_object segments, link maps) through pointers into
+    // their middle: from its own data, any pointer reaches.
+    for (const Range& r : loader)
+        for (std::uintptr_t p = r.start; p + 8 <= r.end; p += 8) {
+            std::uint64_t w = 0;
+            if (load64(p, w)) marker.reach_exact(w);
+        }
+    for (std::size_t i = 0; i < world.count; ++i)
+        if (world.threads[i].paused) marker.reach_exact(dtv_of(world.threads[i].tcb));
+    marker.mark_roots(roots);
+    marker.push_older(generation);
+    for (const ScanBlock& b : out.blocks)
+        if (b.gen <= generation) ++out.stats.examined;
+    marker.mark_possible();
+    marker.leaked_graph();
+}
+
+// Statistics, and survivors moved up a generation when every thread was paused.
+void finish(const WorldStop& world, bool have_maps, const ScanOptions& options,
+            ScanResult& out) noexcept
+{
     for (const ScanBlock& b : out.blocks)
         if (b.state == BlockState::Possible && b.gen <= options.generation) ++out.possible_blocks;
-
     out.stats.threads_paused = static_cast<std::uint32_t>(world.count - world.not_paused);
     out.stats.threads_not_paused = static_cast<std::uint32_t>(world.not_paused);
-    out.stats.complete = have_maps && world.complete();
-    if (options.update_generations && out.stats.complete) promote(out, options.generation);
+    out.stats.unregistered_blocks = unregistered_blocks();
+    out.stats.complete = have_maps && world.complete() && out.stats.unregistered_blocks == 0;
+    const bool promoting = options.update_generations && out.stats.complete;
+    if (promoting) promote(out, options.generation);
     for (const ScanBlock& b : out.blocks) {
         int g = b.gen;
-        if (options.update_generations && out.stats.complete && g <= options.generation && g < 2 &&
+        if (promoting && g <= options.generation && g < 2 &&
             (b.state == BlockState::Reachable || b.state == BlockState::Possible))
             ++g;
         out.gen_blocks[g] += 1;
         out.gen_bytes[g] += b.size;
     }
-    resume_world(world);
-    g_safe = false;
-    big_blocks_unlock();
-    out.stats.duration_ns = now_ns() - t0;
+}
+
+}  // namespace
+
+std::int64_t find_block(const ScanBlock* blocks, std::size_t n, std::uintptr_t word) noexcept
+{
+    std::size_t lo = 0, hi = n;
+    while (lo < hi) {
+        const std::size_t mid = (lo + hi) / 2;
+        if (blocks[mid].user <= word)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == 0) return -1;
+    const ScanBlock& b = blocks[lo - 1];
+    if (word == b.user || word - b.user < b.size) return static_cast<std::int64_t>(lo - 1);
+    return -1;
+}
+
+bool run_scan(const ScanOptions& options, std::uintptr_t caller_sp, ScanResult& out) noexcept
+{
+    // Before the world stops (dl_iterate_phdr takes the loader lock).
+    ScratchVector<Range> own;
+    self_data_ranges(own);
+    ScratchVector<Range> loader;
+    loader_data_ranges(loader);
+
+    static WorldStop world;  // big: not on the stack; scans are serialised by the caller
+    const std::int64_t t0 = monotonic_ns();
+    bool have_maps = false;
+    // Scratch of the phases, unmapped after the world runs again (destroyed after `stopped`).
+    ScratchVector<Mapping> maps;
+    ScratchVector<RegisteredBlock> registered;
+    ScratchVector<Range> heap;
+    ScratchVector<Range> candidates;
+    ScratchVector<std::uintptr_t> dead_tcbs;
+    RootSet roots;
+    {
+        const StoppedWorld stopped(world);
+        const std::uint64_t unmaps_before = unmap_sequence();
+        have_maps = read_maps(maps);
+        add_own_ranges(own);
+        registered_blocks(registered);
+        split_heap_and_candidates(maps, registered, heap, candidates);
+        collect_blocks(heap, registered, out);
+        build_roots(maps, own, candidates, world, caller_sp, unmaps_before, dead_tcbs, roots,
+                    out.stats);
+        mark(world, loader, dead_tcbs, roots, options.generation, out);
+        finish(world, have_maps, options, out);
+    }
+    out.stats.duration_ns = monotonic_ns() - t0;
     return have_maps;
 }
 

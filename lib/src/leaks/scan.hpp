@@ -41,7 +41,10 @@ struct ScanStats {
     std::uint32_t threads_paused = 0;
     std::uint32_t threads_not_paused = 0;
     std::uint32_t dead_stacks = 0;  // cached stacks of exited threads, not roots
-    bool complete = true;           // false: some memory could not be scanned (see the report)
+    // Big blocks the registry could not take (core/big_blocks.hpp): the scan cannot see them,
+    // so what only they point at may show as leaked. Non-zero makes the scan incomplete.
+    std::uint64_t unregistered_blocks = 0;
+    bool complete = true;  // false: some memory could not be scanned (see the report)
 };
 
 struct ScanResult {

@@ -2,7 +2,10 @@
 // async-signal-safe: atomics, raw syscalls, no allocation.
 #include "leaks/stop_world.hpp"
 
-#include "report/sampler.hpp"
+#include "core/sampler.hpp"
+#include "platform/clock.hpp"
+#include "platform/hex.hpp"
+#include "platform/tasks.hpp"
 
 #include <atomic>
 #include <cerrno>
@@ -48,13 +51,6 @@ long futex(std::atomic<std::uint32_t>* addr, int op, std::uint32_t val,
 pid_t gettid_raw() noexcept
 {
     return static_cast<pid_t>(syscall(SYS_gettid));
-}
-
-std::int64_t now_ns() noexcept
-{
-    timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1'000'000'000LL + ts.tv_nsec;
 }
 
 void chain(int sig, siginfo_t* info, void* context) noexcept
@@ -127,31 +123,6 @@ bool send_pause(pid_t tid, std::uint32_t round) noexcept
     return syscall(SYS_rt_tgsigqueueinfo, getpid(), tid, pause_signal(), &si) == 0;
 }
 
-// Lists the process's threads (getdents64 on /proc/self/task; no malloc).
-std::size_t list_tasks(pid_t* out, std::size_t max) noexcept
-{
-    const int fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return 0;
-    std::size_t n = 0;
-    alignas(8) char buf[8192];
-    for (;;) {
-        const long got = syscall(SYS_getdents64, fd, buf, sizeof buf);
-        if (got <= 0) break;
-        for (long off = 0; off < got;) {
-            auto* d = reinterpret_cast<dirent64*>(buf + off);
-            off += d->d_reclen;
-            const char* name = d->d_name;
-            if (name[0] < '0' || name[0] > '9') continue;
-            long tid = 0;
-            for (const char* c = name; *c >= '0' && *c <= '9'; ++c)
-                tid = tid * 10 + (*c - '0');
-            if (n < max) out[n++] = static_cast<pid_t>(tid);
-        }
-    }
-    close(fd);
-    return n;
-}
-
 // Whether thread `tid` blocks `sig` (SigBlk in /proc/self/task/TID/status): it would never
 // answer, so it is not waited for.
 bool blocks_signal(pid_t tid, int sig) noexcept
@@ -184,14 +155,7 @@ bool blocks_signal(pid_t tid, int sig) noexcept
     line += 7;
     while (*line == ' ' || *line == '\t')
         ++line;
-    std::uint64_t mask = 0;
-    for (; *line != '\0' && *line != '\n'; ++line) {
-        const char c = *line;
-        const int digit =
-            c >= '0' && c <= '9' ? c - '0' : (c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1);
-        if (digit < 0) break;
-        mask = (mask << 4) | static_cast<std::uint64_t>(digit);
-    }
+    const std::uint64_t mask = parse_hex(line, buf + got);
     return sig >= 1 && sig <= 64 && (mask >> (sig - 1)) & 1;
 }
 
@@ -253,11 +217,11 @@ void stop_world(WorldStop& w) noexcept
         if (!fresh) break;
         // Wait for this batch before listing again, so that the threads it had running are
         // paused and cannot create more.
-        const std::int64_t deadline = now_ns() + kTimeoutNs;
+        const std::int64_t deadline = monotonic_ns() + kTimeoutNs;
         for (;;) {
             const std::uint32_t paused = g_paused.load(std::memory_order_acquire);
             if (paused >= sent) break;
-            const std::int64_t left = deadline - now_ns();
+            const std::int64_t left = deadline - monotonic_ns();
             if (left <= 0) break;
             timespec ts{static_cast<time_t>(left / 1'000'000'000),
                         static_cast<long>(left % 1'000'000'000)};
@@ -286,11 +250,11 @@ void resume_world(WorldStop& w) noexcept
     futex(&g_resume, FUTEX_WAKE_PRIVATE, INT_MAX);
     // Wait until every thread that paused has left the handler, so that the next round starts
     // clean. Those that never paused are not waited for (a late signal is ignored).
-    const std::int64_t deadline = now_ns() + kTimeoutNs;
+    const std::int64_t deadline = monotonic_ns() + kTimeoutNs;
     for (;;) {
         const std::uint32_t left = g_left.load(std::memory_order_acquire);
         if (left >= g_paused.load(std::memory_order_acquire)) break;
-        const std::int64_t rest = deadline - now_ns();
+        const std::int64_t rest = deadline - monotonic_ns();
         if (rest <= 0) break;
         timespec ts{static_cast<time_t>(rest / 1'000'000'000),
                     static_cast<long>(rest % 1'000'000'000)};

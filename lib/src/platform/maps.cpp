@@ -1,6 +1,8 @@
 // /proc/self/maps with raw syscalls (see maps.hpp).
 #include "platform/maps.hpp"
 
+#include "platform/hex.hpp"
+
 #include <atomic>
 #include <fcntl.h>
 #include <unistd.h>
@@ -8,24 +10,6 @@
 namespace memtrack::detail {
 
 namespace {
-
-std::uintptr_t parse_hex(const char*& p, const char* end) noexcept
-{
-    std::uintptr_t v = 0;
-    while (p < end) {
-        const char c = *p;
-        int d;
-        if (c >= '0' && c <= '9')
-            d = c - '0';
-        else if (c >= 'a' && c <= 'f')
-            d = c - 'a' + 10;
-        else
-            break;
-        v = v * 16 + static_cast<std::uintptr_t>(d);
-        ++p;
-    }
-    return v;
-}
 
 bool parse_line(const char* p, const char* end, Mapping& m) noexcept
 {

@@ -1,6 +1,9 @@
 // memtrack's own mappings (stack depot, scan scratch): mmap wrappers that remember each range,
-// so that the leak scan never treats memtrack's bookkeeping as a root. Lock-free readers;
-// writers serialise on an atomic slot counter. Async-signal-safe except for the mmap itself.
+// so that the leak scan never treats memtrack's bookkeeping as a root. Lock-free: own_map claims
+// a slot of the range table with compare-and-swap; own_unmap's log of unmapped ranges is not
+// serialised (two threads unmapping at once may lose an entry), which is safe because the only
+// reader, a scan, holds the big-block lock and the scan lock, the locks of every caller that
+// unmaps (big_blocks.cpp, the scan's scratch). Async-signal-safe except for the mmap itself.
 #pragma once
 
 #include <cstddef>

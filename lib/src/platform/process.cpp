@@ -84,23 +84,4 @@ std::size_t command_line(char* buf, std::size_t size) noexcept
     return total;
 }
 
-bool only_thread_left() noexcept
-{
-    const int fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return false;
-    int threads = 0;
-    alignas(8) char buf[4096];
-    for (;;) {
-        const long got = syscall(SYS_getdents64, fd, buf, sizeof buf);
-        if (got <= 0) break;
-        for (long off = 0; off < got;) {
-            const auto* d = reinterpret_cast<const dirent64*>(buf + off);
-            off += d->d_reclen;
-            if (d->d_name[0] >= '0' && d->d_name[0] <= '9') ++threads;
-        }
-    }
-    close(fd);
-    return threads == 1;
-}
-
 }  // namespace memtrack::detail

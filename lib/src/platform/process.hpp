@@ -24,7 +24,5 @@ std::string_view base_name(std::string_view path) noexcept;
 std::int64_t process_age_ns() noexcept;
 // /proc/self/cmdline into buf (NUL-separated arguments); returns the byte count.
 std::size_t command_line(char* buf, std::size_t size) noexcept;
-// True when /proc/self/task lists only the calling thread (or cannot be read: false).
-bool only_thread_left() noexcept;
 
 }  // namespace memtrack::detail

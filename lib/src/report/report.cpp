@@ -4,12 +4,12 @@
 
 #include "config/config.hpp"
 #include "core/counters.hpp"
+#include "core/sampler.hpp"
 #include "leaks/collector.hpp"
 #include "leaks/leak_report.hpp"
 #include "platform/log.hpp"
 #include "platform/process.hpp"
 #include "platform/report_file.hpp"
-#include "report/sampler.hpp"
 
 #include <memtrack/memtrack.hpp>
 

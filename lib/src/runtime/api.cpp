@@ -3,9 +3,9 @@
 #include <memtrack/memtrack.h>
 
 #include "core/counters.hpp"
-#include "core/lifecycle.hpp"
 #include "leaks/collector.hpp"
 #include "report/report.hpp"
+#include "runtime/lifecycle.hpp"
 
 #include <dlfcn.h>
 

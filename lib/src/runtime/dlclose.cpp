@@ -1,6 +1,6 @@
 // dlclose interposition (the exported symbol is in preload/): records the modules a dlclose
 // unloads, so that stacks captured in them are still symbolized at report time. Cold path.
-#include "stack/dlclose.hpp"
+#include "runtime/dlclose.hpp"
 
 #include "core/counters.hpp"
 #include "stack/modules.hpp"

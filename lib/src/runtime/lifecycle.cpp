@@ -1,15 +1,17 @@
 // Start-up, exit report and fork handling (cold path). Runs before main from the library
 // constructor and at exit from an on_exit handler; allocates only inside the guard.
-#include "core/lifecycle.hpp"
+#include "runtime/lifecycle.hpp"
 
 #include "config/config.hpp"
+#include "core/big_blocks.hpp"
+#include "core/block.hpp"
 #include "core/counters.hpp"
-#include "leaks/big_blocks.hpp"
+#include "core/sampler.hpp"
 #include "leaks/collector.hpp"
 #include "platform/process.hpp"
+#include "platform/tasks.hpp"
 #include "report/report.hpp"
-#include "report/sampler.hpp"
-#include "stack/depot.hpp"
+#include "stack/unwind.hpp"
 
 #include "platform/log.hpp"
 #include <atomic>
@@ -138,7 +140,7 @@ void start() noexcept
     set_stack_depth(config().stack_depth);
     // MEMTRACK_GC=auto counts allocations on the slow path too, and MEMTRACK_BREAK_ALLOC needs
     // every allocation numbered (block.hpp).
-    g_gc_auto = config().gc_auto;
+    if (config().gc_auto) g_alloc_slow_hook = gc_tick_slow;
     g_break_seq = config().break_alloc;
     if (g_break_seq != 0) {
         // The number is this process's: programs it execs count from 1 again, so the variable
@@ -151,7 +153,7 @@ void start() noexcept
                 "allocation #{}); no break",
                 g_break_seq, before);
     }
-    g_small_limit = stack_depth() > 0 || g_gc_auto || g_break_seq != 0 ? 0 : kFoldBytes;
+    g_small_limit = stack_depth() > 0 || config().gc_auto || g_break_seq != 0 ? 0 : kFoldBytes;
     on_exit(report_at_exit, nullptr);
     pthread_atfork(prepare_fork, parent_after_fork, child_after_fork);
     add_timeline_point(uptime_ns(), current_bytes());

@@ -1,14 +1,11 @@
-// Stack capture (libunwind) and the lock-free stack depot (see depot.hpp for the data model).
+// The lock-free stack depot (see depot.hpp for the data model).
 #include "stack/depot.hpp"
 
 #include "platform/own_memory.hpp"
-#include "stack/modules.hpp"
-
 
 #include <atomic>
+#include <cstddef>
 #include <cstring>
-#include <dlfcn.h>
-#include <link.h>
 
 namespace memtrack::detail {
 
@@ -29,15 +26,11 @@ constexpr std::size_t kBuckets = std::size_t{1} << kBucketBits;
 constexpr std::uint32_t kMaxIds = std::uint32_t{1} << 24;
 constexpr std::size_t kArenaBytes = std::size_t{4} << 30;  // virtual; pages touched on use
 
-constinit int g_depth = 0;
 constinit std::atomic<Node*>* g_buckets = nullptr;
 constinit std::atomic<Node*>* g_ids = nullptr;
 constinit char* g_arena = nullptr;
 constinit std::atomic<std::size_t> g_arena_used{0};
 constinit std::atomic<std::uint32_t> g_next_id{1};
-// memtrack's own code: leading frames in [g_self_lo, g_self_hi) are dropped from stacks.
-constinit std::uintptr_t g_self_lo = 0;
-constinit std::uintptr_t g_self_hi = 0;
 
 std::uint64_t hash_stack(const std::uintptr_t* pcs, int depth) noexcept
 {
@@ -76,68 +69,19 @@ bool same(const Node* n, std::uint64_t hash, const std::uintptr_t* pcs, int dept
            std::memcmp(n->pcs, pcs, sizeof(std::uintptr_t) * static_cast<std::size_t>(depth)) == 0;
 }
 
-// Text range of the module holding this code, if it is a shared object (libmemtrack.so). In
-// a program that links the core statically (the unit tests) nothing is dropped.
-void find_self_range() noexcept
-{
-    struct Search {
-        std::uintptr_t self, lo, hi;
-        bool shared;
-    } search{reinterpret_cast<std::uintptr_t>(&find_self_range), 0, 0, false};
-    dl_iterate_phdr(
-        [](dl_phdr_info* i, std::size_t, void* arg) -> int {
-            auto* s = static_cast<Search*>(arg);
-            std::uintptr_t lo = 0, hi = 0;
-            bool mine = false;
-            for (int k = 0; k < i->dlpi_phnum; ++k) {
-                const auto& ph = i->dlpi_phdr[k];
-                if (ph.p_type != PT_LOAD || !(ph.p_flags & PF_X)) continue;
-                const std::uintptr_t seg_lo = i->dlpi_addr + ph.p_vaddr;
-                const std::uintptr_t seg_hi = seg_lo + ph.p_memsz;
-                if (s->self >= seg_lo && s->self < seg_hi) mine = true;
-                if (lo == 0 || seg_lo < lo) lo = seg_lo;
-                if (seg_hi > hi) hi = seg_hi;
-            }
-            if (!mine) return 0;
-            s->lo = lo;
-            s->hi = hi;
-            s->shared = i->dlpi_name != nullptr && i->dlpi_name[0] != '\0';
-            return 1;
-        },
-        &search);
-    if (search.shared) {
-        g_self_lo = search.lo;
-        g_self_hi = search.hi;
-    }
-}
-
 }  // namespace
 
-void set_stack_depth(int depth) noexcept
+bool depot_reserve() noexcept
 {
-    if (depth <= 0 || g_buckets != nullptr) {
-        g_depth = depth > 0 && g_buckets != nullptr ? (depth > kMaxDepth ? kMaxDepth : depth) : 0;
-        g_unwind_frames = g_depth > 0 ? g_depth + kOwnFrames : 0;
-        return;
-    }
+    if (g_buckets != nullptr) return true;
     auto* buckets = static_cast<std::atomic<Node*>*>(own_map(kBuckets * sizeof(Node*)));
     auto* ids = static_cast<std::atomic<Node*>*>(own_map(kMaxIds * sizeof(Node*)));
     auto* arena = static_cast<char*>(own_map(kArenaBytes));
-    if (buckets == nullptr || ids == nullptr || arena == nullptr) return;  // stacks stay off
+    if (buckets == nullptr || ids == nullptr || arena == nullptr) return false;
     g_buckets = buckets;
     g_ids = ids;
     g_arena = arena;
-    find_self_range();
-    // Per-thread caches: no lock shared by all threads while unwinding (libunwind's global
-    // cache takes one).
-    unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
-    g_depth = depth > kMaxDepth ? kMaxDepth : depth;
-    g_unwind_frames = g_depth + kOwnFrames;
-}
-
-int stack_depth() noexcept
-{
-    return g_depth;
+    return true;
 }
 
 std::uint32_t intern_stack(const std::uintptr_t* pcs, int depth, std::uint32_t epoch) noexcept
@@ -161,22 +105,6 @@ std::uint32_t intern_stack(const std::uintptr_t* pcs, int depth, std::uint32_t e
         for (Node* n = head; n != nullptr && n != seen; n = n->next.load(std::memory_order_acquire))
             if (same(n, hash, pcs, depth)) return n->id;  // `fresh` stays unused in the arena
     }
-}
-
-std::uint32_t intern_captured(void* const* raw, int got) noexcept
-{
-    const int depth = g_depth;
-    int skip = 0;
-    while (skip < got && reinterpret_cast<std::uintptr_t>(raw[skip]) >= g_self_lo &&
-           reinterpret_cast<std::uintptr_t>(raw[skip]) < g_self_hi)
-        ++skip;
-    int n = got - skip;
-    if (n > depth) n = depth;
-    if (n <= 0) return 0;
-    std::uintptr_t pcs[kMaxDepth + kOwnFrames];
-    for (int i = 0; i < n; ++i)
-        pcs[i] = reinterpret_cast<std::uintptr_t>(raw[skip + i]);
-    return intern_stack(pcs, n, modules_epoch());
 }
 
 StackView stack_of(std::uint32_t id) noexcept

@@ -2,6 +2,8 @@
 // (callers hold the Guard), one mutex, never throws or prints; modules_epoch() is lock-free.
 #include "stack/modules.hpp"
 
+#include "platform/hex.hpp"
+
 #include <elf.h>
 #include <link.h>
 #include <sys/auxv.h>
@@ -47,11 +49,6 @@ Table& table_locked()
     return *g_table;
 }
 
-char hex_digit(unsigned v) noexcept
-{
-    return static_cast<char>(v < 10 ? '0' + v : 'a' + (v - 10));
-}
-
 std::size_t align_up(std::size_t v, std::size_t a) noexcept
 {
     return (v + a - 1) & ~(a - 1);
@@ -87,10 +84,7 @@ std::string build_id_of(const dl_phdr_info* info, const std::vector<ModuleRecord
                 std::memcmp(p + name_at, "GNU", 4) == 0) {
                 std::string hex;
                 hex.reserve(2 * nh.n_descsz);
-                for (std::size_t k = 0; k < nh.n_descsz; ++k) {
-                    hex += hex_digit(p[desc_at + k] >> 4);
-                    hex += hex_digit(p[desc_at + k] & 0xf);
-                }
+                append_hex(hex, p + desc_at, nh.n_descsz);
                 return hex;
             }
             const std::size_t next = desc_at + align_up(nh.n_descsz, align);

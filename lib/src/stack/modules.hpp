@@ -50,6 +50,6 @@ void modules_after_dlclose() noexcept;
 // lifetime (records are never freed or moved).
 const ModuleRecord* module_of(std::uintptr_t pc, std::uint32_t epoch) noexcept;
 
-// Fork child: nothing to do today (records are inherited and valid); kept for symmetry.
+// A forked child needs no handler: it inherits the records, and they stay valid there.
 
 }  // namespace memtrack::detail

@@ -3,6 +3,7 @@
 // under the Guard; never throws out or prints; without libdw it degrades to module + offset.
 #include "stack/symbolize.hpp"
 
+#include "platform/hex.hpp"
 #include "stack/modules.hpp"
 
 #include <cxxabi.h>
@@ -133,12 +134,8 @@ std::string symbol_name(const char* name)
 
 std::string hex_of(const unsigned char* bytes, int size)
 {
-    static constexpr char kDigits[] = "0123456789abcdef";
     std::string hex;
-    for (int i = 0; i < size; ++i) {
-        hex += kDigits[bytes[i] >> 4];
-        hex += kDigits[bytes[i] & 0xf];
-    }
+    append_hex(hex, bytes, static_cast<std::size_t>(size));
     return hex;
 }
 
