@@ -2,11 +2,12 @@
 // stop-the-world, suppression patterns and type names from stack frames.
 #include "core/block.hpp"
 #include "fresh.hpp"
-#include "leaks/leak_report.hpp"
 #include "leaks/scan.hpp"
 #include "leaks/stop_world.hpp"
+#include "leaks/suppressions.hpp"
 #include "platform/maps.hpp"
 #include "stack/depot.hpp"
+#include "stack/resolved_stacks.hpp"
 
 #include <catch2/catch.hpp>
 
