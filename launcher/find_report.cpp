@@ -3,6 +3,8 @@
 // candidate. Runs once after the program exits; may allocate.
 #include "launcher.hpp"
 
+#include "platform/report_name.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <fstream>
@@ -50,14 +52,11 @@ std::string template_glob(std::string_view templ, pid_t pid)
     return pattern;
 }
 
-// The library's fallback names (lib/src/platform/report_file.cpp): ".N" before a trailing
-// ".json", else appended.
+// The library's fallback names (lib/src/platform/report_file.cpp), by the same rule.
 std::string numbered_glob(const std::string& pattern)
 {
-    constexpr std::string_view kExt = ".json";
-    if (pattern.size() > kExt.size() && pattern.ends_with(kExt))
-        return pattern.substr(0, pattern.size() - kExt.size()) + ".[0-9]*" + std::string(kExt);
-    return pattern + ".[0-9]*";
+    const auto [stem, ext] = report_name::numbered_parts(pattern);
+    return std::string(stem) + ".[0-9]*" + std::string(ext);
 }
 
 struct Candidate {
@@ -89,19 +88,6 @@ std::optional<Candidate> examine(const char* path, pid_t pid, timespec not_befor
 }
 
 }  // namespace
-
-bool valid_output_template(std::string_view templ)
-{
-    // The same rule as the library's valid_output_template (lib/src/config/config.cpp).
-    if (templ.empty() || templ.back() == '/') return false;
-    for (std::size_t i = 0; i < templ.size(); ++i) {
-        if (templ[i] != '%') continue;
-        if (i + 1 >= templ.size()) return false;
-        const char c = templ[++i];
-        if (c != 'p' && c != 'e' && c != '%') return false;
-    }
-    return true;
-}
 
 std::string find_report(std::string_view output_template, pid_t pid, timespec started)
 {

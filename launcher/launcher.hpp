@@ -104,9 +104,6 @@ int run_program(const RunRequest& request);
 // earlier than `not_before`; the newest if several. Empty if there is none.
 std::string find_report(std::string_view output_template, pid_t pid, timespec not_before);
 
-// Whether the library accepts `templ` as MEMTRACK_OUTPUT (otherwise it uses kDefaultOutput).
-bool valid_output_template(std::string_view templ);
-
 // ---- report_reader.cpp -------------------------------------------------------------------
 
 // `memtrack report FILE`: prints the summary of a saved report on stdout. Returns 0, or 2 with a

@@ -1,9 +1,11 @@
-// `memtrack report FILE`: validate a saved JSON report and print its summary, the same lines the
-// library prints at exit (lib/src/report/report.cpp, print_summary), on stdout. Optional fields
-// that are missing or of the wrong type read as zero; `format` and `version` are required.
+// `memtrack report FILE`: validate a saved JSON report, read it once into the report model
+// (lib/src/report/model.hpp) and print its summary with the library's own renderer
+// (render_summary), on stdout: the lines the run printed at exit. Optional fields that are
+// missing or of the wrong type read as zero; `format` and `version` are required.
 #include "launcher.hpp"
 
-#include <memtrack/memtrack.hpp>  // memtrack::Bytes and its fmt formatter (header-only parts)
+#include "report/model.hpp"
+#include "report/render.hpp"
 
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>
@@ -18,7 +20,8 @@ namespace memtrack::launcher {
 
 namespace {
 
-constexpr std::int64_t kNewestVersion = 2;
+namespace md = memtrack::detail;
+using nlohmann::json;
 
 int fail(const std::string& path, std::string_view why)
 {
@@ -26,36 +29,192 @@ int fail(const std::string& path, std::string_view why)
     return 2;
 }
 
-const nlohmann::json* at(const nlohmann::json& j, const char* pointer)
+// Field readers: a missing field or one of another type reads as 0, "" or false.
+const json* member(const json& j, const char* key)
 {
-    const nlohmann::json::json_pointer ptr(pointer);
-    return j.contains(ptr) ? &j.at(ptr) : nullptr;
+    if (!j.is_object()) return nullptr;
+    const auto it = j.find(key);
+    return it != j.end() ? &*it : nullptr;
 }
 
-double number(const nlohmann::json& j, const char* pointer)
+double number(const json* v)
 {
-    const nlohmann::json* v = at(j, pointer);
     return v != nullptr && v->is_number() ? v->get<double>() : 0.0;
 }
 
-std::int64_t integer(const nlohmann::json& j, const char* pointer)
+std::int64_t integer(const json* v)
 {
-    const nlohmann::json* v = at(j, pointer);
     if (v == nullptr || !v->is_number()) return 0;
     if (v->is_number_unsigned()) return static_cast<std::int64_t>(v->get<std::uint64_t>());
     if (v->is_number_integer()) return v->get<std::int64_t>();
     return static_cast<std::int64_t>(v->get<double>());
 }
 
-Bytes bytes(const nlohmann::json& j, const char* pointer)
+double number(const json& j, const char* key)
 {
-    return Bytes{integer(j, pointer)};
+    return number(member(j, key));
 }
 
-std::string string(const nlohmann::json& j, const char* key, std::string fallback)
+std::int64_t integer(const json& j, const char* key)
 {
-    const auto it = j.find(key);
-    return it != j.end() && it->is_string() ? it->get<std::string>() : fallback;
+    return integer(member(j, key));
+}
+
+std::uint64_t count(const json& j, const char* key)
+{
+    return static_cast<std::uint64_t>(integer(j, key));
+}
+
+bool boolean(const json& j, const char* key, bool fallback)
+{
+    const json* v = member(j, key);
+    return v != nullptr && v->is_boolean() ? v->get<bool>() : fallback;
+}
+
+std::string string(const json& j, const char* key, std::string fallback = {})
+{
+    const json* v = member(j, key);
+    return v != nullptr && v->is_string() ? v->get<std::string>() : fallback;
+}
+
+// "0x1f" (the report's hex strings) -> 31; 0 if unreadable.
+std::uint64_t hex(const json& j, const char* key)
+{
+    const std::string s = string(j, key);
+    return s.starts_with("0x") ? std::strtoull(s.c_str() + 2, nullptr, 16) : 0;
+}
+
+// A status: an integer, or -1 for null or anything else.
+int status(const json& j, const char* key)
+{
+    const json* v = member(j, key);
+    return v != nullptr && v->is_number_integer() ? static_cast<int>(v->get<std::int64_t>()) : -1;
+}
+
+template <class T> void triple(const json& j, const char* key, T (&out)[3])
+{
+    const json* v = member(j, key);
+    for (std::size_t i = 0; i < 3; ++i)
+        out[i] = v != nullptr && v->is_array() && i < v->size() ? static_cast<T>(integer(&(*v)[i]))
+                                                                : T{};
+}
+
+const json& object(const json& j, const char* key)
+{
+    static const json kEmpty = json::object();
+    const json* v = member(j, key);
+    return v != nullptr && v->is_object() ? *v : kEmpty;
+}
+
+const json& array(const json& j, const char* key)
+{
+    static const json kEmpty = json::array();
+    const json* v = member(j, key);
+    return v != nullptr && v->is_array() ? *v : kEmpty;
+}
+
+std::vector<md::ReportLeakGroup> groups(const json& leaks, const char* key)
+{
+    std::vector<md::ReportLeakGroup> out;
+    for (const json& g : array(leaks, key))
+        out.push_back({count(g, "bytes"), count(g, "blocks"),
+                       static_cast<std::uint32_t>(count(g, "stack")), count(g, "first_seq"),
+                       count(g, "last_seq"), string(g, "type")});
+    return out;
+}
+
+void read_leaks(const json& r, md::ReportLeaks& l)
+{
+    const json& leaks = object(r, "leaks");
+    l.direct = groups(leaks, "direct");
+    l.indirect = groups(leaks, "indirect");
+    l.possible = groups(leaks, "possible");
+    l.suppressed = groups(leaks, "suppressed");
+    const json& t = object(leaks, "totals");
+    l.totals = {count(t, "direct_bytes"),     count(t, "direct_blocks"),
+                count(t, "indirect_bytes"),   count(t, "indirect_blocks"),
+                count(t, "possible_bytes"),   count(t, "possible_blocks"),
+                count(t, "suppressed_bytes"), count(t, "suppressed_blocks"),
+                count(t, "cycles"),           count(t, "cycle_blocks")};
+    for (const json& c : array(r, "cycles")) {
+        md::ReportCycle rc{count(c, "blocks"),
+                           count(c, "bytes"),
+                           count(c, "count"),
+                           boolean(c, "pure", false),
+                           boolean(c, "reached_from_direct", false),
+                           {}};
+        for (const json& m : array(c, "members"))
+            rc.members.push_back({count(m, "size"), static_cast<std::uint32_t>(count(m, "stack")),
+                                  count(m, "seq"), string(m, "type")});
+        l.cycles.push_back(std::move(rc));
+    }
+    const json& s = object(r, "scan");
+    l.scan = {count(s, "roots_bytes"),        count(s, "heap_bytes"),
+              count(s, "swept_bytes"),        count(s, "blocks"),
+              number(s, "duration_s"),        count(s, "threads_paused"),
+              count(s, "threads_not_paused"), count(s, "dead_thread_stacks"),
+              boolean(s, "complete", true)};
+    const json& g = object(r, "gc");
+    triple(g, "threshold", l.gc.threshold);
+    triple(g, "count", l.gc.count);
+    triple(g, "collections", l.gc.collections);
+    triple(g, "collected", l.gc.collected);
+    l.gc.total_pause_s = number(g, "total_pause_s");
+    l.gc.max_pause_s = number(g, "max_pause_s");
+    triple(g, "live_blocks", l.gc.live_blocks);
+    triple(g, "live_bytes", l.gc.live_bytes);
+    for (const auto& [id, frames] : object(r, "stacks").items()) {
+        if (!frames.is_array()) continue;
+        std::vector<md::ReportFrame>& out =
+            l.stacks[static_cast<std::uint32_t>(std::strtoul(id.c_str(), nullptr, 10))];
+        for (const json& f : frames)
+            out.push_back({hex(f, "pc"), string(f, "function"), string(f, "file"),
+                           static_cast<int>(integer(f, "line")), string(f, "module"),
+                           hex(f, "offset"), boolean(f, "inlined", false)});
+    }
+}
+
+// The whole report, read once.
+md::ReportModel read_model(const json& r)
+{
+    md::ReportModel m;
+    m.memtrack_version = string(r, "memtrack_version");
+    m.at_exit = string(r, "reason", "exit") == "exit";
+    m.program = string(r, "program", "?");
+    for (const json& a : array(r, "argv"))
+        if (a.is_string()) m.argv.push_back(a.get<std::string>());
+    m.pid = integer(r, "pid");
+    m.ppid = integer(r, "ppid");
+    m.exit_status = status(r, "exit_status");
+    // Before the minor revision that added them: the program's status was the process's.
+    m.final_status =
+        member(r, "final_status") != nullptr ? status(r, "final_status") : m.exit_status;
+    m.gate = string(r, "gate");
+    const json& p = object(r, "process");
+    m.process = {number(p, "wall_s"), number(p, "user_s"), number(p, "sys_s"),
+                 number(p, "cpu_wall_ratio"), integer(p, "max_rss_bytes")};
+    const json& h = object(r, "heap");
+    m.heap = {integer(h, "current_bytes"),
+              integer(h, "peak_bytes"),
+              number(h, "peak_time_s"),
+              integer(h, "live_bytes_at_exit"),
+              count(h, "live_blocks_at_exit"),
+              count(h, "allocations"),
+              count(h, "frees"),
+              count(h, "bytes_allocated"),
+              count(h, "foreign_frees")};
+    m.leak_checked = member(r, "leaks") != nullptr && r["leaks"].is_object();
+    if (m.leak_checked) read_leaks(r, m.leaks);
+    const json& c = object(r, "config");
+    m.config = {number(c, "interval_s"), static_cast<int>(integer(c, "stack_depth")),
+                boolean(c, "leak_check", false), string(c, "output")};
+    for (const json& point : array(r, "timeline")) {
+        if (!point.is_array() || point.size() != 2 || !point[0].is_number() ||
+            !point[1].is_number())
+            continue;  // a later revision may add fields to a sample; skip what we can't read
+        m.timeline.push_back({point[0].get<double>(), integer(&point[1])});
+    }
+    return m;
 }
 
 // nlohmann's messages start with "[json.exception.parse_error.101] "; the rest is the news.
@@ -66,53 +225,6 @@ std::string_view without_id(std::string_view what)
         if (end != std::string_view::npos) what.remove_prefix(end + 2);
     }
     return what;
-}
-
-std::string summary(const nlohmann::json& r, const std::string& path, bool timeline)
-{
-    std::string out;
-    auto line = [&out]<class... Args>(fmt::format_string<Args...> f, Args&&... args) {
-        out += "memtrack: ";
-        out += fmt::format(f, std::forward<Args>(args)...);
-        out += '\n';
-    };
-    const std::string program = string(r, "program", "?");
-    const std::string name = program.substr(program.rfind('/') + 1);
-    const std::int64_t pid = integer(r, "/pid");
-    const double wall = number(r, "/process/wall_s");
-    const bool at_exit = string(r, "reason", "exit") == "exit";
-    const nlohmann::json* status = at(r, "/exit_status");
-    if (!at_exit)
-        line("{} (pid {}) report requested at {:.2f} s", name, pid, wall);
-    else if (status != nullptr && status->is_number_integer())
-        line("{} (pid {}) exited with status {}", name, pid, status->get<std::int64_t>());
-    else
-        line("{} (pid {}) finished", name, pid);
-    line("  time    wall {:.2f} s, user {:.2f} s, sys {:.2f} s, CPU/wall {:.2f}", wall,
-         number(r, "/process/user_s"), number(r, "/process/sys_s"),
-         number(r, "/process/cpu_wall_ratio"));
-    line("  heap    peak {} at {:.2f} s; live {} {} in {} blocks", bytes(r, "/heap/peak_bytes"),
-         number(r, "/heap/peak_time_s"), at_exit ? "at exit" : "now",
-         bytes(r, "/heap/live_bytes_at_exit"), integer(r, "/heap/live_blocks_at_exit"));
-    line("  calls   {} allocations, {} frees, {} allocated, {} foreign frees",
-         integer(r, "/heap/allocations"), integer(r, "/heap/frees"),
-         bytes(r, "/heap/bytes_allocated"), integer(r, "/heap/foreign_frees"));
-    line("  rss     max RSS {} (tracked heap peak {})", bytes(r, "/process/max_rss_bytes"),
-         bytes(r, "/heap/peak_bytes"));
-    line("  report  {}", path);
-    const nlohmann::json* points = at(r, "/timeline");
-    if (timeline && points != nullptr && points->is_array()) {
-        line("  timeline {:>10} {:>14}", "t_s", "bytes");
-        for (const nlohmann::json& p : *points) {
-            if (!p.is_array() || p.size() != 2 || !p[0].is_number() || !p[1].is_number())
-                continue;  // a later revision may add fields to a sample; skip what we can't read
-            const auto b = static_cast<std::int64_t>(p[1].get<double>());
-            line("           {:>10.3f} {:>14} {:>12}", p[0].get<double>(),
-                 p[1].is_number_integer() ? p[1].get<std::int64_t>() : b,
-                 fmt::format("{}", Bytes{b}));
-        }
-    }
-    return out;
 }
 
 }  // namespace
@@ -126,10 +238,10 @@ int print_report(const std::string& path, bool timeline)
     if (!in) return fail(path, std::strerror(errno));
     const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
     if (in.bad()) return fail(path, "read error");
-    nlohmann::json r;
+    json r;
     try {
-        r = nlohmann::json::parse(text);
-    } catch (const nlohmann::json::parse_error& e) {
+        r = json::parse(text);
+    } catch (const json::parse_error& e) {
         const bool began_like_json = text.find_first_not_of(" \t\r\n") != std::string::npos &&
                                      text[text.find_first_not_of(" \t\r\n")] == '{';
         return fail(path, fmt::format("{}: {}",
@@ -137,19 +249,20 @@ int print_report(const std::string& path, bool timeline)
                                                       : "not a JSON file (nor a memtrack report)",
                                       without_id(e.what())));
     }
-    if (!r.is_object() || !r.contains("format") || r["format"] != "memtrack-report")
+    if (!r.is_object() || !r.contains("format") || r["format"] != md::kReportFormat)
         return fail(path, "not a memtrack report (no \"format\": \"memtrack-report\")");
-    const nlohmann::json* version = at(r, "/version");
+    const json* version = member(r, "version");
     if (version == nullptr || !version->is_number_integer())
         return fail(path, "memtrack report without an integer \"version\"");
     const std::int64_t v = version->get<std::int64_t>();
-    if (v < 1 || v > kNewestVersion)
+    if (v < 1 || v > md::kReportVersion)
         return fail(path, fmt::format("report version {} is not supported (this memtrack reads "
                                       "versions up to {}; a newer memtrack wrote it?)",
-                                      v, kNewestVersion));
+                                      v, md::kReportVersion));
     std::string text_out;
     try {
-        text_out = summary(r, path, timeline);
+        for (const std::string& line : md::render_summary(read_model(r), {path, timeline}))
+            text_out += fmt::format("memtrack: {}\n", line);
     } catch (const std::exception& e) {
         return fail(path, fmt::format("malformed memtrack report: {}", e.what()));
     }

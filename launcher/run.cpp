@@ -3,6 +3,8 @@
 // use async-signal-safe calls only; everything they need is built before fork().
 #include "launcher.hpp"
 
+#include "platform/report_name.hpp"
+
 #include <fmt/core.h>
 
 #include <array>
@@ -71,7 +73,8 @@ std::string setting_or_env(const RunRequest& r, const char* variable)
 void announce_report(const RunRequest& request, pid_t pid, timespec started)
 {
     std::string templ = setting_or_env(request, "MEMTRACK_OUTPUT");
-    if (!valid_output_template(templ)) templ = kDefaultOutput;  // as the library falls back
+    // The library falls back to the default for a template it does not accept.
+    if (!report_name::valid_output_template(templ)) templ = kDefaultOutput;
     const std::string found = find_report(templ, pid, started);
     if (!found.empty())
         fmt::print(stderr, "memtrack: report written to {}\n", found);

@@ -3,12 +3,13 @@
 #include "core/big_blocks.hpp"
 #include "core/block.hpp"
 #include "fresh.hpp"
-#include "leaks/leak_report.hpp"
 #include "leaks/scan.hpp"
 #include "leaks/stop_world.hpp"
+#include "leaks/suppressions.hpp"
 #include "platform/check.hpp"
 #include "platform/maps.hpp"
 #include "stack/depot.hpp"
+#include "stack/resolved_stacks.hpp"
 #include "stack/unwind.hpp"
 
 #include <catch2/catch.hpp>

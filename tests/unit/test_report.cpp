@@ -1,6 +1,6 @@
 // Report pieces: JSON string escaping and the no-clobber file writer.
 #include "platform/report_file.hpp"
-#include "report/report.hpp"
+#include "report/json_writer.hpp"
 
 #include <catch2/catch.hpp>
 

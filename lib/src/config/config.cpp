@@ -2,6 +2,7 @@
 #include "config/config.hpp"
 
 #include "platform/log.hpp"
+#include "platform/report_name.hpp"
 
 #include <charconv>
 #include <cmath>
@@ -136,14 +137,7 @@ std::optional<std::int64_t> parse_size(std::string_view text) noexcept
 
 bool valid_output_template(std::string_view text) noexcept
 {
-    if (text.empty() || text.back() == '/') return false;
-    for (std::size_t i = 0; i < text.size(); ++i) {
-        if (text[i] != '%') continue;
-        if (i + 1 >= text.size()) return false;
-        const char c = text[++i];
-        if (c != 'p' && c != 'e' && c != '%') return false;
-    }
-    return true;
+    return report_name::valid_output_template(text);
 }
 
 bool expand_template(std::string_view templ, long pid, std::string_view exe, char* out,

@@ -3,7 +3,7 @@
 
 #include "core/counters.hpp"
 #include "leaks/graph.hpp"
-#include "leaks/leak_report.hpp"
+#include "leaks/suppressions.hpp"
 #include "platform/check.hpp"
 
 #include <algorithm>

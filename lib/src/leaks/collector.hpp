@@ -69,7 +69,7 @@ struct GcCounters {
     bool scanned = false;
 };
 
-class StackTable;  // leak_report.cpp: symbolized stacks, shared by the report's parts
+class StackTable;  // stack/resolved_stacks.hpp: symbolized stacks, shared by the report
 
 struct LeakReport {
     bool ran = false;

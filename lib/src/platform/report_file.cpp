@@ -4,6 +4,7 @@
 #include "platform/report_file.hpp"
 
 #include "platform/log.hpp"
+#include "platform/report_name.hpp"
 
 #include <cerrno>
 #include <cstdio>
@@ -27,14 +28,11 @@ int place_no_replace(const char* tmp, const char* dest) noexcept
     return 0;
 }
 
-// dest with ".N" inserted before a trailing ".json" (or appended).
+// dest with ".N" inserted where report_name::numbered_parts says.
 bool numbered(const char* path, unsigned n, char* out, std::size_t size) noexcept
 {
-    const std::string_view p(path);
-    constexpr std::string_view kExt = ".json";
-    const bool has_ext = p.size() > kExt.size() && p.substr(p.size() - kExt.size()) == kExt;
-    const std::string_view stem = has_ext ? p.substr(0, p.size() - kExt.size()) : p;
-    const auto r = fmt::format_to_n(out, size - 1, "{}.{}{}", stem, n, has_ext ? kExt : "");
+    const auto [stem, ext] = report_name::numbered_parts(path);
+    const auto r = fmt::format_to_n(out, size - 1, "{}.{}{}", stem, n, ext);
     if (r.size >= size - 1) return false;
     out[r.size] = '\0';
     return true;
@@ -72,7 +70,7 @@ int write_report_file(const char* path, std::string_view data, char* final_path,
     for (unsigned n = 1;; ++n) {
         err = place_no_replace(tmp, dest);
         if (err != EEXIST) break;
-        if (n > 999 || !numbered(path, n, dest, sizeof dest)) break;
+        if (n > report_name::kMaxNumber || !numbered(path, n, dest, sizeof dest)) break;
     }
     if (err != 0) {
         unlink(tmp);

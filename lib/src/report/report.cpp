@@ -1,22 +1,23 @@
-// Report assembly (cold path; allocates inside the reentrancy guard; syscalls for /proc,
-// getrusage and the file).
+// Report assembly: gather() fills the model, the renderers write it (cold path; allocates inside
+// the reentrancy guard; syscalls for /proc, getrusage and the file).
 #include "report/report.hpp"
 
 #include "config/config.hpp"
 #include "core/counters.hpp"
 #include "core/sampler.hpp"
 #include "leaks/collector.hpp"
-#include "leaks/leak_report.hpp"
+#include "leaks/suppressions.hpp"
 #include "platform/log.hpp"
 #include "platform/process.hpp"
 #include "platform/report_file.hpp"
-
-#include <memtrack/memtrack.hpp>
+#include "report/render.hpp"
+#include "stack/resolved_stacks.hpp"
 
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <cstring>
+#include <set>
 #include <string>
 #include <unistd.h>
 #include <vector>
@@ -25,56 +26,93 @@ namespace memtrack::detail {
 
 namespace {
 
-constexpr int kReportVersion = 2;
-
 double seconds(std::int64_t ns)
 {
     return static_cast<double>(ns) / 1e9;
 }
 
-// Length of the valid UTF-8 sequence at s[i], or 0 if invalid.
-std::size_t utf8_length(std::string_view s, std::size_t i)
+// Seconds as the JSON holds them (6 decimals).
+double written_seconds(std::int64_t ns)
 {
-    const auto c = static_cast<unsigned char>(s[i]);
-    std::size_t n = 0;
-    if (c < 0x80) return 1;
-    if ((c & 0xE0) == 0xC0 && c >= 0xC2)
-        n = 2;
-    else if ((c & 0xF0) == 0xE0)
-        n = 3;
-    else if ((c & 0xF8) == 0xF0 && c <= 0xF4)
-        n = 4;
-    else
-        return 0;
-    if (i + n > s.size()) return 0;
-    for (std::size_t k = 1; k < n; ++k)
-        if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return 0;
-    return n;
+    return as_written(seconds(ns), 6);
 }
 
-struct ReportData {
-    Snapshot heap;
-    ProcessTimes times;
-    std::string program;
-    std::vector<std::string> argv;
-    std::vector<TimelinePoint> timeline;
-    long pid = 0;
-    long ppid = 0;
-    int exit_status = -1;
-    ReportReason reason = ReportReason::Exit;
-    LeakReport leaks;
-};
-
-ReportData gather(ReportReason reason, int exit_status, std::uintptr_t program_sp)
+ReportLeakGroup group_of(const LeakGroup& g, StackTable& stacks, std::set<std::uint32_t>& used)
 {
-    ReportData d;
+    used.insert(g.stack);
+    return {g.bytes, g.blocks, g.stack, g.first_seq, g.last_seq, stacks.get(g.stack).type};
+}
+
+// The leak sections of the model: groups and cycles with their types, and the frames of every
+// stack they name.
+void gather_leaks(const LeakReport& rep, ReportLeaks& out)
+{
+    StackTable& stacks = *rep.stacks;
+    std::set<std::uint32_t> used;
+    for (const auto& [from, to] :
+         {std::pair{&rep.direct, &out.direct}, std::pair{&rep.indirect, &out.indirect},
+          std::pair{&rep.possible, &out.possible}, std::pair{&rep.suppressed, &out.suppressed}})
+        for (const LeakGroup& g : *from)
+            to->push_back(group_of(g, stacks, used));
+    const LeakTotals& t = rep.totals;
+    out.totals = {t.direct_bytes,   t.direct_blocks,   t.indirect_bytes,   t.indirect_blocks,
+                  t.possible_bytes, t.possible_blocks, t.suppressed_bytes, t.suppressed_blocks,
+                  t.cycles,         t.cycle_blocks};
+    for (const CycleReport& c : rep.cycles) {
+        ReportCycle rc{c.blocks, c.bytes, c.count, c.pure, c.reached_from_direct, {}};
+        for (const CycleMember& m : c.members) {
+            used.insert(m.stack);
+            rc.members.push_back({m.size, m.stack, m.seq, stacks.get(m.stack).type});
+        }
+        out.cycles.push_back(std::move(rc));
+    }
+    const ScanStats& s = rep.scan;
+    out.scan = {s.root_bytes,
+                s.heap_bytes,
+                s.swept_bytes,
+                s.blocks,
+                written_seconds(s.duration_ns),
+                s.threads_paused,
+                s.threads_not_paused,
+                s.dead_stacks,
+                s.complete};
+    const GcCounters& g = rep.gc;
+    ReportGc& rg = out.gc;
+    for (int i = 0; i < 3; ++i) {
+        rg.threshold[i] = g.threshold[i];
+        rg.count[i] = g.count[i];
+        rg.collections[i] = g.collections[i];
+        rg.collected[i] = g.collected[i];
+        rg.live_blocks[i] = g.gen_blocks[i];
+        rg.live_bytes[i] = g.gen_bytes[i];
+    }
+    rg.total_pause_s = written_seconds(g.total_pause_ns);
+    rg.max_pause_s = written_seconds(g.max_pause_ns);
+    for (const std::uint32_t id : used) {
+        std::vector<ReportFrame>& frames = out.stacks[id];
+        for (const SymbolFrame& f : stacks.get(id).frames)
+            frames.push_back(
+                {f.pc, f.function, f.file, f.line, f.module, f.module_offset, f.inlined});
+    }
+}
+
+ReportModel gather(ReportReason reason, int exit_status, std::uintptr_t program_sp)
+{
+    const Config& cfg = config();
+    ReportModel d;
     // The scan first: it sees the heap as the program left it, before the report allocates.
-    if (config().leak_check && collect(2, program_sp, &d.leaks, false) >= 0 && d.leaks.ran)
-        finalize_leaks(d.leaks);
-    d.reason = reason;
+    LeakReport leaks;
+    if (cfg.leak_check && collect(2, program_sp, &leaks, false) >= 0 && leaks.ran) {
+        finalize_leaks(leaks);
+        d.leak_checked = true;
+        gather_leaks(leaks, d.leaks);
+    }
+    d.memtrack_version = MEMTRACK_VERSION_STRING;
+    d.at_exit = reason == ReportReason::Exit;
     d.exit_status = exit_status;
-    d.heap = snapshot();
-    d.times = process_times();
+    d.final_status = exit_status;
+    const Snapshot h = snapshot();
+    const ProcessTimes times = process_times();
     d.pid = getpid();
     d.ppid = getppid();
     char buf[4096];
@@ -86,153 +124,35 @@ ReportData gather(ReportReason reason, int exit_status, std::uintptr_t program_s
         d.argv.emplace_back(cmd.data() + i, len);
         i += len + 1;
     }
-    d.timeline.resize(timeline_size() + 8);
-    d.timeline.resize(copy_timeline(d.timeline.data(), d.timeline.size()));
+    const double wall = seconds(h.uptime_ns);
+    d.process = {as_written(wall, 6), as_written(times.user_s, 6), as_written(times.sys_s, 6),
+                 as_written(wall > 0 ? (times.user_s + times.sys_s) / wall : 0.0, 4),
+                 times.max_rss_bytes};
+    d.heap = {h.current_bytes, h.lifetime_peak_bytes, written_seconds(h.lifetime_peak_time_ns),
+              h.current_bytes, h.live_blocks,         h.allocations,
+              h.frees,         h.bytes_allocated,     h.foreign_frees};
+    d.config = {seconds(cfg.interval_ns), cfg.stack_depth, cfg.leak_check, cfg.output};
+    std::vector<TimelinePoint> timeline(timeline_size() + 8);
+    timeline.resize(copy_timeline(timeline.data(), timeline.size()));
     // The peak itself and the moment of the report, in time order.
-    d.timeline.push_back({d.heap.lifetime_peak_time_ns, d.heap.lifetime_peak_bytes});
-    d.timeline.push_back({d.heap.uptime_ns, d.heap.current_bytes});
+    timeline.push_back({h.lifetime_peak_time_ns, h.lifetime_peak_bytes});
+    timeline.push_back({h.uptime_ns, h.current_bytes});
     std::stable_sort(
-        d.timeline.begin(), d.timeline.end(),
+        timeline.begin(), timeline.end(),
         [](const TimelinePoint& a, const TimelinePoint& b) { return a.t_ns < b.t_ns; });
+    d.timeline.reserve(timeline.size());
+    for (const TimelinePoint& p : timeline)
+        d.timeline.push_back({written_seconds(p.t_ns), p.bytes});
     return d;
 }
 
-std::string render_json(const ReportData& d)
-{
-    const Config& cfg = config();
-    const double wall = seconds(d.heap.uptime_ns);
-    const double cpu = d.times.user_s + d.times.sys_s;
-    std::string out;
-    out.reserve(4096 + d.timeline.size() * 32);
-    auto app = std::back_inserter(out);
-    fmt::format_to(app, "{{\n  \"format\": \"memtrack-report\",\n  \"version\": {},\n",
-                   kReportVersion);
-    fmt::format_to(app, "  \"memtrack_version\": \"{}\",\n", MEMTRACK_VERSION_STRING);
-    fmt::format_to(app, "  \"reason\": \"{}\",\n", d.reason == ReportReason::Exit ? "exit" : "api");
-    out += "  \"program\": ";
-    append_json_string(out, d.program);
-    out += ",\n  \"argv\": [";
-    for (std::size_t i = 0; i < d.argv.size(); ++i) {
-        if (i) out += ", ";
-        append_json_string(out, d.argv[i]);
-    }
-    out += "],\n";
-    fmt::format_to(app, "  \"pid\": {},\n  \"ppid\": {},\n", d.pid, d.ppid);
-    if (d.exit_status >= 0)
-        fmt::format_to(app, "  \"exit_status\": {},\n", d.exit_status);
-    else
-        out += "  \"exit_status\": null,\n";
-    fmt::format_to(app,
-                   "  \"process\": {{\"wall_s\": {:.6f}, \"user_s\": {:.6f}, \"sys_s\": {:.6f}, "
-                   "\"cpu_wall_ratio\": {:.4f}, \"max_rss_bytes\": {}}},\n",
-                   wall, d.times.user_s, d.times.sys_s, wall > 0 ? cpu / wall : 0.0,
-                   d.times.max_rss_bytes);
-    const Snapshot& h = d.heap;
-    fmt::format_to(app,
-                   "  \"heap\": {{\"current_bytes\": {}, \"peak_bytes\": {}, \"peak_time_s\": "
-                   "{:.6f}, \"live_bytes_at_exit\": {}, \"live_blocks_at_exit\": {}, "
-                   "\"allocations\": {}, \"frees\": {}, \"bytes_allocated\": {}, "
-                   "\"foreign_frees\": {}}},\n",
-                   h.current_bytes, h.lifetime_peak_bytes, seconds(h.lifetime_peak_time_ns),
-                   h.current_bytes, h.live_blocks, h.allocations, h.frees, h.bytes_allocated,
-                   h.foreign_frees);
-    if (d.leaks.ran) append_leaks_json(out, d.leaks);
-    fmt::format_to(app,
-                   "  \"config\": {{\"interval_s\": {}, \"stack_depth\": {}, \"leak_check\": {}, "
-                   "\"output\": ",
-                   seconds(cfg.interval_ns), cfg.stack_depth, cfg.leak_check);
-    append_json_string(out, cfg.output);
-    out += "},\n  \"timeline\": [";
-    for (std::size_t i = 0; i < d.timeline.size(); ++i) {
-        fmt::format_to(app, "{}[{:.6f}, {}]", i ? ", " : "", seconds(d.timeline[i].t_ns),
-                       d.timeline[i].bytes);
-    }
-    out += "]\n}\n";
-    return out;
-}
-
-void print_summary(const ReportData& d, std::string_view report_line)
-{
-    const Snapshot& h = d.heap;
-    const double wall = seconds(h.uptime_ns);
-    const double cpu = d.times.user_s + d.times.sys_s;
-    const std::string_view name = base_name(d.program);
-    if (d.reason == ReportReason::Exit) {
-        if (d.exit_status >= 0)
-            log("{} (pid {}) exited with status {}", name, d.pid, d.exit_status);
-        else
-            log("{} (pid {}) finished", name, d.pid);
-    } else {
-        log("{} (pid {}) report requested at {:.2f} s", name, d.pid, wall);
-    }
-    log("  time    wall {:.2f} s, user {:.2f} s, sys {:.2f} s, CPU/wall {:.2f}", wall,
-        d.times.user_s, d.times.sys_s, wall > 0 ? cpu / wall : 0.0);
-    log("  heap    peak {} at {:.2f} s; live {} {} in {} blocks", Bytes{h.lifetime_peak_bytes},
-        seconds(h.lifetime_peak_time_ns), d.reason == ReportReason::Exit ? "at exit" : "now",
-        Bytes{h.current_bytes}, h.live_blocks);
-    log("  calls   {} allocations, {} frees, {} allocated, {} foreign frees", h.allocations,
-        h.frees, Bytes{static_cast<std::int64_t>(h.bytes_allocated)}, h.foreign_frees);
-    log("  rss     max RSS {} (tracked heap peak {})", Bytes{d.times.max_rss_bytes},
-        Bytes{h.lifetime_peak_bytes});
-    if (d.leaks.ran) print_leaks_text(d.leaks);
-    if (!report_line.empty()) log("  report  {}", report_line);
-}
+constinit GateVerdict g_gate{};
 
 }  // namespace
 
-void append_json_string(std::string& out, std::string_view text)
+GateVerdict last_gate_verdict() noexcept
 {
-    out += '"';
-    for (std::size_t i = 0; i < text.size();) {
-        const auto c = static_cast<unsigned char>(text[i]);
-        switch (c) {
-        case '"':
-            out += "\\\"";
-            ++i;
-            continue;
-        case '\\':
-            out += "\\\\";
-            ++i;
-            continue;
-        case '\n':
-            out += "\\n";
-            ++i;
-            continue;
-        case '\r':
-            out += "\\r";
-            ++i;
-            continue;
-        case '\t':
-            out += "\\t";
-            ++i;
-            continue;
-        default:
-            break;
-        }
-        if (c < 0x20) {
-            fmt::format_to(std::back_inserter(out), "\\u{:04x}", c);
-            ++i;
-            continue;
-        }
-        const std::size_t n = utf8_length(text, i);
-        if (n == 0) {
-            out += "\xEF\xBF\xBD";  // U+FFFD for a byte that is not valid UTF-8
-            ++i;
-            continue;
-        }
-        out.append(text.substr(i, n));
-        i += n;
-    }
-    out += '"';
-}
-
-namespace {
-constinit RunVerdict g_verdict{};
-}
-
-RunVerdict last_verdict() noexcept
-{
-    return g_verdict;
+    return g_gate;
 }
 
 int write_report(ReportReason reason, const char* path, int exit_status,
@@ -242,11 +162,14 @@ int write_report(ReportReason reason, const char* path, int exit_status,
     const Config& cfg = config();
     if (!cfg.report_text && !cfg.report_json && !cfg.gates()) return 0;
     try {
-        const ReportData d = gather(reason, exit_status, program_sp);
-        g_verdict.leak_checked = d.leaks.ran;
-        g_verdict.leaked_blocks = d.leaks.totals.direct_blocks + d.leaks.totals.indirect_blocks;
-        g_verdict.leaked_bytes = d.leaks.totals.direct_bytes + d.leaks.totals.indirect_bytes;
-        g_verdict.peak_bytes = d.heap.lifetime_peak_bytes;
+        ReportModel d = gather(reason, exit_status, program_sp);
+        if (reason == ReportReason::Exit) {
+            g_gate = evaluate_gates(cfg, d);
+            if (g_gate.failed) {
+                d.final_status = g_gate.status;
+                d.gate = g_gate.reason;
+            }
+        }
         int result = 0;
         std::string report_line;
         if (cfg.report_json) {
@@ -271,7 +194,12 @@ int write_report(ReportReason reason, const char* path, int exit_status,
                 }
             }
         }
-        if (cfg.report_text) print_summary(d, report_line);
+        if (cfg.report_text) {
+            for (const std::string& line : render_summary(d, {report_line, false}))
+                log("{}", line);
+        } else if (g_gate.failed) {
+            log("{}", gate_line(d));  // a changed status is never silent
+        }
         return result;
     } catch (...) {
         log("report failed (out of memory?)");

@@ -27,37 +27,20 @@ namespace {
 
 constinit std::atomic<Phase> g_phase{Phase::Uninit};
 
-// CI gates (MEMTRACK_ERROR_EXITCODE, MEMTRACK_MAX_PEAK, MEMTRACK_MAX_LEAKED): a failing run
-// ends here with the error status, as valgrind's --error-exitcode does. A program that failed
-// on its own keeps its status. Exit handlers and destructors have all run (this handler is the
-// last); stdio is flushed first: all streams when no other thread is left to hold a stream lock,
-// else stdout and stderr without their locks.
-void apply_gates(int status) noexcept
+// CI gates (MEMTRACK_ERROR_EXITCODE, MEMTRACK_MAX_PEAK, MEMTRACK_MAX_LEAKED): a run the exit
+// report failed (report/gates.cpp decides; the report says why) ends here with the error
+// status, as valgrind's --error-exitcode does. Exit handlers and destructors have all run (this
+// handler is the last); stdio is flushed first: all streams when no other thread is left to
+// hold a stream lock, else stdout and stderr without their locks.
+void apply_gates() noexcept
 {
-    const Config& cfg = config();
-    if (!cfg.gates() || status != 0) return;
-    const RunVerdict v = last_verdict();
-    const int code = cfg.error_exitcode != 0 ? cfg.error_exitcode : 1;
-    char reason[160] = "";
-    if (cfg.error_exitcode != 0 && v.leak_checked && v.leaked_blocks > 0)
-        fmt::format_to_n(reason, sizeof reason - 1, "{} leaked blocks ({} bytes)", v.leaked_blocks,
-                         v.leaked_bytes);
-    else if (cfg.max_leaked >= 0 && v.leak_checked &&
-             static_cast<std::int64_t>(v.leaked_bytes) > cfg.max_leaked)
-        fmt::format_to_n(reason, sizeof reason - 1,
-                         "{} bytes leaked, more than MEMTRACK_MAX_LEAKED={}", v.leaked_bytes,
-                         cfg.max_leaked);
-    else if (cfg.max_peak >= 0 && v.peak_bytes > cfg.max_peak)
-        fmt::format_to_n(reason, sizeof reason - 1,
-                         "heap peak {} bytes, more than MEMTRACK_MAX_PEAK={}", v.peak_bytes,
-                         cfg.max_peak);
-    if (reason[0] == '\0') return;
-    log("exit status {}: {}", code, reason);
+    const GateVerdict v = last_gate_verdict();
+    if (!v.failed) return;
     if (only_thread_left())
         fflush(nullptr);
     else
         fflush_unlocked(stdout);
-    _exit(code);
+    _exit(v.status);
 }
 
 // The exit report. An on_exit handler is the only place that learns the status main returned
@@ -82,7 +65,7 @@ void report_at_exit(int status, void*) noexcept
     fflush_unlocked(stdout);
     write_report(ReportReason::Exit, nullptr, status & 0xff, program_sp);
     g_phase.store(Phase::Stopped);
-    apply_gates(status & 0xff);
+    apply_gates();
 }
 
 void prepare_fork() noexcept

@@ -508,3 +508,56 @@ TEST_CASE("launcher: missing, truncated, foreign and future reports exit 2 with 
         CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
     }
 }
+
+// The bug: `memtrack report` printed neither the leak lines and stacks nor the status a gate gave
+// the process ("exited with status 0" for a run --error-exitcode made exit 23).
+TEST_CASE("issue 9: memtrack report prints the leaks and stacks the run printed", "[launcher]")
+{
+    TempDir dir;
+    const RunResult r = launch({"-o", dir.file("r.json"), "--", program("tp_leaks"), "cycles"});
+    REQUIRE(r.exit_code == 0);
+    const RunResult shown = launch({"report", dir.file("r.json")});
+    REQUIRE(shown.exit_code == 0);
+    std::vector<std::string> leak_lines;
+    for (const std::string& l : memtrack_lines(r.err))
+        if (l.find(" leak of ") != std::string::npos || l.find("  leaks   ") != std::string::npos ||
+            l.find("Reference cycle of") != std::string::npos || l.starts_with("memtrack:       "))
+            leak_lines.push_back(l);
+    REQUIRE(leak_lines.size() >= 4);
+    for (const std::string& l : leak_lines)
+        CHECK(has(shown.out, l + "\n"));
+    // Every line is the same, times included (the summary shows what the JSON holds), but for
+    // the launcher's own "report written to".
+    auto run_lines = memtrack_lines(r.err);
+    REQUIRE(run_lines.back().starts_with("memtrack: report written to "));
+    run_lines.pop_back();
+    CHECK(memtrack_lines(shown.out) == run_lines);
+}
+
+TEST_CASE("issue 9: a run failed by --error-exitcode shows both statuses in both renderings",
+          "[launcher]")
+{
+    TempDir dir;
+    const RunResult r = launch(
+        {"-o", dir.file("r.json"), "--error-exitcode", "23", "--", program("tp_leaks"), "direct"});
+    CHECK(r.exit_code == 23);
+    const std::string gate = "memtrack: exit status 23: 1 leaked blocks (4242 bytes)\n";
+    CHECK(has(r.err, "exited with status 0\n"));  // the program's own
+    CHECK(has(r.err, gate));
+    const nlohmann::json report = nlohmann::json::parse(read_file(dir.file("r.json")));
+    CHECK(report["exit_status"] == 0);
+    CHECK(report["final_status"] == 23);
+    CHECK(report["gate"] == "1 leaked blocks (4242 bytes)");
+    const RunResult shown = launch({"report", dir.file("r.json")});
+    CHECK(shown.exit_code == 0);
+    CHECK(has(shown.out, "exited with status 0\n"));
+    CHECK(has(shown.out, gate));
+    // A run no gate failed: the same status twice, no gate.
+    const RunResult clean = launch(
+        {"-o", dir.file("c.json"), "--error-exitcode", "23", "--", program("tp_leaks"), "global"});
+    CHECK(clean.exit_code == 0);
+    const nlohmann::json clean_report = nlohmann::json::parse(read_file(dir.file("c.json")));
+    CHECK(clean_report["final_status"] == 0);
+    CHECK(clean_report["gate"].is_null());
+    CHECK_FALSE(has(launch({"report", dir.file("c.json")}).out, "exit status"));
+}

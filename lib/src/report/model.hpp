@@ -1,0 +1,161 @@
+// The report as data: what one JSON report file holds (docs/report-format.md), typed. Plain
+// structs with no dependency on the core, so that the launcher, which reads saved reports, and
+// the library, which writes them, share it. May allocate (std containers); not thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace memtrack::detail {
+
+// The report format's name and version, written by the library and checked by the launcher.
+// Minor revisions add fields without a bump (readers ignore fields they do not know).
+inline constexpr std::string_view kReportFormat = "memtrack-report";
+inline constexpr int kReportVersion = 2;
+
+// A ReportModel is one report. The library's gather() fills it from the core, the leak
+// checker and the symbolizer; renderers (JSON, text summary) only read it; the launcher fills
+// it again from a saved file. Its values are the ones the JSON file holds, rounded as the file
+// rounds them (seconds to 6 decimals, the CPU/wall ratio to 4), so that a summary rendered from
+// a saved file is the summary the run printed. Numbers missing from an old or foreign file are
+// 0, strings "", and a sequence number of 0 means "none kept" (JSON null).
+
+struct ReportFrame {
+    std::uint64_t pc = 0;
+    std::string function;  // demangled; "" if unknown
+    std::string file;      // "" if no line information
+    int line = 0;
+    std::string module;        // "" if in no known module
+    std::uint64_t offset = 0;  // pc - module load bias
+    bool inlined = false;      // inlined into the next frame
+};
+
+struct ReportLeakGroup {
+    std::uint64_t bytes = 0;
+    std::uint64_t blocks = 0;
+    std::uint32_t stack = 0;  // key into ReportLeaks::stacks; 0 = none recorded
+    std::uint64_t first_seq = 0;
+    std::uint64_t last_seq = 0;
+    std::string type;
+};
+
+struct ReportCycleMember {
+    std::uint64_t size = 0;
+    std::uint32_t stack = 0;
+    std::uint64_t seq = 0;
+    std::string type;
+};
+
+struct ReportCycle {
+    std::uint64_t blocks = 0;
+    std::uint64_t bytes = 0;
+    std::uint64_t count = 1;
+    bool pure = false;
+    bool reached_from_direct = false;
+    std::vector<ReportCycleMember> members;
+};
+
+struct ReportLeakTotals {
+    std::uint64_t direct_bytes = 0, direct_blocks = 0;
+    std::uint64_t indirect_bytes = 0, indirect_blocks = 0;
+    std::uint64_t possible_bytes = 0, possible_blocks = 0;
+    std::uint64_t suppressed_bytes = 0, suppressed_blocks = 0;
+    std::uint64_t cycles = 0, cycle_blocks = 0;
+};
+
+struct ReportScan {
+    std::uint64_t roots_bytes = 0;
+    std::uint64_t heap_bytes = 0;
+    std::uint64_t swept_bytes = 0;
+    std::uint64_t blocks = 0;
+    double duration_s = 0;
+    std::uint64_t threads_paused = 0;
+    std::uint64_t threads_not_paused = 0;
+    std::uint64_t dead_thread_stacks = 0;
+    bool complete = true;
+};
+
+struct ReportGc {
+    std::int64_t threshold[3] = {0, 0, 0};
+    std::int64_t count[3] = {0, 0, 0};
+    std::uint64_t collections[3] = {0, 0, 0};
+    std::uint64_t collected[3] = {0, 0, 0};
+    double total_pause_s = 0;
+    double max_pause_s = 0;
+    std::uint64_t live_blocks[3] = {0, 0, 0};
+    std::uint64_t live_bytes[3] = {0, 0, 0};
+};
+
+// The leak sections; present when the leak check ran.
+struct ReportLeaks {
+    std::vector<ReportLeakGroup> direct, indirect, possible, suppressed;  // largest first
+    ReportLeakTotals totals;
+    std::vector<ReportCycle> cycles;
+    ReportScan scan;
+    ReportGc gc;
+    // The stacks the groups and cycles name, by id (innermost frame first).
+    std::map<std::uint32_t, std::vector<ReportFrame>> stacks;
+};
+
+struct ReportTimelinePoint {
+    double t_s = 0;
+    std::int64_t bytes = 0;
+};
+
+struct ReportModel {
+    std::string memtrack_version;
+    bool at_exit = true;  // "reason": "exit"; false: "api" (memtrack_write_report)
+    std::string program;
+    std::vector<std::string> argv;
+    std::int64_t pid = 0;
+    std::int64_t ppid = 0;
+    // The program's own status (exit() / return from main); -1 = unknown (null), as for an
+    // API report.
+    int exit_status = -1;
+    // The status the process ends with: exit_status, or the one a run gate
+    // (MEMTRACK_ERROR_EXITCODE, MEMTRACK_MAX_PEAK, MEMTRACK_MAX_LEAKED) gave it; -1 = unknown
+    // (null).
+    int final_status = -1;
+    std::string gate;  // why a gate changed the status; "" if none did (null)
+
+    struct Process {
+        double wall_s = 0;
+        double user_s = 0;
+        double sys_s = 0;
+        double cpu_wall_ratio = 0;
+        std::int64_t max_rss_bytes = 0;
+    } process;
+
+    struct Heap {
+        std::int64_t current_bytes = 0;
+        std::int64_t peak_bytes = 0;
+        double peak_time_s = 0;
+        std::int64_t live_bytes_at_exit = 0;
+        std::uint64_t live_blocks_at_exit = 0;
+        std::uint64_t allocations = 0;
+        std::uint64_t frees = 0;
+        std::uint64_t bytes_allocated = 0;
+        std::uint64_t foreign_frees = 0;
+    } heap;
+
+    bool leak_checked = false;  // `leaks` holds the leak sections
+    ReportLeaks leaks;
+
+    struct ConfigEcho {
+        double interval_s = 0;
+        int stack_depth = 0;
+        bool leak_check = false;
+        std::string output;
+    } config;
+
+    std::vector<ReportTimelinePoint> timeline;
+};
+
+// `v` as the JSON report holds it: rounded to `decimals` decimals (the renderers' fixed
+// formats), so that a value read back from the file compares equal.
+double as_written(double v, int decimals);
+
+}  // namespace memtrack::detail

@@ -1,0 +1,218 @@
+// The summary rendering of a report (see render.hpp): the lines the library prints on stderr at
+// exit and `memtrack report FILE` prints on stdout.
+#include "report/render.hpp"
+
+#include <memtrack/memtrack.hpp>  // memtrack::Bytes and its fmt formatter (header-only parts)
+
+#include <fmt/format.h>
+
+namespace memtrack::detail {
+
+namespace {
+
+constexpr std::size_t kTextGroups = 10;  // groups per kind in the summary
+constexpr int kTextFrames = 6;           // frames per group in the summary
+// Longer lines are cut, as the library's stderr lines are (detail::log's 1 KiB buffer), so
+// that `memtrack report` prints what the run printed.
+constexpr std::size_t kMaxLine = 1024;
+
+Bytes bytes(std::uint64_t n)
+{
+    return Bytes{static_cast<std::int64_t>(n)};
+}
+
+std::string_view base_name(std::string_view path)
+{
+    const auto slash = path.rfind('/');
+    return slash == std::string_view::npos ? path : path.substr(slash + 1);
+}
+
+std::string frame_text(const ReportFrame& f)
+{
+    std::string s = f.function.empty() ? fmt::format("0x{:x}", f.pc) : f.function;
+    if (!f.file.empty())
+        s += fmt::format(" {}:{}", base_name(f.file), f.line);
+    else if (!f.module.empty())
+        s += fmt::format(" ({}+0x{:x})", base_name(f.module), f.offset);
+    if (f.inlined) s += " [inlined]";
+    return s;
+}
+
+// " [allocation #N]" or " [allocations #N..#M]"; "" when none was kept.
+std::string seq_text(std::uint64_t first, std::uint64_t last)
+{
+    if (first == 0) return {};
+    if (first == last) return fmt::format(" [allocation #{}]", first);
+    return fmt::format(" [allocations #{}..#{}]", first, last);
+}
+
+class Summary {
+public:
+    Summary(const ReportModel& r, std::vector<std::string>& lines) : r_(r), lines_(lines) {}
+
+    template <class... Args> void line(fmt::format_string<Args...> f, Args&&... args)
+    {
+        lines_.push_back(fmt::format(f, std::forward<Args>(args)...));
+        if (lines_.back().size() > kMaxLine) lines_.back().resize(kMaxLine);
+    }
+
+    void leaks()
+    {
+        const ReportLeaks& l = r_.leaks;
+        const ReportLeakTotals& t = l.totals;
+        line("  leaks   {} direct in {} blocks, {} indirect in {} blocks, {} possible in {} "
+             "blocks; {} reference cycles",
+             bytes(t.direct_bytes), t.direct_blocks, bytes(t.indirect_bytes), t.indirect_blocks,
+             bytes(t.possible_bytes), t.possible_blocks, t.cycles);
+        groups(l.direct, "Direct");
+        groups(l.indirect, "Indirect");
+        groups(l.possible, "Possible");
+        cycles();
+        const ReportGc& g = l.gc;
+        if (g.collections[0] + g.collections[1] + g.collections[2] > 1)
+            line("  gc      {} + {} + {} scans of generations 0, 1, 2 (the exit scan included), "
+                 "pauses {:.1f} ms in all, longest {:.1f} ms; live blocks by generation {}, {}, "
+                 "{}",
+                 g.collections[0], g.collections[1], g.collections[2], g.total_pause_s * 1e3,
+                 g.max_pause_s * 1e3, g.live_blocks[0], g.live_blocks[1], g.live_blocks[2]);
+        if (!l.scan.complete)
+            line("  scan    incomplete: {} thread{} could not be paused; their stacks were scanned "
+                 "whole",
+                 l.scan.threads_not_paused, l.scan.threads_not_paused == 1 ? "" : "s");
+    }
+
+private:
+    const std::vector<ReportFrame>& frames(std::uint32_t id) const
+    {
+        static const std::vector<ReportFrame> kNone;
+        const auto it = r_.leaks.stacks.find(id);
+        return it == r_.leaks.stacks.end() ? kNone : it->second;
+    }
+
+    void stack(std::uint32_t id, const char* indent)
+    {
+        const std::vector<ReportFrame>& f = frames(id);
+        if (f.empty()) {
+            line("{}(no stack recorded{})", indent,
+                 r_.config.stack_depth == 0 ? ": MEMTRACK_STACK_DEPTH=0" : "");
+            return;
+        }
+        // Library internals inlined from system headers (allocators, make_shared) come first
+        // in C++ stacks; the summary starts at the program's code (the JSON has them all).
+        std::size_t first = 0;
+        while (first < f.size() && f[first].inlined && f[first].file.starts_with("/usr/include/"))
+            ++first;
+        if (first == f.size()) first = 0;
+        if (first > 0)
+            line("{}({} inlined library frame{} above, in the JSON report)", indent, first,
+                 first == 1 ? "" : "s");
+        int shown = 0;
+        for (std::size_t i = first; i < f.size(); ++i) {
+            if (shown == kTextFrames) {
+                line("{}... {} more frames in the JSON report", indent, f.size() - i);
+                break;
+            }
+            line("{}#{} {}", indent, i, frame_text(f[i]));
+            ++shown;
+        }
+    }
+
+    void groups(const std::vector<ReportLeakGroup>& list, const char* kind)
+    {
+        std::size_t shown = 0;
+        for (const ReportLeakGroup& g : list) {
+            if (shown == kTextGroups) {
+                line("  ... and {} more {} leak groups in the JSON report", list.size() - shown,
+                     kind);
+                break;
+            }
+            line("  {} leak of {} in {} block{}{}{} allocated from:", kind, bytes(g.bytes),
+                 g.blocks, g.blocks == 1 ? "" : "s",
+                 g.type.empty() ? std::string() : fmt::format(" ({})", g.type),
+                 seq_text(g.first_seq, g.last_seq));
+            stack(g.stack, "      ");
+            ++shown;
+        }
+    }
+
+    void cycles()
+    {
+        const std::vector<ReportCycle>& list = r_.leaks.cycles;
+        std::size_t shown = 0;
+        for (const ReportCycle& c : list) {
+            if (shown == kTextGroups) {
+                line("  ... and {} more reference cycles in the JSON report", list.size() - shown);
+                break;
+            }
+            line("  Reference cycle of {} block{} ({}){}{}:", c.members.size(),
+                 c.members.size() == 1 ? "" : "s", bytes(c.count > 0 ? c.bytes / c.count : 0),
+                 c.count > 1 ? fmt::format(", {} such cycles", c.count) : std::string(),
+                 c.pure ? ", nothing else points at it"
+                        : (c.reached_from_direct ? ", reached from a direct leak" : ""));
+            for (std::size_t k = 0; k < c.members.size(); ++k) {
+                const ReportCycleMember& m = c.members[k];
+                const std::vector<ReportFrame>& f = frames(m.stack);
+                // The program's frame: the first one outside system headers and libraries
+                // (allocator and smart-pointer internals are all inlined from /usr/include).
+                const ReportFrame* top = nullptr;
+                for (const ReportFrame& fr : f)
+                    if (!fr.file.empty() && !fr.file.starts_with("/usr/")) {
+                        top = &fr;
+                        break;
+                    }
+                if (top == nullptr && !f.empty()) top = &f.front();
+                line("      [{}] {}{}{} from {}", k, bytes(m.size),
+                     m.type.empty() ? std::string() : " " + m.type, seq_text(m.seq, m.seq),
+                     top != nullptr ? frame_text(*top) : std::string("(unknown)"));
+            }
+            ++shown;
+        }
+    }
+
+    const ReportModel& r_;
+    std::vector<std::string>& lines_;
+};
+
+}  // namespace
+
+std::string gate_line(const ReportModel& r)
+{
+    if (r.gate.empty()) return {};
+    return fmt::format("exit status {}: {}", r.final_status, r.gate);
+}
+
+std::vector<std::string> render_summary(const ReportModel& r, const SummaryOptions& options)
+{
+    std::vector<std::string> lines;
+    Summary s(r, lines);
+    const ReportModel::Heap& h = r.heap;
+    const std::string_view name = base_name(r.program);
+    const double wall = r.process.wall_s;
+    if (!r.at_exit)
+        s.line("{} (pid {}) report requested at {:.2f} s", name, r.pid, wall);
+    else if (r.exit_status >= 0)
+        s.line("{} (pid {}) exited with status {}", name, r.pid, r.exit_status);
+    else
+        s.line("{} (pid {}) finished", name, r.pid);
+    s.line("  time    wall {:.2f} s, user {:.2f} s, sys {:.2f} s, CPU/wall {:.2f}", wall,
+           r.process.user_s, r.process.sys_s, r.process.cpu_wall_ratio);
+    s.line("  heap    peak {} at {:.2f} s; live {} {} in {} blocks", Bytes{h.peak_bytes},
+           h.peak_time_s, r.at_exit ? "at exit" : "now", Bytes{h.live_bytes_at_exit},
+           h.live_blocks_at_exit);
+    s.line("  calls   {} allocations, {} frees, {} allocated, {} foreign frees", h.allocations,
+           h.frees, bytes(h.bytes_allocated), h.foreign_frees);
+    s.line("  rss     max RSS {} (tracked heap peak {})", Bytes{r.process.max_rss_bytes},
+           Bytes{h.peak_bytes});
+    if (r.leak_checked) s.leaks();
+    if (!options.report_line.empty()) s.line("  report  {}", options.report_line);
+    if (!r.gate.empty()) s.line("{}", gate_line(r));
+    if (options.timeline && !r.timeline.empty()) {
+        s.line("  timeline {:>10} {:>14}", "t_s", "bytes");
+        for (const ReportTimelinePoint& p : r.timeline)
+            s.line("           {:>10.3f} {:>14} {:>12}", p.t_s, p.bytes,
+                   fmt::format("{}", Bytes{p.bytes}));
+    }
+    return lines;
+}
+
+}  // namespace memtrack::detail
