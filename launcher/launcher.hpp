@@ -4,7 +4,12 @@
 // forked child before exec are restricted to async-signal-safe calls.
 #pragma once
 
+#include "config/options.hpp"
+
+#include <algorithm>
+#include <array>
 #include <ctime>
+#include <iterator>
 #include <string>
 #include <string_view>
 #include <sys/types.h>
@@ -12,58 +17,29 @@
 
 namespace memtrack::launcher {
 
-// The options the launcher passes on, unchanged, as environment variables: flag names,
-// variable, value name, an example of a valid value (the tests pass it) and help text.
-// The library parses and validates the values. To add an option, add one line here; the
-// command line, --help and the integration tests pick it up from kPassedOptions.
-#define MEMTRACK_LAUNCHER_OPTIONS(X)                                                               \
-    X("-o,--output", MEMTRACK_OUTPUT, "TEMPLATE", "r.%e.%p.json",                                  \
-      "JSON report path template: %p pid, %e executable name, %% a percent sign; relative to "     \
-      "the current directory (default memtrack.%e.%p.json)")                                       \
-    X("--report", MEMTRACK_REPORT, "LIST", "text,json",                                            \
-      "what to write at exit: text (summary on stderr), json, text,json or none "                  \
-      "(default text,json)")                                                                       \
-    X("--interval", MEMTRACK_INTERVAL, "DURATION", "250ms",                                        \
-      "timeline sampling interval, e.g. 100ms, 0.5s, 2s; 0 turns the sampler off "                 \
-      "(default 100ms)")                                                                           \
-    X("--stack-depth", MEMTRACK_STACK_DEPTH, "N", "16",                                            \
-      "frames recorded per allocation stack, 0 to 128; 0 = no stacks, the fastest mode "           \
-      "(default 32)")                                                                              \
-    X("--leak-check", MEMTRACK_LEAK_CHECK, "0|1", "1",                                             \
-      "reachability scan for leaks and reference cycles at exit (default 1)")                      \
-    X("--suppressions", MEMTRACK_SUPPRESSIONS, "FILE", "/dev/null",                                \
-      "file of leak suppressions: function or module patterns with * wildcards, one per line")     \
-    X("--error-exitcode", MEMTRACK_ERROR_EXITCODE, "N", "3",                                       \
-      "exit with status N when the program leaks (unsuppressed direct or indirect leaks), or "     \
-      "breaks --max-peak / --max-leaked (default 0: the program's own status)")                    \
-    X("--max-peak", MEMTRACK_MAX_PEAK, "SIZE", "512MiB",                                           \
-      "fail the run (status from --error-exitcode, else 1) when the heap peak exceeds SIZE, "      \
-      "e.g. 512MiB, 2GB")                                                                          \
-    X("--max-leaked", MEMTRACK_MAX_LEAKED, "SIZE", "1MiB",                                         \
-      "fail the run when more than SIZE leaked (direct + indirect)")                               \
-    X("--gc", MEMTRACK_GC, "off|auto", "off",                                                      \
-      "auto: scan generations whenever the thresholds trip, as Python's gc does (default off)")    \
-    X("--break-alloc", MEMTRACK_BREAK_ALLOC, "N", "0",                                             \
-      "raise SIGTRAP at allocation number N, the [allocation #N] of a leak report, so that a "     \
-      "debugger stops where the leaked block is allocated (default 0: off)")
+// The options the launcher passes on, unchanged, as environment variables: the rows of the
+// library's option table (config/options.hpp: flags, variable, value name, an example of a valid
+// value, help) but MEMTRACK_LIBRARY, which the launcher reads itself. The library parses and
+// validates the values. To add an option, add one row there; the library, the command line,
+// --help, the integration tests and the README check pick it up.
+using memtrack::detail::OptionSpec;
+inline constexpr std::size_t kPassedCount = static_cast<std::size_t>(
+    std::count_if(std::begin(memtrack::detail::kOptions), std::end(memtrack::detail::kOptions),
+                  [](const OptionSpec& o) { return o.passed_on(); }));
+inline constexpr std::array<OptionSpec, kPassedCount> kPassedOptions = [] {
+    std::array<OptionSpec, kPassedCount> passed{};
+    std::size_t n = 0;
+    for (const OptionSpec& o : memtrack::detail::kOptions)
+        if (o.passed_on()) passed[n++] = o;
+    return passed;
+}();
+// --library / MEMTRACK_LIBRARY: the libmemtrack.so to preload.
+inline constexpr const OptionSpec& kLibraryOption =
+    memtrack::detail::option(memtrack::detail::Option::MEMTRACK_LIBRARY);
 
-struct PassedOption {
-    const char* flags;       // CLI11 names, e.g. "-o,--output"
-    const char* variable;    // e.g. "MEMTRACK_OUTPUT"
-    const char* value_name;  // e.g. "TEMPLATE"
-    const char* example;     // a valid value
-    const char* help;
-};
-
-inline constexpr PassedOption kPassedOptions[] = {
-#define MEMTRACK_PASSED_OPTION(flags, variable, value_name, example, help)                         \
-    {flags, #variable, value_name, example, help},
-    MEMTRACK_LAUNCHER_OPTIONS(MEMTRACK_PASSED_OPTION)
-#undef MEMTRACK_PASSED_OPTION
-};
-
-// The library's defaults, which the launcher needs to find the report (config/config.cpp).
-inline constexpr std::string_view kDefaultOutput = "memtrack.%e.%p.json";
+// The library's defaults, which the launcher needs to find the report.
+inline constexpr std::string_view kDefaultOutput =
+    memtrack::detail::option(memtrack::detail::Option::MEMTRACK_OUTPUT).default_value;
 
 struct Setting {
     std::string variable;

@@ -55,7 +55,7 @@ int run_main(int argc, char** argv)
     std::vector<std::string> values(std::size(kPassedOptions));
     std::vector<CLI::Option*> options;
     for (std::size_t i = 0; i < std::size(kPassedOptions); ++i) {
-        const PassedOption& o = kPassedOptions[i];
+        const OptionSpec& o = kPassedOptions[i];
         options.push_back(
             app.add_option(o.flags, values[i], fmt::format("{} [{}]", o.help, o.variable))
                 ->type_name(o.value_name)
@@ -63,10 +63,8 @@ int run_main(int argc, char** argv)
                 ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast));
     }
     std::string library;
-    app.add_option("--library", library,
-                   "the libmemtrack.so to preload (default: $MEMTRACK_LIBRARY, else "
-                   "../lib/libmemtrack.so from the launcher's directory)")
-        ->type_name("PATH");
+    app.add_option(kLibraryOption.flags, library, kLibraryOption.help)
+        ->type_name(kLibraryOption.value_name);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

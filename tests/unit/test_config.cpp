@@ -1,10 +1,14 @@
 // MEMTRACK_* parsers and the output template.
 #include "config/config.hpp"
+#include "config/options.hpp"
 
 #include <catch2/catch.hpp>
 
 #include <cstdlib>
+#include <cstring>
+#include <optional>
 #include <string>
+#include <vector>
 
 namespace md = memtrack::detail;
 
@@ -93,4 +97,48 @@ TEST_CASE("config: sizes for the gates", "[config]")
     CHECK_FALSE(md::parse_size("-1").has_value());
     CHECK_FALSE(md::parse_size("3 parsecs").has_value());
     CHECK_FALSE(md::parse_size("1e30").has_value());
+}
+
+TEST_CASE("config: the option table's defaults are the configuration's defaults", "[config]")
+{
+    // Every variable of the table unset, then each default that is a value set as such: the
+    // configuration must be the same (config.hpp's initialisers and options.hpp agree).
+    std::vector<std::pair<const char*, std::optional<std::string>>> saved;
+    for (const auto& o : md::kOptions) {
+        const char* v = std::getenv(o.variable);
+        saved.emplace_back(o.variable, v ? std::optional<std::string>(v) : std::nullopt);
+        unsetenv(o.variable);
+    }
+    md::load_config();
+    const md::Config unset = md::config();
+    int set = 0;
+    for (const auto& o : md::kOptions) {
+        // "none", "0 (off)", ...: a description, not a value the parser takes.
+        if (std::strchr(o.default_value, ' ') != nullptr || std::string(o.default_value) == "none")
+            continue;
+        if (!o.passed_on()) continue;
+        setenv(o.variable, o.default_value, 1);
+        ++set;
+    }
+    CHECK(set >= 7);
+    md::load_config();
+    const md::Config& c = md::config();
+    CHECK(std::string(c.output) == unset.output);
+    CHECK(c.report_text == unset.report_text);
+    CHECK(c.report_json == unset.report_json);
+    CHECK(c.interval_ns == unset.interval_ns);
+    CHECK(c.stack_depth == unset.stack_depth);
+    CHECK(c.leak_check == unset.leak_check);
+    CHECK(c.gc_auto == unset.gc_auto);
+    CHECK(c.error_exitcode == unset.error_exitcode);
+    CHECK(c.interval_ns == md::Config{}.interval_ns);
+    CHECK(c.stack_depth == md::Config{}.stack_depth);
+    CHECK(std::string(c.output).ends_with(std::string("/") + md::Config{}.output));
+    for (const auto& [name, value] : saved) {
+        if (value)
+            setenv(name, value->c_str(), 1);
+        else
+            unsetenv(name);
+    }
+    md::load_config();
 }

@@ -1,9 +1,12 @@
-// MEMTRACK_* parsing (cold path, runs once at start-up; no allocation).
+// MEMTRACK_* parsing from the option table of options.hpp (cold path, runs once at start-up;
+// no allocation).
 #include "config/config.hpp"
 
+#include "config/options.hpp"
 #include "platform/log.hpp"
 #include "platform/report_name.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
@@ -174,92 +177,133 @@ bool expand_template(std::string_view templ, long pid, std::string_view exe, cha
     return true;
 }
 
+namespace {
+
+// One option's parsed value; which member is set depends on its OptionType.
+struct Value {
+    std::string_view text;
+    std::int64_t number = 0;
+    std::uint64_t count = 0;
+    ReportKinds kinds;
+    bool flag = false;
+};
+
+// The parser of each OptionType (options.hpp): false for a value it does not accept.
+bool parse_value(OptionType type, std::string_view v, Value& out) noexcept
+{
+    switch (type) {
+    case OptionType::path_template:
+        out.text = v;
+        return valid_output_template(v) && v.size() < 2048;
+    case OptionType::report_list: {
+        const auto kinds = parse_report_kinds(v);
+        if (kinds) out.kinds = *kinds;
+        return kinds.has_value();
+    }
+    case OptionType::interval: {
+        const auto ns = parse_duration_ns(v);
+        if (ns) out.number = *ns;
+        return ns && (*ns == 0 || *ns >= 1'000'000);
+    }
+    case OptionType::frame_count:
+    case OptionType::exit_status: {
+        const int max = type == OptionType::frame_count ? 128 : 255;
+        const auto n = whole_number<int>(v);
+        if (n) out.number = *n;
+        return n && *n >= 0 && *n <= max;
+    }
+    case OptionType::on_off: {
+        const std::string_view t = trim(v);
+        out.flag = t == "1" || t == "yes" || t == "on";
+        return out.flag || t == "0" || t == "no" || t == "off";
+    }
+    case OptionType::gc_mode: {
+        const std::string_view t = trim(v);
+        out.flag = t == "auto";
+        return out.flag || t == "off" || t == "manual";
+    }
+    case OptionType::file_path:
+        out.text = v;
+        return v.size() < sizeof Config{}.suppressions;
+    case OptionType::size: {
+        const auto bytes = parse_size(v);
+        if (bytes) out.number = *bytes;
+        return bytes.has_value();
+    }
+    case OptionType::allocation_number: {
+        const auto n = whole_number<std::uint64_t>(v);
+        if (n) out.count = *n;
+        return n.has_value();
+    }
+    case OptionType::launcher_path:
+        return false;
+    }
+    return false;
+}
+
+void copy_text(char* field, std::size_t field_size, std::string_view text) noexcept
+{
+    const std::size_t n = std::min(text.size(), field_size - 1);
+    std::memcpy(field, text.data(), n);
+    field[n] = '\0';
+}
+
+// Where each option's accepted value goes.
+void store(Config& c, Option id, const Value& value) noexcept
+{
+    switch (id) {
+    case Option::MEMTRACK_OUTPUT:
+        copy_text(c.output, sizeof c.output, value.text);
+        break;
+    case Option::MEMTRACK_REPORT:
+        c.report_text = value.kinds.text;
+        c.report_json = value.kinds.json;
+        break;
+    case Option::MEMTRACK_INTERVAL:
+        c.interval_ns = value.number;
+        break;
+    case Option::MEMTRACK_STACK_DEPTH:
+        c.stack_depth = static_cast<int>(value.number);
+        break;
+    case Option::MEMTRACK_LEAK_CHECK:
+        c.leak_check = value.flag;
+        break;
+    case Option::MEMTRACK_SUPPRESSIONS:
+        copy_text(c.suppressions, sizeof c.suppressions, value.text);
+        break;
+    case Option::MEMTRACK_ERROR_EXITCODE:
+        c.error_exitcode = static_cast<int>(value.number);
+        break;
+    case Option::MEMTRACK_MAX_PEAK:
+        c.max_peak = value.number;
+        break;
+    case Option::MEMTRACK_MAX_LEAKED:
+        c.max_leaked = value.number;
+        break;
+    case Option::MEMTRACK_GC:
+        c.gc_auto = value.flag;
+        break;
+    case Option::MEMTRACK_BREAK_ALLOC:
+        c.break_alloc = value.count;
+        break;
+    case Option::MEMTRACK_LIBRARY:
+        break;
+    }
+}
+
+}  // namespace
+
 void load_config() noexcept
 {
     Config c;
-    if (const char* v = std::getenv("MEMTRACK_OUTPUT"); v != nullptr) {
-        if (valid_output_template(v) && std::strlen(v) < 2048) {
-            c.output[0] = '\0';
-            std::strncat(c.output, v, sizeof c.output - 1);
-        } else {
-            complain("MEMTRACK_OUTPUT", v,
-                     "a file path template (%p = pid, %e = executable name, %% = %)",
-                     "memtrack.%e.%p.json");
-        }
-    }
-    if (const char* v = std::getenv("MEMTRACK_REPORT"); v != nullptr) {
-        if (auto kinds = parse_report_kinds(v)) {
-            c.report_text = kinds->text;
-            c.report_json = kinds->json;
-        } else {
-            complain("MEMTRACK_REPORT", v, "a comma list of text and json, or none", "text,json");
-        }
-    }
-    if (const char* v = std::getenv("MEMTRACK_INTERVAL"); v != nullptr) {
-        const auto ns = parse_duration_ns(v);
-        if (ns && (*ns == 0 || *ns >= 1'000'000)) {
-            c.interval_ns = *ns;
-        } else {
-            complain("MEMTRACK_INTERVAL", v,
-                     "a duration of at least 1ms (e.g. 100ms, 0.5s, 2s) or 0 for no sampler",
-                     "100ms");
-        }
-    }
-    if (const char* v = std::getenv("MEMTRACK_STACK_DEPTH"); v != nullptr) {
-        const auto depth = whole_number<int>(v);
-        if (depth && *depth >= 0 && *depth <= 128)
-            c.stack_depth = *depth;
+    for (const OptionSpec& o : kOptions) {
+        if (!o.passed_on()) continue;  // the launcher's own (MEMTRACK_LIBRARY)
+        const char* v = std::getenv(o.variable);
+        if (v == nullptr) continue;
+        if (Value value; parse_value(o.type, v, value))
+            store(c, o.id, value);
         else
-            complain("MEMTRACK_STACK_DEPTH", v, "a frame count from 0 (no stacks) to 128", "32");
-    }
-    if (const char* v = std::getenv("MEMTRACK_LEAK_CHECK"); v != nullptr) {
-        const std::string_view t = trim(v);
-        if (t == "1" || t == "yes" || t == "on")
-            c.leak_check = true;
-        else if (t == "0" || t == "no" || t == "off")
-            c.leak_check = false;
-        else
-            complain("MEMTRACK_LEAK_CHECK", v, "1 or 0", "1 (leak check at exit)");
-    }
-    if (const char* v = std::getenv("MEMTRACK_GC"); v != nullptr) {
-        const std::string_view t = trim(v);
-        if (t == "auto")
-            c.gc_auto = true;
-        else if (t == "off" || t == "manual")
-            c.gc_auto = false;
-        else
-            complain("MEMTRACK_GC", v, "auto or off", "off (scans only at exit and on request)");
-    }
-    if (const char* v = std::getenv("MEMTRACK_SUPPRESSIONS"); v != nullptr && *v != '\0') {
-        if (std::strlen(v) < sizeof c.suppressions)
-            std::memcpy(c.suppressions, v, std::strlen(v) + 1);
-        else
-            complain("MEMTRACK_SUPPRESSIONS", v, "a path shorter than 4096 bytes", "none");
-    }
-    if (const char* v = std::getenv("MEMTRACK_ERROR_EXITCODE"); v != nullptr) {
-        const auto code = whole_number<int>(v);
-        if (code && *code >= 0 && *code <= 255)
-            c.error_exitcode = *code;
-        else
-            complain("MEMTRACK_ERROR_EXITCODE", v, "an exit status from 1 to 255 (0 = off)",
-                     "0 (leaks do not change the exit status)");
-    }
-    for (auto [name, field] : {std::pair{"MEMTRACK_MAX_PEAK", &c.max_peak},
-                               std::pair{"MEMTRACK_MAX_LEAKED", &c.max_leaked}}) {
-        if (const char* v = std::getenv(name); v != nullptr) {
-            if (const auto size = parse_size(v))
-                *field = *size;
-            else
-                complain(name, v, "a size (e.g. 512MiB, 2GB, 4096)", "no limit");
-        }
-    }
-    if (const char* v = std::getenv("MEMTRACK_BREAK_ALLOC"); v != nullptr) {
-        if (const auto n = whole_number<std::uint64_t>(v))
-            c.break_alloc = *n;
-        else
-            complain("MEMTRACK_BREAK_ALLOC", v,
-                     "an allocation number as leak reports give it ([allocation #N]), 0 = off",
-                     "0 (off)");
+            complain(o.variable, v, o.accepted, o.fallback);
     }
     // A relative output path is relative to the working directory at start-up, where the
     // launcher looks for it, even if the program changes directory later.

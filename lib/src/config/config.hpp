@@ -1,6 +1,7 @@
-// MEMTRACK_* environment variables: one table (X-macro) of names, defaults and help, parsed
-// once at start-up. A bad value gets one stderr line naming the variable, the value, what is
-// accepted and the default used; parsing never fails the host. Cold path; no allocation.
+// MEMTRACK_* environment variables: one table (the MEMTRACK_OPTIONS X-macro of options.hpp) of
+// names, types, defaults, accepted values and help, parsed once at start-up. A bad value gets one
+// stderr line naming the variable, the value, what is accepted and the default used; parsing never
+// fails the host. Cold path; no allocation.
 #pragma once
 
 #include <cstdint>
