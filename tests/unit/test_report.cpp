@@ -1,6 +1,7 @@
 // Report pieces: JSON string escaping and the no-clobber file writer.
 #include "platform/report_file.hpp"
 #include "report/json_writer.hpp"
+#include "report/render.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -83,4 +84,21 @@ TEST_CASE("report: an unwritable directory gives an error, not a crash", "[repor
           ENOTDIR);
     CHECK(md::write_report_file("/nonexistent-dir/r.json", "x", final_path, sizeof final_path) ==
           ENOENT);
+}
+
+TEST_CASE("issue 9: unregistered big blocks are in the JSON and the summary says the scan missed "
+          "them",
+          "[report]")
+{
+    md::ReportModel m;
+    m.leak_checked = true;
+    m.leaks.scan.complete = false;
+    m.leaks.scan.unregistered_big_blocks = 2;
+    const std::string json = md::render_json(m);
+    CHECK(json.find("\"unregistered_big_blocks\": 2") != std::string::npos);
+    std::string text;
+    for (const std::string& line : md::render_summary(m, {}))
+        text += line + "\n";
+    CHECK(text.find("2 big blocks could not be registered") != std::string::npos);
+    CHECK(text.find("could not be paused") == std::string::npos);  // no thread was missed
 }

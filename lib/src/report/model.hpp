@@ -76,6 +76,8 @@ struct ReportScan {
     std::uint64_t threads_not_paused = 0;
     std::uint64_t dead_thread_stacks = 0;
     bool complete = true;
+    // Live big blocks the registry could not take (core/big_blocks.hpp): invisible to the scan.
+    std::uint64_t unregistered_big_blocks = 0;
 };
 
 struct ReportGc {

@@ -97,6 +97,7 @@ void leaks(JsonWriter& w, const ReportLeaks& l)
     w.key("threads_paused").value(s.threads_paused);
     w.key("threads_not_paused").value(s.threads_not_paused);
     w.key("dead_thread_stacks").value(s.dead_thread_stacks);
+    w.key("unregistered_big_blocks").value(s.unregistered_big_blocks);
     w.key("complete").value(s.complete);
     w.end_object();
 

@@ -75,10 +75,15 @@ public:
                  "{}",
                  g.collections[0], g.collections[1], g.collections[2], g.total_pause_s * 1e3,
                  g.max_pause_s * 1e3, g.live_blocks[0], g.live_blocks[1], g.live_blocks[2]);
-        if (!l.scan.complete)
+        const ReportScan& s = l.scan;
+        if (!s.complete && (s.threads_not_paused > 0 || s.unregistered_big_blocks == 0))
             line("  scan    incomplete: {} thread{} could not be paused; their stacks were scanned "
                  "whole",
-                 l.scan.threads_not_paused, l.scan.threads_not_paused == 1 ? "" : "s");
+                 s.threads_not_paused, s.threads_not_paused == 1 ? "" : "s");
+        if (s.unregistered_big_blocks > 0)
+            line("  scan    incomplete: {} big block{} could not be registered (no memory for the "
+                 "registry) and went unscanned; blocks only they point at may show as leaked",
+                 s.unregistered_big_blocks, s.unregistered_big_blocks == 1 ? "" : "s");
     }
 
 private:
