@@ -4,7 +4,7 @@ modes, heap profilers and leak checkers), runs interleaved round-robin so machin
 every configuration alike; wall time median (min, max) and max RSS; ratios against glibc and
 mimalloc computed inside this one run; xthread thread scaling; instructions per malloc+free pair.
 
-    bench/run.sh [--quick] [--runs N] [--build DIR] [--preload NAME=/path/lib.so ...]
+    bench/run.sh [--quick] [--runs N] [--build DIR] [--preload NAME=/path/lib.so[,stats-only] ...]
                  [--workload NAME ...] [--config NAME ...] [--no-scaling] [--no-instructions]
 
 Writes bench/results/<date>-<commit>.json and, for a full run of everything, regenerates
@@ -280,7 +280,9 @@ def parse_args():
     ap.add_argument("--quick", action="store_true",
                     help="workloads ÷4 (g++ of a small TU), fewer runs per cell")
     ap.add_argument("--runs", type=int)
-    ap.add_argument("--preload", action="append", default=[], metavar="NAME=/path/lib.so")
+    ap.add_argument("--preload", action="append", default=[], metavar="NAME=/path/lib.so",
+                    help="another library as a column (add ,stats-only for memtrack's stats-only "
+                    "mode); with instruction counts")
     ap.add_argument("--workload", action="append", default=[], metavar="NAME",
                     help="only these workloads (for timing pieces; docs are then left alone)")
     ap.add_argument("--config", action="append", default=[], metavar="NAME",

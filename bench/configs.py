@@ -244,12 +244,19 @@ def configurations(build, extra=()):
     ]
     taken = {c.name for c in configs}
     for spec in extra:
+        # NAME=/path/lib.so[,stats-only]: another library (an older libmemtrack.so, to compare
+        # side by side in one run), with its defaults or in memtrack's stats-only mode.
         name, sep, path = spec.partition("=")
+        stats_only = path.endswith(",stats-only")
+        if stats_only:
+            path = path[: -len(",stats-only")]
         if not sep or not name or not path or name in taken:
-            raise SystemExit(f"bench: --preload {spec!r}: expected NAME=/path/lib.so with a new "
-                             f"NAME (taken: {', '.join(sorted(taken))})")
+            raise SystemExit(f"bench: --preload {spec!r}: expected NAME=/path/lib.so[,stats-only] "
+                             f"with a new NAME (taken: {', '.join(sorted(taken))})")
         taken.add(name)
-        configs.append(Config(name, "allocators", f"`LD_PRELOAD={path}` (--preload)",
-                              preload=os.path.abspath(path),
-                              in_scaling=True))
+        env = dict(STATS_ONLY_ENV) if stats_only else {}
+        mode = " with " + " ".join(f"`{k}={v}`" for k, v in env.items()) if env else ""
+        configs.append(Config(name, "allocators", f"`LD_PRELOAD={path}`{mode} (--preload)",
+                              preload=os.path.abspath(path), env=env,
+                              in_scaling=True, instructions=True))
     return configs

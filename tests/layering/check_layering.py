@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Fails on any #include "..." under lib/src/ and preload/ that points up the layer order.
+"""Fails on any #include "..." under lib/src/, preload/ and launcher/ against the layer order.
 
 The allowed includes are read from the table in docs/layout.md (one list: the document is the
 rule). Usage: check_layering.py ROOT [RULES]   (ROOT holds lib/src/ and preload/; RULES is
@@ -27,8 +27,8 @@ def read_rules(layout_md):
 
 def folder_of(root, path):
     rel = os.path.relpath(path, root).split(os.sep)
-    if rel[0] == "preload":
-        return "preload"
+    if rel[0] in ("preload", "launcher"):
+        return rel[0]
     if rel[:2] == ["lib", "src"]:
         return rel[2] if len(rel) > 3 else None  # None: a file right under lib/src
     return None
@@ -43,7 +43,8 @@ def main():
         return 1
     bad = []
     checked = 0
-    for top in (os.path.join(root, "lib", "src"), os.path.join(root, "preload")):
+    for top in (os.path.join(root, "lib", "src"), os.path.join(root, "preload"),
+                os.path.join(root, "launcher")):
         for dirpath, _, files in os.walk(top):
             for name in sorted(files):
                 if not name.endswith(SOURCE_EXT):
