@@ -358,6 +358,6 @@ TEST_CASE("issue 9: MEMTRACK_CHECK passes a true condition, and a false one is r
     CHECK(md::g_check_failed);
     volatile int marker = 0;
     CHECK(md::collect(0, reinterpret_cast<std::uintptr_t>(&marker), nullptr, false) == -1);
-    md::g_check_failed = false;
+    md::g_check_failed.store(false);
     CHECK(md::collect(0, reinterpret_cast<std::uintptr_t>(&marker), nullptr, false) >= 0);
 }

@@ -1,5 +1,5 @@
 // The MEMTRACK_* options, written once: config.cpp parses the environment from this table, the
-// launcher builds its command line and --help from it, and tests/check_readme_options.py checks
+// launcher builds its command line and --help from it, and tests/docs/check_readme_options.py checks
 // README.md's configuration table against it. Standard headers only (the launcher includes it
 // without linking the library); constexpr data, no allocation, usable from any thread.
 #pragma once

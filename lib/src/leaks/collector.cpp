@@ -157,7 +157,7 @@ std::int64_t collect(int generation, std::uintptr_t program_sp, LeakReport* repo
                      bool exclude_suppressed) noexcept
 {
     if (generation < 0 || generation > 2) return -1;
-    if (g_check_failed) return -1;  // some internal state is not to be trusted (check.hpp)
+    if (g_check_failed.load(std::memory_order_relaxed)) return -1;  // some internal state is not to be trusted (check.hpp)
     Guard guard;
     pthread_mutex_lock(&g_scan_lock);
     std::int64_t found = -1;

@@ -329,6 +329,7 @@ public:
     explicit StoppedWorld(WorldStop& world) noexcept : world_(world)
     {
         heap_walk_lock();
+        start_ns_ = monotonic_ns();  // the pause counts from here, as it always did
         stop_world(world_);
         set_safe_reads(!world_.complete());
     }
@@ -341,8 +342,11 @@ public:
     StoppedWorld(const StoppedWorld&) = delete;
     StoppedWorld& operator=(const StoppedWorld&) = delete;
 
+    std::int64_t start_ns() const noexcept { return start_ns_; }
+
 private:
     WorldStop& world_;
+    std::int64_t start_ns_ = 0;
 };
 
 // memtrack's own mappings (stack depot, scratch) join the ranges that are never roots.
@@ -552,7 +556,9 @@ void finish(const WorldStop& world, bool have_maps, const ScanOptions& options,
     out.stats.threads_not_paused = static_cast<std::uint32_t>(world.not_paused);
     out.stats.unregistered_blocks = unregistered_blocks();
     out.stats.complete = have_maps && world.complete() && out.stats.unregistered_blocks == 0;
-    const bool promoting = options.update_generations && out.stats.complete;
+    // Survivors move up whenever every thread was paused (a block the scan could not see does
+    // not make the ones it saw reachable or not).
+    const bool promoting = options.update_generations && have_maps && world.complete();
     if (promoting) promote(out, options.generation);
     for (const ScanBlock& b : out.blocks) {
         int g = b.gen;
@@ -591,7 +597,7 @@ bool run_scan(const ScanOptions& options, std::uintptr_t caller_sp, ScanResult& 
     loader_data_ranges(loader);
 
     static WorldStop world;  // big: not on the stack; scans are serialised by the caller
-    const std::int64_t t0 = monotonic_ns();
+    std::int64_t t0 = 0;
     bool have_maps = false;
     // Scratch of the phases, unmapped after the world runs again (destroyed after `stopped`).
     ScratchVector<Mapping> maps;
@@ -602,6 +608,7 @@ bool run_scan(const ScanOptions& options, std::uintptr_t caller_sp, ScanResult& 
     RootSet roots;
     {
         const StoppedWorld stopped(world);
+        t0 = stopped.start_ns();
         const std::uint64_t unmaps_before = unmap_sequence();
         have_maps = read_maps(maps);
         add_own_ranges(own);

@@ -7,10 +7,12 @@
 // Neither allocates; a check costs one compare-and-branch.
 #pragma once
 
+#include <atomic>
+
 namespace memtrack::detail {
 
-// True once some MEMTRACK_CHECK failed in this process.
-inline constinit bool g_check_failed = false;
+// True once some MEMTRACK_CHECK failed in this process (set by any thread, read by any).
+inline constinit std::atomic<bool> g_check_failed{false};
 
 // Reports the failure (one stderr line, once) and sets g_check_failed. Cold; no allocation.
 [[gnu::noinline, gnu::cold]] void check_failed(const char* file, int line,

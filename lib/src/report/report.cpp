@@ -204,6 +204,9 @@ int write_report(ReportReason reason, const char* path, int exit_status,
         return result;
     } catch (...) {
         log("report failed (out of memory?)");
+        // The exit status still changes (lifecycle.cpp): say why, from the verdict's own
+        // buffer (no allocation).
+        if (g_gate.failed) log("exit status {}: {}", g_gate.status, g_gate.reason);
         return -1;
     }
 }

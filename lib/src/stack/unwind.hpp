@@ -24,11 +24,13 @@ int stack_depth() noexcept;
 // The own-frame allowance: a contract between this unwinder and the allocation slow path
 // (core/block.cpp). A capture starts in memtrack's code and walks at most this many frames of
 // libmemtrack.so before the program's first frame: the exported entry point (preload/), the
-// slow allocation function, and one more through some C++ operators (new_retry). The slow path
-// keeps its side by inlining capture_stack and the helpers that lead to it (stack_for,
+// slow allocation function, and up to two more for the entry points whose glibc semantics live
+// in core/entry_points (valloc -> alloc_page_aligned -> alloc_memalign, new_retry). The slow
+// path keeps its side by inlining capture_stack and the helpers that lead to it (stack_for,
 // write_block are always_inline): a new frame between the entry point and capture_stack must
-// raise kOwnFrames, or stacks lose their deepest program frame. tests/unit checks that every
-// entry point gives stacks of exactly the asked depth, starting at the allocating function.
+// raise kOwnFrames, or stacks lose their deepest program frame. Two integration tests
+// (tests/integration/core/test_leaks.cpp) check that every entry point gives stacks of exactly
+// the asked depth, starting at the allocating function.
 inline constexpr int kOwnFrames = 4;
 // Frames to unwind per capture: the depth plus kOwnFrames; 0 = stacks off. Set with the depth.
 inline constinit int g_unwind_frames = 0;
