@@ -1,9 +1,10 @@
 // The leak checker's questions to the allocator, and the only code besides block.* that decodes
 // the block record (block.hpp), as compiler-rt's lsan_common.h keeps LSan's scan apart from its
 // allocator: which memory is heap; every live tracked block with its size, stack id,
-// generation and sequence number; the block that starts at an address; a block's generation
-// changed. Cold path, for the scan with the world stopped (heap_walk_lock held): takes no other
-// lock, allocates nothing but scratch memory, reads through platform/safe_read.hpp.
+// generation and sequence number; the block that starts at an address, and the one containing
+// an address; a block's generation changed. Cold path, for the scan with the world stopped
+// (heap_walk_lock held): takes no other lock, allocates nothing but scratch memory, reads through
+// platform/safe_read.hpp.
 #pragma once
 
 #include "core/block.hpp"
@@ -48,6 +49,27 @@ inline std::uint32_t stack_id_of(std::uint32_t aux) noexcept
 {
     aux &= kStackIdMask;
     return stack_depth() > 0 && aux <= stack_count() ? aux : 0;
+}
+
+// The block containing `addr` (its start, or inside its requested size; a block of size 0
+// contains only its start) among `n` blocks sorted by address, as the walk lists them: its
+// index, or -1. The record keeps no index of its own (block.hpp: one header per block), so
+// containment is answered over a walk's result; Block needs `user` and `size` members.
+template <class Block>
+std::int64_t block_containing(const Block* sorted, std::size_t n, std::uintptr_t addr) noexcept
+{
+    std::size_t lo = 0, hi = n;
+    while (lo < hi) {
+        const std::size_t mid = (lo + hi) / 2;
+        if (sorted[mid].user <= addr)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == 0) return -1;
+    const Block& b = sorted[lo - 1];
+    if (addr == b.user || addr - b.user < b.size) return static_cast<std::int64_t>(lo - 1);
+    return -1;
 }
 
 // The block whose user pointer is `user`, if its header is valid; false otherwise.

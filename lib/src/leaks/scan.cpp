@@ -574,18 +574,7 @@ void finish(const WorldStop& world, bool have_maps, const ScanOptions& options,
 
 std::int64_t find_block(const ScanBlock* blocks, std::size_t n, std::uintptr_t word) noexcept
 {
-    std::size_t lo = 0, hi = n;
-    while (lo < hi) {
-        const std::size_t mid = (lo + hi) / 2;
-        if (blocks[mid].user <= word)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    if (lo == 0) return -1;
-    const ScanBlock& b = blocks[lo - 1];
-    if (word == b.user || word - b.user < b.size) return static_cast<std::int64_t>(lo - 1);
-    return -1;
+    return block_containing(blocks, n, word);
 }
 
 bool run_scan(const ScanOptions& options, std::uintptr_t caller_sp, ScanResult& out) noexcept
