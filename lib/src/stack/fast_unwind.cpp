@@ -323,8 +323,26 @@ struct Regs {
     bool rbp_initial = true;  // rbp is still the first program frame's
     bool uses_rbp = false;
     std::uint32_t id = 0;
-    if (!prefix) goto program_frame;
-    for (;;) {
+    // The first program frame reached: its memo entry is rewritten from here on.
+    const auto start_program = [&] {
+        e->id = 0;  // being rewritten
+        e->ra = rip;
+        e->sp = rsp;
+        e->rbp = rbp;
+        rec.offs = memo_offs(e);
+        rec.vals = memo_vals(e);
+        rec.sp = rsp;
+        rec.hi = tu->stack_hi;
+        rec.cap = g_memo_cap;
+        rec.on = true;
+        rec.ok = rsp >= tu->stack_lo && rsp < tu->stack_hi;
+        rbp_initial = true;
+    };
+    if (!prefix) {
+        start_program();
+        pcs[n++] = rip;
+    }
+    while (n < depth) {
         {
             const FrameRule& rule = cached_rule(tu, rip - prev, epoch);
             std::uintptr_t next;
@@ -376,22 +394,9 @@ struct Regs {
                 tu->next_chain = (tu->next_chain + 1) % kChains;
             }
             e = memo_entry(tu, rip, rsp);
-        program_frame:
-            e->id = 0;  // being rewritten
-            e->ra = rip;
-            e->sp = rsp;
-            e->rbp = rbp;
-            rec.offs = memo_offs(e);
-            rec.vals = memo_vals(e);
-            rec.sp = rsp;
-            rec.hi = tu->stack_hi;
-            rec.cap = g_memo_cap;
-            rec.on = true;
-            rec.ok = rsp >= tu->stack_lo && rsp < tu->stack_hi;
-            rbp_initial = true;
+            start_program();
         }
         pcs[n++] = rip;
-        if (n == depth) break;
     }
     id = intern_stack(pcs, n, epoch);
     if (e != nullptr && rec.ok && id != 0) {
@@ -407,8 +412,9 @@ struct Regs {
 
 fallback:
     tu->busy = false;
-    libunwind_stack(pcs, &n, own + kOwnFrames, 3);
-    id = intern_stack(pcs, n, epoch);
+    int got = 0;  // not &n: a pointer to n would make every store to the memo reload it
+    libunwind_stack(pcs, &got, own + kOwnFrames, 3);
+    id = intern_stack(pcs, got, epoch);
     if (g_check) [[unlikely]]
         check_against_libunwind(id, own + kOwnFrames, 3);
     return id;
@@ -476,11 +482,13 @@ std::uint32_t capture_stack_slow() noexcept
                     (!e->uses_rbp || e->rbp == bp)) {
                     const std::uint32_t* offs = memo_offs(e);
                     const std::uint64_t* vals = memo_vals(e);
-                    std::uint64_t diff = 0;
+                    // In unwind order, stopping at the first word that differs (a changed
+                    // stack usually differs in its innermost return addresses).
                     const int words = e->words;
-                    for (int w = 0; w < words; ++w)
-                        diff |= load_word(sp + offs[w]) ^ vals[w];
-                    if (diff == 0) {
+                    int w = 0;
+                    while (w < words && load_word(sp + offs[w]) == vals[w])
+                        ++w;
+                    if (w == words) {
                         tu->busy = false;
                         const std::uint32_t id = e->id;
                         if (g_check) [[unlikely]]
