@@ -7,8 +7,8 @@
 // of the pcs it meets (fixed while the module epoch stays: code changes only by dlclose, which
 // moves the epoch) and the stack words it reads: return-address slots, saved rbp slots, the
 // rip/rsp/rbp words of a signal frame's ucontext. memtrack's own frames are stepped each time
-// (cheap: their rules stay in the rule cache) up to the first program frame, whose (return
-// address, stack pointer) and the epoch key the thread's memo. An entry holds the stack's depot
+// up to the first program frame (through the chain of their entry point, see OwnChain: no rule
+// lookup), whose (return address, stack pointer) and the epoch key the thread's memo. An entry holds the stack's depot
 // id and every word the unwind read from there on, as (offset from that stack pointer, value),
 // plus the starting rbp when some frame's CFA was computed from it before any saved rbp was
 // read. A hit re-reads those words and returns the id: same inputs, same unwind, so the memo is
@@ -306,7 +306,7 @@ struct Regs {
 };
 
 // A capture the memo could not answer. From capture_stack_slow's own registers (`prefix`: the
-// own frames are stepped by rules and the chain of `entry` is learnt), or from the program
+// own frames are stepped by rules and their chain is learnt), or from the program
 // frame's (`e` is its memo entry, to fill). Unwinds with the rule cache, recording the words
 // read after the program frame; libunwind for a stack the rules cannot step.
 [[gnu::noinline]] std::uint32_t capture_miss(ThreadUnwind* tu, Regs r, bool prefix,
@@ -438,8 +438,8 @@ inline std::uint32_t kept_frame(std::uint32_t id) noexcept
 
 }  // namespace
 
-// The hit path: about 5 instructions per own frame (the chain), a memo probe, and 3 per word
-// checked; everything else is in capture_miss.
+// The hit path (about 156 instructions on churn, callgrind): about 10 per own frame (the
+// chain), a memo probe, about 6 per word checked; everything else is in capture_miss.
 std::uint32_t capture_stack_slow() noexcept
 {
     ThreadUnwind* tu = t_unwind;
