@@ -71,6 +71,10 @@ def workloads(build, quick, data_dir):
         synthetic("churn-cold", "churn", churn, "steps",
                   lambda n: f"as churn ({n:,} steps), but each block is freed without being read "
                             "first (its header is cold)", after=["cold"]),
+        synthetic("deep", "deep", 2_000_000 // q, "steps",
+                  lambda n: f"as churn, but every free+malloc is 36..44 frames down a recursion "
+                            f"whose path changes each step (the stack memo's worst case), "
+                            f"{n:,} steps"),
         synthetic("xthread", "xthread", xs, "blocks",
                   lambda n: f"1 producer + 1 consumer thread, {n:,} blocks freed cross-thread",
                   before=["2"]),

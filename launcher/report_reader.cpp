@@ -208,6 +208,8 @@ md::ReportModel read_model(const json& r)
     const json& c = object(r, "config");
     m.config = {number(c, "interval_s"), static_cast<int>(integer(c, "stack_depth")),
                 boolean(c, "leak_check", false), string(c, "output")};
+    if (const json* u = member(r, "unwind_check"); u != nullptr && u->is_object())
+        m.unwind_check = {true, count(*u, "stacks"), count(*u, "differences")};
     for (const json& point : array(r, "timeline")) {
         if (!point.is_array() || point.size() != 2 || !point[0].is_number() ||
             !point[1].is_number())

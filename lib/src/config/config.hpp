@@ -28,6 +28,8 @@ struct Config {
     // MEMTRACK_BREAK_ALLOC: raise SIGTRAP at the allocation with this sequence number (the
     // "[allocation #N]" of a leak report), for a debugger to stop there. 0 = off.
     std::uint64_t break_alloc = 0;
+    // MEMTRACK_UNWIND_CHECK: every captured stack is compared with unw_backtrace's.
+    bool unwind_check = false;
     bool gates() const noexcept { return error_exitcode != 0 || max_peak >= 0 || max_leaked >= 0; }
 };
 

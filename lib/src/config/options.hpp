@@ -58,6 +58,10 @@
       "--break-alloc", "N", "0",                                                                   \
       "raise SIGTRAP at allocation number N, the [allocation #N] of a leak report, so that a "     \
       "debugger stops where the leaked block is allocated (default 0: off)")                       \
+    X(MEMTRACK_UNWIND_CHECK, on_off, "0", "1 or 0", "0 (no cross-check)", "--unwind-check",      \
+      "0|1", "1",                                                                                  \
+      "compare every captured stack with libunwind's unw_backtrace and report how many differ "   \
+      "(slow; a test of the fast unwinder, default 0)")                                           \
     X(MEMTRACK_LIBRARY, launcher_path, "../lib/libmemtrack.so next to the launcher",               \
       "a path to libmemtrack.so", "", "--library", "PATH", "/usr/local/lib/libmemtrack.so",        \
       "the libmemtrack.so to preload (default: $MEMTRACK_LIBRARY, else "                           \

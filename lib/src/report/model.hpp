@@ -154,6 +154,14 @@ struct ReportModel {
     } config;
 
     std::vector<ReportTimelinePoint> timeline;
+
+    // MEMTRACK_UNWIND_CHECK=1: captured stacks compared with unw_backtrace's, and how many
+    // differed ("unwind_check", written only when the check was on).
+    struct UnwindCheck {
+        bool on = false;
+        std::uint64_t stacks = 0;
+        std::uint64_t differences = 0;
+    } unwind_check;
 };
 
 // `v` as the JSON report holds it: rounded to `decimals` decimals (the renderers' fixed

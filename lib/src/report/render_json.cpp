@@ -182,6 +182,12 @@ std::string render_json(const ReportModel& r)
     w.key("leak_check").value(r.config.leak_check);
     w.key("output").value(r.config.output);
     w.end_object();
+    if (r.unwind_check.on) {
+        w.key("unwind_check").begin_object();
+        w.key("stacks").value(r.unwind_check.stacks);
+        w.key("differences").value(r.unwind_check.differences);
+        w.end_object();
+    }
     w.key("timeline").begin_array();
     for (const ReportTimelinePoint& p : r.timeline) {
         w.begin_array();

@@ -209,6 +209,9 @@ std::vector<std::string> render_summary(const ReportModel& r, const SummaryOptio
     s.line("  rss     max RSS {} (tracked heap peak {})", Bytes{r.process.max_rss_bytes},
            Bytes{h.peak_bytes});
     if (r.leak_checked) s.leaks();
+    if (r.unwind_check.on)
+        s.line("  unwind  {} stacks compared with unw_backtrace, {} differ", r.unwind_check.stacks,
+               r.unwind_check.differences);
     if (!options.report_line.empty()) s.line("  report  {}", options.report_line);
     if (!r.gate.empty()) s.line("{}", gate_line(r));
     if (options.timeline && !r.timeline.empty()) {

@@ -12,6 +12,7 @@
 #include "platform/report_file.hpp"
 #include "report/render.hpp"
 #include "stack/resolved_stacks.hpp"
+#include "stack/unwind.hpp"
 
 #include <fmt/format.h>
 
@@ -133,6 +134,8 @@ ReportModel gather(ReportReason reason, int exit_status, std::uintptr_t program_
               h.current_bytes, h.live_blocks,         h.allocations,
               h.frees,         h.bytes_allocated,     h.foreign_frees};
     d.config = {seconds(cfg.interval_ns), cfg.stack_depth, cfg.leak_check, cfg.output};
+    const UnwindCheck check = unwind_check();
+    d.unwind_check = {check.on, check.stacks, check.differences};
     std::vector<TimelinePoint> timeline(timeline_size() + 8);
     timeline.resize(copy_timeline(timeline.data(), timeline.size()));
     // The peak itself and the moment of the report, in time order.

@@ -120,6 +120,7 @@ void start() noexcept
     reset_clock(age > 0 ? age : 0);
     load_config();
     // Stacks are captured on the slow allocation path: with them on, every allocation takes it.
+    set_unwind_check(config().unwind_check);
     set_stack_depth(config().stack_depth);
     // MEMTRACK_GC=auto counts allocations on the slow path too, and MEMTRACK_BREAK_ALLOC needs
     // every allocation numbered (block.hpp).

@@ -11,9 +11,6 @@ namespace memtrack::detail {
 namespace {
 
 constinit int g_depth = 0;
-// memtrack's own code: leading frames in [g_self_lo, g_self_hi) are dropped from stacks.
-constinit std::uintptr_t g_self_lo = 0;
-constinit std::uintptr_t g_self_hi = 0;
 
 // Text range of the module holding this code, if it is a shared object (libmemtrack.so). In
 // a program that links the core statically (the unit tests) nothing is dropped.
@@ -42,34 +39,27 @@ void set_stack_depth(int depth) noexcept
     if (depth > 0 && !s_ready) {
         if (!depot_reserve()) return;  // stacks stay off
         find_self_range();
-        // Asks libunwind for per-thread caches, so that unwinding shares no lock among
-        // threads. Whether Debian's build honours it is examined in issue 13.
+        // UNW_CACHE_PER_THREAD is asked for, but Debian's libunwind 1.6.2 (libunwind8 1.6.2-3)
+        // was built without HAVE___THREAD: its unw_set_caching_policy then silently takes
+        // UNW_CACHE_GLOBAL (src/mi/Gset_caching_policy.c), and its TLS segment is 16 bytes, the
+        // fast-trace cache pointer and a flag (readelf -lW libunwind.so.8). So every unw_step,
+        // which runs on each fast-trace cache miss and in libunwind's slow_backtrace, takes the
+        // one global lock of the DWARF register-state cache, between two sigprocmask calls
+        // (lock_acquire in include/libunwind_i.h). Each new thread misses on every pc it meets
+        // once, since the fast-trace cache is per thread. The compact-rule unwinder
+        // (fast_unwind.cpp) calls libunwind only for stacks it cannot step; issue 13 counts the
+        // cost in docs/benchmarks-notes.md.
         unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
         s_ready = true;
     }
     g_depth = depth > 0 && s_ready ? (depth > kMaxDepth ? kMaxDepth : depth) : 0;
+    if (g_depth > 0) unwind_setup(g_depth);
     g_unwind_frames = g_depth > 0 ? g_depth + kOwnFrames : 0;
 }
 
 int stack_depth() noexcept
 {
     return g_depth;
-}
-
-std::uint32_t intern_captured(void* const* raw, int got) noexcept
-{
-    const int depth = g_depth;
-    int skip = 0;
-    while (skip < got && reinterpret_cast<std::uintptr_t>(raw[skip]) >= g_self_lo &&
-           reinterpret_cast<std::uintptr_t>(raw[skip]) < g_self_hi)
-        ++skip;
-    int n = got - skip;
-    if (n > depth) n = depth;
-    if (n <= 0) return 0;
-    std::uintptr_t pcs[kMaxDepth + kOwnFrames];
-    for (int i = 0; i < n; ++i)
-        pcs[i] = reinterpret_cast<std::uintptr_t>(raw[skip + i]);
-    return intern_stack(pcs, n, modules_epoch());
 }
 
 }  // namespace memtrack::detail

@@ -1,4 +1,5 @@
-// Stack capture: libunwind walks the calling thread's stack, memtrack's own leading frames are
+// Stack capture: the calling thread's stack is unwound (a per-thread memo, compact rules from
+// .eh_frame, libunwind for the rest: stack/fast_unwind.cpp), memtrack's own leading frames are
 // dropped, and the rest is interned in the depot (stack/depot.hpp). Runs on every tracked
 // allocation when stacks are on (the slow allocation path in that mode): no lock, no malloc of
 // its own; the caller holds the reentrancy Guard (libunwind may allocate on first use).
@@ -22,32 +23,48 @@ void set_stack_depth(int depth) noexcept;
 int stack_depth() noexcept;
 
 // The own-frame allowance: a contract between this unwinder and the allocation slow path
-// (core/block.cpp). A capture starts in memtrack's code and walks at most this many frames of
-// libmemtrack.so before the program's first frame: the exported entry point (preload/), the
-// slow allocation function, and up to two more for the entry points whose glibc semantics live
-// in core/entry_points (valloc -> alloc_page_aligned -> alloc_memalign, new_retry). The slow
-// path keeps its side by inlining capture_stack and the helpers that lead to it (stack_for,
-// write_block are always_inline): a new frame between the entry point and capture_stack must
-// raise kOwnFrames, or stacks lose their deepest program frame. Two integration tests
-// (tests/integration/core/test_leaks.cpp) check that every entry point gives stacks of exactly
-// the asked depth, starting at the allocating function.
+// (core/block.cpp). A capture starts in memtrack's code (capture_stack_slow) and steps the
+// frames of libmemtrack.so up to the program's first frame with the compact rules: the exported
+// entry point (preload/), the slow allocation function, and up to two more (new_retry, and the
+// glibc entry points of core/entry_points: valloc -> alloc_page_aligned -> alloc_memalign). Those
+// frames are stepped, never recorded, whatever their number (up to 16). When a stack is left to
+// libunwind (frames the rules cannot express), it is asked for the depth plus the own frames
+// counted so far, or plus kOwnFrames when none were counted yet. The slow path keeps its side by
+// inlining capture_stack and the helpers that lead to it (stack_for, write_block are
+// always_inline). tests/integration checks that every entry point gives stacks of exactly the asked
+// depth, starting at the allocating function.
 inline constexpr int kOwnFrames = 4;
-// Frames to unwind per capture: the depth plus kOwnFrames; 0 = stacks off. Set with the depth.
+// Nonzero when stacks are on (the depth plus kOwnFrames). Set with the depth.
 inline constinit int g_unwind_frames = 0;
+// memtrack's own code: leading frames in [g_self_lo, g_self_hi) are dropped from stacks. Empty
+// in a program that links the core statically (the unit tests). Set with the depth.
+inline constinit std::uintptr_t g_self_lo = 0;
+inline constinit std::uintptr_t g_self_hi = 0;
 
-// The second half of capture_stack: drops memtrack's own leading frames of the `got` return
-// addresses in `raw` and interns the rest (at most stack_depth() frames).
-std::uint32_t intern_captured(void* const* raw, int got) noexcept;
+// The capture (stack/fast_unwind.cpp): the stack of capture_stack_slow's caller, memtrack's own
+// frames dropped, interned; its depot id, 0 if stacks are off or the depot is full. The caller
+// holds the reentrancy Guard. Not inlined: the unwind starts in its own frame.
+[[gnu::noinline]] std::uint32_t capture_stack_slow() noexcept;
+
+// Start-up, with the depth (set_stack_depth): sizes the per-thread memo.
+void unwind_setup(int depth) noexcept;
+
+// MEMTRACK_UNWIND_CHECK: when on, every capture also asks unw_backtrace and counts the stacks
+// that differ. Set at start-up, before any capture; read any time (relaxed counters).
+void set_unwind_check(bool on) noexcept;
+struct UnwindCheck {
+    bool on = false;
+    std::uint64_t stacks = 0;       // captures compared
+    std::uint64_t differences = 0;  // of those, stacks unlike unw_backtrace's
+};
+UnwindCheck unwind_check() noexcept;
 
 // Captures the caller's stack (memtrack's own frames dropped) and returns its depot id, 0 if
-// stacks are off or the depot is full. Always inlined: a frame of its own would be one more
-// for libunwind to walk on every allocation (about 80 instructions).
+// stacks are off or the depot is full. Inlined: one load and a call when stacks are on.
 [[gnu::always_inline]] inline std::uint32_t capture_stack() noexcept
 {
-    const int frames = g_unwind_frames;
-    if (frames == 0) return 0;
-    void* raw[kMaxDepth + kOwnFrames];
-    return intern_captured(raw, unw_backtrace(raw, frames));
+    if (g_unwind_frames == 0) return 0;
+    return capture_stack_slow();
 }
 
 }  // namespace memtrack::detail
