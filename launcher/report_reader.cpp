@@ -135,7 +135,8 @@ void read_leaks(const json& r, md::ReportLeaks& l)
                 count(t, "indirect_bytes"),   count(t, "indirect_blocks"),
                 count(t, "possible_bytes"),   count(t, "possible_blocks"),
                 count(t, "suppressed_bytes"), count(t, "suppressed_blocks"),
-                count(t, "cycles"),           count(t, "cycle_blocks")};
+                count(t, "cycles"),           count(t, "cycle_blocks"),
+                count(t, "ignored_bytes"),    count(t, "ignored_blocks")};
     for (const json& c : array(r, "cycles")) {
         md::ReportCycle rc{count(c, "blocks"),
                            count(c, "bytes"),

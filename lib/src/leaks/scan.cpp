@@ -3,6 +3,7 @@
 
 #include "core/heap_walk.hpp"
 #include "core/sampler.hpp"
+#include "leaks/root_regions.hpp"
 #include "leaks/stop_world.hpp"
 #include "platform/clock.hpp"
 #include "platform/maps.hpp"
@@ -264,6 +265,32 @@ public:
         drain<false>();
     }
 
+    // Ignored blocks no root reached, and what they reach that nothing else did (through
+    // start or interior pointers alike): state Ignored, never reported.
+    void mark_ignored() noexcept
+    {
+        for (std::size_t i = 0; i < r_.blocks.size(); ++i) {
+            ScanBlock& b = r_.blocks[i];
+            if (b.ignored && b.state == BlockState::Unvisited) {
+                b.state = BlockState::Ignored;
+                stack_.push_back(static_cast<std::uint32_t>(i));
+            }
+        }
+        while (!stack_.empty()) {
+            const ScanBlock b = r_.blocks[stack_.back()];
+            stack_.pop_back();
+            r_.stats.heap_bytes += b.size;
+            for_resident(b.user, b.user + b.size, [&](std::uintptr_t lo, std::uintptr_t hi) {
+                for_each_pointer(lo, hi, [this](std::uint32_t t, bool) {
+                    ScanBlock& c = r_.blocks[t];
+                    if (c.state != BlockState::Unvisited) return;
+                    c.state = BlockState::Ignored;
+                    stack_.push_back(t);
+                });
+            });
+        }
+    }
+
     void mark_possible() noexcept
     {
         for (const std::uint32_t i : interior_) {
@@ -406,7 +433,7 @@ void split_heap_and_candidates(const ScratchVector<Mapping>& maps,
 
 ScanBlock scan_block(const LiveBlock& b) noexcept
 {
-    return ScanBlock{b.user, b.size, b.stack, b.gen, BlockState::Unvisited, 0, b.seq};
+    return ScanBlock{b.user, b.size, b.stack, b.gen, BlockState::Unvisited, b.ignored, 0, b.seq};
 }
 
 // Live blocks, by address: the sweep of the heap runs, then the registered blocks it did not
@@ -509,6 +536,22 @@ void build_roots(const ScratchVector<Mapping>& maps, const ScratchVector<Range>&
         add_root(c.start, c.end, holes, roots);
 }
 
+// The program's root regions (leaks/root_regions.hpp): the parts of each that lie in readable
+// mappings are roots, whatever else those mappings are (read-only, shared, heap).
+void add_root_regions(const ScratchVector<Mapping>& maps, const RootRegion* regions,
+                      std::size_t n, RootSet& roots) noexcept
+{
+    for (std::size_t i = 0; i < n; ++i) {
+        const std::uintptr_t start = regions[i].start;
+        const std::uintptr_t end =
+            regions[i].size > UINTPTR_MAX - start ? UINTPTR_MAX : start + regions[i].size;
+        for (const Mapping& m : maps) {
+            if (!m.readable || m.special || m.end <= start || m.start >= end) continue;
+            roots.ranges.push_back({std::max(start, m.start), std::min(end, m.end)});
+        }
+    }
+}
+
 // Marking: the structural roots (DTVs, ld.so's tables), the root ranges, older generations as
 // roots, then what only interior pointers reach, then the leaked subgraph.
 void mark(const WorldStop& world, const ScratchVector<Range>& loader,
@@ -538,6 +581,10 @@ void mark(const WorldStop& world, const ScratchVector<Range>& loader,
     marker.push_older(generation);
     for (const ScanBlock& b : out.blocks)
         if (b.gen <= generation) ++out.stats.examined;
+    // Before the possible pass, so that an ignored block is never reported, not even as
+    // possibly leaked; what an ignored block reaches is not reported either (as in LSan, which
+    // counts interior pointers as references: such a block would be reachable there).
+    marker.mark_ignored();
     marker.mark_possible();
     marker.leaked_graph();
 }
@@ -546,8 +593,14 @@ void mark(const WorldStop& world, const ScratchVector<Range>& loader,
 void finish(const WorldStop& world, bool have_maps, const ScanOptions& options,
             ScanResult& out) noexcept
 {
-    for (const ScanBlock& b : out.blocks)
-        if (b.state == BlockState::Possible && b.gen <= options.generation) ++out.possible_blocks;
+    for (const ScanBlock& b : out.blocks) {
+        if (b.gen > options.generation) continue;
+        if (b.state == BlockState::Possible) ++out.possible_blocks;
+        if (b.state == BlockState::Ignored) {
+            ++out.ignored_blocks;
+            out.ignored_bytes += b.size;
+        }
+    }
     out.stats.threads_paused = static_cast<std::uint32_t>(world.count - world.not_paused);
     out.stats.threads_not_paused = static_cast<std::uint32_t>(world.not_paused);
     out.stats.unregistered_blocks = unregistered_blocks();
@@ -589,6 +642,8 @@ bool run_scan(const ScanOptions& options, std::uintptr_t caller_sp, ScanResult& 
     self_data_ranges(own);
     ScratchVector<Range> loader;
     loader_data_ranges(loader);
+    static RootRegion regions[kMaxRootRegions];  // serialised by the caller, as `world`
+    const std::size_t region_count = copy_root_regions(regions, kMaxRootRegions);
 
     static WorldStop world;  // big: not on the stack; scans are serialised by the caller
     const std::int64_t t0 = monotonic_ns();
@@ -610,6 +665,7 @@ bool run_scan(const ScanOptions& options, std::uintptr_t caller_sp, ScanResult& 
         collect_blocks(heap, registered, out);
         build_roots(maps, own, candidates, world, caller_sp, unmaps_before, dead_tcbs, roots,
                     out.stats);
+        add_root_regions(maps, regions, region_count, roots);
         mark(world, loader, dead_tcbs, roots, options.generation, out);
         finish(world, have_maps, options, out);
     }

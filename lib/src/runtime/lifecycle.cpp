@@ -11,6 +11,7 @@
 #include "platform/process.hpp"
 #include "platform/tasks.hpp"
 #include "report/report.hpp"
+#include "runtime/lsan.hpp"
 #include "stack/unwind.hpp"
 
 #include "platform/log.hpp"
@@ -63,7 +64,11 @@ void report_at_exit(int status, void*) noexcept
     // in a write), and taking it would hang the exit. A stdout the program closed already
     // (coreutils' close_stdout) is glibc's static stream with no buffer: a no-op.
     fflush_unlocked(stdout);
-    write_report(ReportReason::Exit, nullptr, status & 0xff, program_sp);
+    // LSan's rules: no check at exit after __lsan_do_leak_check (the report shows that one's
+    // leaks) or when the program's __lsan_is_turned_off() says so.
+    LeakCheckRequest request;
+    request.run = config().leak_check && !lsan_final_check_done() && !lsan_turned_off();
+    write_report(ReportReason::Exit, nullptr, status & 0xff, program_sp, request);
     g_phase.store(Phase::Stopped);
     apply_gates();
 }
@@ -119,6 +124,7 @@ void start() noexcept
     const std::int64_t age = process_age_ns();
     reset_clock(age > 0 ? age : 0);
     load_config();
+    lsan_start();  // the program's __lsan_default_options(), read before anything uses config
     // Stacks are captured on the slow allocation path: with them on, every allocation takes it.
     set_stack_depth(config().stack_depth);
     // MEMTRACK_GC=auto counts allocations on the slow path too, and MEMTRACK_BREAK_ALLOC needs
