@@ -154,7 +154,7 @@ void read_leaks(const json& r, md::ReportLeaks& l)
               count(s, "swept_bytes"),        count(s, "blocks"),
               number(s, "duration_s"),        count(s, "threads_paused"),
               count(s, "threads_not_paused"), count(s, "dead_thread_stacks"),
-              boolean(s, "complete", true)};
+              boolean(s, "complete", true), count(s, "unreadable_heap_bytes")};
     const json& g = object(r, "gc");
     triple(g, "threshold", l.gc.threshold);
     triple(g, "count", l.gc.count);

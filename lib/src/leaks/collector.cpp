@@ -87,13 +87,43 @@ void build_report(const ScanResult& r, int generation, bool new_only, LeakReport
     if (graph.offsets.empty()) graph.offsets.push_back(0);
     graph.targets.assign(r.edge_targets.begin(), r.edge_targets.end());
     const leaks::Analysis analysis = leaks::analyze(graph);
-    std::map<std::uint32_t, LeakGroup> direct, indirect, possible;
-    std::vector<std::uint8_t> old(n, 0);
+    std::map<std::uint32_t, LeakGroup> direct, indirect, possible, suppressed;
+    // Issue 14: a leak whose stack matches a suppression is suppressed with every leaked block
+    // it reaches (LSan's rule), so that what only a suppressed block holds is not reported as
+    // an indirect leak. Symbolizes (the verdict is cached per stack).
+    std::vector<std::uint8_t> supp(n, 0);
+    {
+        std::vector<std::uint32_t> work;
+        for (std::size_t i = 0; i < n; ++i)
+            if (stack_suppressed(r.blocks[r.leaked[i]].stack)) {
+                supp[i] = 1;
+                work.push_back(static_cast<std::uint32_t>(i));
+            }
+        while (!work.empty()) {
+            const std::uint32_t u = work.back();
+            work.pop_back();
+            for (std::uint32_t e = graph.offsets[u]; e < graph.offsets[u + 1]; ++e) {
+                const std::uint32_t v = graph.targets[e];
+                if (supp[v] == 0) {
+                    supp[v] = 1;
+                    work.push_back(v);
+                }
+            }
+        }
+    }
+    std::vector<std::uint8_t> old(n, 0);  // reported before, or suppressed: not listed here
     for (std::size_t i = 0; i < n; ++i) {
         const ScanBlock& b = r.blocks[r.leaked[i]];
         listed.push_back(key_of(b));
         if (seen_before(b)) {
             old[i] = 1;
+            continue;
+        }
+        if (supp[i] != 0) {
+            old[i] = 1;
+            suppressed[b.stack].add(b);
+            rep.totals.suppressed_bytes += b.size;
+            rep.totals.suppressed_blocks += 1;
             continue;
         }
         const bool is_direct = analysis.kind[i] == leaks::LeakKind::Direct;
@@ -117,6 +147,7 @@ void build_report(const ScanResult& r, int generation, bool new_only, LeakReport
     rep.direct = sorted_groups(direct);
     rep.indirect = sorted_groups(indirect);
     rep.possible = sorted_groups(possible);
+    rep.suppressed = sorted_groups(suppressed);
     // Cycles, folded by shape and sites.
     std::vector<std::uint64_t> sizes(n);
     std::vector<std::uint32_t> stacks(n);
@@ -124,7 +155,8 @@ void build_report(const ScanResult& r, int generation, bool new_only, LeakReport
         sizes[i] = r.blocks[r.leaked[i]].size;
         stacks[i] = r.blocks[r.leaked[i]].stack;
     }
-    // A cycle all of whose members an earlier report listed is left out with them.
+    // A cycle all of whose members an earlier report listed, or a suppression covers, is left
+    // out with them.
     auto old_cycle = [&](const leaks::Cycle& c) {
         return std::all_of(c.members.begin(), c.members.end(),
                            [&](std::uint32_t m) { return old[m] != 0; });

@@ -47,6 +47,9 @@ struct ScanStats {
     // Big blocks the registry could not take (core/big_blocks.hpp): the scan cannot see them,
     // so what only they point at may show as leaked. Non-zero makes the scan incomplete.
     std::uint64_t unregistered_blocks = 0;
+    // Heap memory the program made unreadable (mprotect): the blocks in it, or whose header is
+    // in it, cannot be seen. Non-zero makes the scan incomplete (issue 14).
+    std::uint64_t unreadable_heap_bytes = 0;
     bool complete = true;  // false: some memory could not be scanned (see the report)
 };
 

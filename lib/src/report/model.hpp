@@ -77,6 +77,7 @@ struct ReportScan {
     std::uint64_t threads_not_paused = 0;
     std::uint64_t dead_thread_stacks = 0;
     bool complete = true;
+    std::uint64_t unreadable_heap_bytes = 0;  // heap the program made unreadable (mprotect)
 };
 
 struct ReportGc {

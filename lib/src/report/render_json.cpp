@@ -100,6 +100,7 @@ void leaks(JsonWriter& w, const ReportLeaks& l)
     w.key("threads_not_paused").value(s.threads_not_paused);
     w.key("dead_thread_stacks").value(s.dead_thread_stacks);
     w.key("complete").value(s.complete);
+    w.key("unreadable_heap_bytes").value(s.unreadable_heap_bytes);
     w.end_object();
 
     const ReportGc& g = l.gc;

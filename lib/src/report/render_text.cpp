@@ -75,10 +75,14 @@ public:
                  "{}",
                  g.collections[0], g.collections[1], g.collections[2], g.total_pause_s * 1e3,
                  g.max_pause_s * 1e3, g.live_blocks[0], g.live_blocks[1], g.live_blocks[2]);
-        if (!l.scan.complete)
+        if (!l.scan.complete && l.scan.threads_not_paused > 0)
             line("  scan    incomplete: {} thread{} could not be paused; their stacks were scanned "
                  "whole",
                  l.scan.threads_not_paused, l.scan.threads_not_paused == 1 ? "" : "s");
+        if (l.scan.unreadable_heap_bytes > 0)
+            line("  scan    incomplete: {} of heap the program made unreadable (mprotect); blocks "
+                 "there, or with their header there, were not seen",
+                 bytes(l.scan.unreadable_heap_bytes));
     }
 
 private:

@@ -76,7 +76,8 @@ void gather_leaks(const LeakReport& rep, ReportLeaks& out)
                 s.threads_paused,
                 s.threads_not_paused,
                 s.dead_stacks,
-                s.complete};
+                s.complete,
+                s.unreadable_heap_bytes};
     const GcCounters& g = rep.gc;
     ReportGc& rg = out.gc;
     for (int i = 0; i < 3; ++i) {

@@ -51,12 +51,21 @@ void apply_gates() noexcept
 // the heap as the process left it.
 void report_at_exit(int status, void*) noexcept
 {
-    // The leak scan's view of this thread: its frames from here up (exit's, and the program's
-    // if it called exit). Not its registers: at exit they hold whatever the program's last
-    // calls left (memset returns its pointer in rax), which would hide leaks.
-    const auto program_sp = reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0));
+    // The leak scan's view of this thread: the frames of whoever called exit(), from the stack
+    // pointer of that call up (issue 14, as current LSan does): glibc's exit path below it is
+    // dead stack, whose unwritten slots keep stale copies of the program's pointers (main's
+    // frames and its callees' lay there) and hid leaks. Not its registers: at exit they hold
+    // whatever the program's last calls left (memset returns its pointer in rax), which would
+    // hide leaks. Without a frame of exit() (an on_exit handler run otherwise), from here up.
+    const auto here = reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0));
     Phase expected = Phase::Active;
     if (!g_phase.compare_exchange_strong(expected, Phase::Stopping)) return;
+    std::uintptr_t program_sp = 0;
+    {
+        Guard guard;  // libunwind may allocate
+        program_sp = stack_pointer_at_call_of("exit");
+    }
+    if (program_sp <= here) program_sp = here;
     stop_sampler();
     // exit() flushes stdio only after every exit handler: flush stdout now, so that a
     // program's buffered output (to a pipe or file) comes before the summary. Unlocked, as

@@ -15,8 +15,9 @@
 
 namespace memtrack::detail {
 
-// Sets the capture depth (0 = stacks off; above kMaxDepth = kMaxDepth) and reserves the depot.
-// Start-up only, before any capture. If the depot cannot be mapped, stacks stay off.
+// Sets the capture depth (0 = stacks off; above kMaxDepth = kMaxDepth), reserves the depot and
+// makes libunwind create its pthread key. Start-up only (inside the guard), before any capture.
+// If the depot cannot be mapped, stacks stay off.
 void set_stack_depth(int depth) noexcept;
 // Frames recorded per stack; 0 = stacks off. Any thread.
 int stack_depth() noexcept;
@@ -36,6 +37,12 @@ inline constinit int g_unwind_frames = 0;
 // The second half of capture_stack: drops memtrack's own leading frames of the `got` return
 // addresses in `raw` and interns the rest (at most stack_depth() frames).
 std::uint32_t intern_captured(void* const* raw, int got) noexcept;
+
+// The stack pointer of the innermost call of `function` (an exported symbol, e.g. "exit") on
+// the calling thread's stack: its caller's stack pointer at the call, i.e. the lowest address
+// of the frames that called it. 0 when no frame is in `function`. Cold (walks the stack with
+// libunwind, dladdr per frame); the caller holds the Guard.
+std::uintptr_t stack_pointer_at_call_of(const char* function) noexcept;
 
 // Captures the caller's stack (memtrack's own frames dropped) and returns its depot id, 0 if
 // stacks are off or the depot is full. Always inlined: a frame of its own would be one more
