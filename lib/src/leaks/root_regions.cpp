@@ -47,6 +47,16 @@ bool remove_root_region(const void* p, std::size_t size) noexcept
     return found;
 }
 
+void root_regions_prepare_fork() noexcept
+{
+    pthread_mutex_lock(&g_lock);
+}
+
+void root_regions_after_fork() noexcept
+{
+    pthread_mutex_unlock(&g_lock);
+}
+
 std::size_t copy_root_regions(RootRegion* out, std::size_t max) noexcept
 {
     pthread_mutex_lock(&g_lock);

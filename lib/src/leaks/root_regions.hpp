@@ -25,4 +25,9 @@ bool remove_root_region(const void* p, std::size_t size) noexcept;
 // Copies up to `max` regions into out; returns how many.
 std::size_t copy_root_regions(RootRegion* out, std::size_t max) noexcept;
 
+// Fork: prepare takes the table's lock, parent and child release it (the child keeps the
+// table: its memory is the parent's copy).
+void root_regions_prepare_fork() noexcept;
+void root_regions_after_fork() noexcept;
+
 }  // namespace memtrack::detail

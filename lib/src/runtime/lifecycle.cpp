@@ -8,6 +8,7 @@
 #include "core/counters.hpp"
 #include "core/sampler.hpp"
 #include "leaks/collector.hpp"
+#include "leaks/root_regions.hpp"
 #include "platform/process.hpp"
 #include "platform/tasks.hpp"
 #include "report/report.hpp"
@@ -85,6 +86,7 @@ void report_at_exit(int status, void*) noexcept
 void prepare_fork() noexcept
 {
     collector_prepare_fork();
+    root_regions_prepare_fork();
     big_blocks_prepare_fork();
     counters_prepare_fork();
     sampler_prepare_fork();
@@ -95,6 +97,7 @@ void parent_after_fork() noexcept
     sampler_parent_after_fork();
     counters_parent_after_fork();
     big_blocks_after_fork();
+    root_regions_after_fork();
     collector_after_fork();
 }
 
@@ -103,6 +106,7 @@ void child_after_fork() noexcept
 {
     counters_child_after_fork();
     big_blocks_after_fork();
+    root_regions_after_fork();
     collector_after_fork();
     sampler_child_after_fork();
     add_timeline_point(0, current_bytes());
