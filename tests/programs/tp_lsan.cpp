@@ -37,8 +37,9 @@ int __lsan_is_turned_off()
 }
 const char* __lsan_default_suppressions()
 {
-    return std::getenv("TP_LSAN_SUPPRESSIONS") != nullptr ? "# the program's own\nleak:*suppressed_leak*\n"
-                                                           : "";
+    return std::getenv("TP_LSAN_SUPPRESSIONS") != nullptr
+               ? "# the program's own\nleak:*suppressed_leak*\n"
+               : "";
 }
 const char* __lsan_default_options()
 {
@@ -171,7 +172,7 @@ int main(int argc, char** argv)
     } else if (s == "do_leak_check") {
         leak(13001);
         __lsan_do_leak_check();
-        leak(13002);  // after the final check: never reported
+        leak(13002);             // after the final check: never reported
         __lsan_do_leak_check();  // does nothing
     } else if (s == "recoverable") {
         const int r0 = __lsan_do_recoverable_leak_check();

@@ -147,7 +147,8 @@ TEST_CASE("config: a program's __lsan_default_options, for the options memtrack 
 {
     const char* saved = std::getenv("MEMTRACK_LEAK_CHECK");
     const std::string keep = saved != nullptr ? saved : "";
-    for (const char* v : {"MEMTRACK_LEAK_CHECK", "MEMTRACK_ERROR_EXITCODE", "MEMTRACK_SUPPRESSIONS"})
+    for (const char* v :
+         {"MEMTRACK_LEAK_CHECK", "MEMTRACK_ERROR_EXITCODE", "MEMTRACK_SUPPRESSIONS"})
         unsetenv(v);
     md::load_config();
     md::apply_lsan_default_options("verbosity=1:exitcode=31,leak_check_at_exit=0\n"

@@ -144,8 +144,9 @@ typedef struct memtrack_leak_totals {
 } memtrack_leak_totals;
 
 /* Flags of memtrack_check_leaks. */
-#define MEMTRACK_LEAKS_ALL 0u    /* every leak found now */
-#define MEMTRACK_LEAKS_NEW 1u    /* only leaks no earlier check's report listed (memcheck's
+#define MEMTRACK_LEAKS_ALL 0u /* every leak found now */
+#define MEMTRACK_LEAKS_NEW                                                                         \
+    1u                           /* only leaks no earlier check's report listed (memcheck's        \
                                     leak-check=full,increased) */
 #define MEMTRACK_LEAKS_REPORT 2u /* also write the report now, as memtrack_write_report(NULL) */
 #define MEMTRACK_LEAKS_FINAL 4u  /* no further check at exit: the exit report shows this one */

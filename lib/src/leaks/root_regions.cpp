@@ -24,8 +24,8 @@ bool add_root_region(const void* p, std::size_t size) noexcept
     pthread_mutex_unlock(&g_lock);
     if (!room) {
         static bool said = false;
-        if (!said) log("more than {} root regions registered; the rest are not roots",
-                       kMaxRootRegions);
+        if (!said)
+            log("more than {} root regions registered; the rest are not roots", kMaxRootRegions);
         said = true;
     }
     return room;

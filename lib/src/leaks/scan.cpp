@@ -133,10 +133,11 @@ const ThreadList& thread_list() noexcept
     if (resolved) return list;
     resolved = true;
     auto* rtld = static_cast<char*>(dlsym(RTLD_DEFAULT, "_rtld_global"));
-    auto* used =
-        static_cast<const std::uint32_t*>(dlsym(RTLD_DEFAULT, "_thread_db_rtld_global__dl_stack_used"));
+    auto* used = static_cast<const std::uint32_t*>(
+        dlsym(RTLD_DEFAULT, "_thread_db_rtld_global__dl_stack_used"));
     auto* link = static_cast<const std::uint32_t*>(dlsym(RTLD_DEFAULT, "_thread_db_pthread_list"));
-    auto* size = static_cast<const std::uint32_t*>(dlsym(RTLD_DEFAULT, "_thread_db_sizeof_pthread"));
+    auto* size =
+        static_cast<const std::uint32_t*>(dlsym(RTLD_DEFAULT, "_thread_db_sizeof_pthread"));
     if (rtld == nullptr || used == nullptr || link == nullptr || size == nullptr) return list;
     list.head = reinterpret_cast<std::uintptr_t>(rtld) + used[2];
     list.list_offset = link[2];
@@ -609,8 +610,8 @@ void build_roots(const ScratchVector<Mapping>& maps, const ScratchVector<Range>&
 
 // The program's root regions (leaks/root_regions.hpp): the parts of each that lie in readable
 // mappings are roots, whatever else those mappings are (read-only, shared, heap).
-void add_root_regions(const ScratchVector<Mapping>& maps, const RootRegion* regions,
-                      std::size_t n, RootSet& roots) noexcept
+void add_root_regions(const ScratchVector<Mapping>& maps, const RootRegion* regions, std::size_t n,
+                      RootSet& roots) noexcept
 {
     for (std::size_t i = 0; i < n; ++i) {
         const std::uintptr_t start = regions[i].start;

@@ -80,9 +80,9 @@ namespace {
 
 // The suppression patterns: built in, then the program's own __lsan_default_suppressions()
 // (LeakSanitizer's convention: a function returning suppression lines), then
-// MEMTRACK_SUPPRESSIONS (read and complained about once per process). Built in, as LeakSanitizer's: glibc's per-thread TLS blocks are held
-// through pointers into their middle (the DTV) and live as long as glibc caches the thread;
-// ld.so's _dl_find_object table holds its segments the same way.
+// MEMTRACK_SUPPRESSIONS (read and complained about once per process). Built in, as LeakSanitizer's:
+// glibc's per-thread TLS blocks are held through pointers into their middle (the DTV) and live as
+// long as glibc caches the thread; ld.so's _dl_find_object table holds its segments the same way.
 const std::vector<std::string>& suppression_patterns()
 {
     static std::vector<std::string>* patterns = nullptr;  // process lifetime; under callers' locks
@@ -91,8 +91,8 @@ const std::vector<std::string>& suppression_patterns()
         new std::vector<std::string>{"_dl_allocate_tls*", "*__tls_get_addr*",
                                      "_dl_update_slotinfo*", "_dlfo_*", "_dl_find_object_update*"};
     using DefaultSuppressions = const char* (*)();
-    if (auto fn = reinterpret_cast<DefaultSuppressions>(
-            program_symbol("__lsan_default_suppressions"));
+    if (auto fn =
+            reinterpret_cast<DefaultSuppressions>(program_symbol("__lsan_default_suppressions"));
         fn != nullptr) {
         if (const char* text = fn(); text != nullptr) {
             std::vector<std::string> errors;

@@ -66,7 +66,7 @@ void* program_symbol(const char* name) noexcept
     if (void* p = dlsym(RTLD_DEFAULT, name); p != nullptr) return p;
     const int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
     if (fd < 0) return nullptr;
-    struct stat st{};
+    struct stat st {};
     void* image = MAP_FAILED;
     if (fstat(fd, &st) == 0 && st.st_size > 0)
         image = mmap(nullptr, static_cast<std::size_t>(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0);

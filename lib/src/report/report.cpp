@@ -207,13 +207,12 @@ bool check_leaks(const LeakCheckRequest& request, std::uintptr_t program_sp) noe
     }
 }
 
-int write_report(ReportReason reason, const char* path, int exit_status,
-                 std::uintptr_t program_sp, const LeakCheckRequest& request) noexcept
+int write_report(ReportReason reason, const char* path, int exit_status, std::uintptr_t program_sp,
+                 const LeakCheckRequest& request) noexcept
 {
     Guard guard;
     const Config& cfg = config();
-    if (!cfg.report_text && !cfg.report_json && !cfg.gates() && request.totals == nullptr)
-        return 0;
+    if (!cfg.report_text && !cfg.report_json && !cfg.gates() && request.totals == nullptr) return 0;
     try {
         ReportModel d = gather(reason, exit_status, program_sp, request);
         if (reason == ReportReason::Exit) {

@@ -137,8 +137,7 @@ TEST_CASE("lsan: __lsan_do_leak_check reports now and nothing is checked at exit
     }
 }
 
-TEST_CASE("lsan: __lsan_do_recoverable_leak_check says whether it found leaks, each time",
-          "[lsan]")
+TEST_CASE("lsan: __lsan_do_recoverable_leak_check says whether it found leaks, each time", "[lsan]")
 {
     for (const bool linked : {false, true}) {
         INFO("linked: " << linked);
@@ -186,16 +185,16 @@ TEST_CASE("lsan: a program's __lsan_default_suppressions adds its lines", "[lsan
     }
 }
 
-TEST_CASE("lsan: __lsan_default_options is read for the options memtrack has, silently",
-          "[lsan]")
+TEST_CASE("lsan: __lsan_default_options is read for the options memtrack has, silently", "[lsan]")
 {
     for (const bool linked : {false, true}) {
         INFO("linked: " << linked);
         {
             // exitcode: LSan's status for a leaking run; unknown options are ignored quietly.
             TempDir dir;
-            const RunResult r = run_lsan(dir, linked, "leak",
-                                         {{"TP_LSAN_OPTIONS", "verbosity=1:exitcode=31 report_objects=1"}});
+            const RunResult r =
+                run_lsan(dir, linked, "leak",
+                         {{"TP_LSAN_OPTIONS", "verbosity=1:exitcode=31 report_objects=1"}});
             CHECK(r.exit_code == 31);
             CHECK(r.err.find("memtrack: exit status 31") != std::string::npos);
             CHECK(r.err.find("verbosity") == std::string::npos);
@@ -203,14 +202,15 @@ TEST_CASE("lsan: __lsan_default_options is read for the options memtrack has, si
         {
             // The environment wins over the program's defaults.
             TempDir dir;
-            const RunResult r = run_lsan(dir, linked, "leak",
-                                         {{"TP_LSAN_OPTIONS", "exitcode=31"},
-                                          {"MEMTRACK_ERROR_EXITCODE", "0"}});
+            const RunResult r =
+                run_lsan(dir, linked, "leak",
+                         {{"TP_LSAN_OPTIONS", "exitcode=31"}, {"MEMTRACK_ERROR_EXITCODE", "0"}});
             CHECK(r.exit_code == 0);
         }
         {
             TempDir dir;
-            const RunResult r = run_lsan(dir, linked, "leak", {{"TP_LSAN_OPTIONS", "detect_leaks=0"}});
+            const RunResult r =
+                run_lsan(dir, linked, "leak", {{"TP_LSAN_OPTIONS", "detect_leaks=0"}});
             REQUIRE(r.exit_code == 0);
             CHECK_FALSE(exit_report(dir).contains("leaks"));
         }
