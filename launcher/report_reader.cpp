@@ -131,11 +131,11 @@ void read_leaks(const json& r, md::ReportLeaks& l)
     l.possible = groups(leaks, "possible");
     l.suppressed = groups(leaks, "suppressed");
     const json& t = object(leaks, "totals");
-    l.totals = {count(t, "direct_bytes"),     count(t, "direct_blocks"),
-                count(t, "indirect_bytes"),   count(t, "indirect_blocks"),
-                count(t, "possible_bytes"),   count(t, "possible_blocks"),
-                count(t, "suppressed_bytes"), count(t, "suppressed_blocks"),
-                count(t, "cycles"),           count(t, "cycle_blocks")};
+    l.totals = {
+        count(t, "direct_bytes"),     count(t, "direct_blocks"),     count(t, "indirect_bytes"),
+        count(t, "indirect_blocks"),  count(t, "possible_bytes"),    count(t, "possible_blocks"),
+        count(t, "suppressed_bytes"), count(t, "suppressed_blocks"), count(t, "cycles"),
+        count(t, "cycle_blocks"),     count(t, "ignored_bytes"),     count(t, "ignored_blocks")};
     for (const json& c : array(r, "cycles")) {
         md::ReportCycle rc{count(c, "blocks"),
                            count(c, "bytes"),
@@ -149,11 +149,12 @@ void read_leaks(const json& r, md::ReportLeaks& l)
         l.cycles.push_back(std::move(rc));
     }
     const json& s = object(r, "scan");
-    l.scan = {count(s, "roots_bytes"),        count(s, "heap_bytes"),
-              count(s, "swept_bytes"),        count(s, "blocks"),
-              number(s, "duration_s"),        count(s, "threads_paused"),
-              count(s, "threads_not_paused"), count(s, "dead_thread_stacks"),
-              boolean(s, "complete", true), count(s, "unregistered_big_blocks")};
+    l.scan = {count(s, "roots_bytes"),          count(s, "heap_bytes"),
+              count(s, "swept_bytes"),          count(s, "blocks"),
+              number(s, "duration_s"),          count(s, "threads_paused"),
+              count(s, "threads_not_paused"),   count(s, "dead_thread_stacks"),
+              boolean(s, "complete", true),     count(s, "unregistered_big_blocks"),
+              count(s, "unreadable_heap_bytes")};
     const json& g = object(r, "gc");
     triple(g, "threshold", l.gc.threshold);
     triple(g, "count", l.gc.count);

@@ -3,6 +3,7 @@
 // I/O (STYLE.md). The throwing operator new forms are the only ones not noexcept.
 #include "core/entry_points.hpp"
 #include "runtime/dlclose.hpp"
+#include "runtime/lsan.hpp"
 
 #include <cstddef>
 #include <new>

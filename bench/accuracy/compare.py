@@ -664,6 +664,82 @@ def tool_versions(ctx):
     return v
 
 
+
+# ---- LeakSanitizer's interface (tests/programs/tp_lsan.cpp) -------------------------------------
+# (scenario, extra environment, what LSan's documentation says the program should report)
+LSAN_INTERFACE_SCENARIOS = [
+    ("ignore", {}, "`__lsan_ignore_object` on the head of a 3-block chain; one other leak: 10,004 B / 1 at exit"),
+    ("disable", {}, "`__lsan_disable`/`__lsan_enable` nested twice, a realloc and a thread inside, "
+     "one disabled thread: 33,017 B / 3 at exit (11,004 + 11,006 + 11,007)"),
+    ("root_region", {}, "the only pointer in a registered root region (a shared mapping): nothing"),
+    ("root_region_removed", {}, "the same region unregistered again: 12,001 B / 1"),
+    ("do_leak_check", {}, "`__lsan_do_leak_check` after a leak of 13,001 B, then a leak of 13,002 B: "
+     "one check (13,001 B / 1), none at exit"),
+    ("recoverable", {}, "`__lsan_do_recoverable_leak_check` before and twice after a leak of 14,001 B: "
+     "returns 0, 1, 1; the exit check runs too"),
+    ("leak", {"TP_LSAN_OFF": "1"}, "the program's `__lsan_is_turned_off` returns 1: no check"),
+    ("suppressions", {"TP_LSAN_SUPPRESSIONS": "1"}, "the program's `__lsan_default_suppressions` "
+     "names one of two leaks: 16,002 B / 1"),
+    ("leak", {"TP_LSAN_OPTIONS": "exitcode=31"}, "the program's `__lsan_default_options` sets "
+     "`exitcode=31`: 15,001 B / 1, exit status 31"),
+]
+
+
+def lsan_interface_rows(ctx, prog):
+    """Runs each LSan-interface scenario once under memtrack and under LSan; the checks each
+    reported, in order ("B / blocks" of direct + indirect leaks), stdout and the exit status."""
+    rows = []
+    for name, extra, meaning in LSAN_INTERFACE_SCENARIOS:
+        got = {}
+        for tool in ("memtrack", "lsan"):
+            if tool == "lsan" and not ctx.get("lsan_lib"):
+                got[tool] = "n/a (no liblsan.so)"
+                continue
+            outdir = tempfile.mkdtemp(dir=ctx["work"])
+            env = base_env()
+            env.update(extra)
+            if tool == "memtrack":
+                env["MEMTRACK_OUTPUT"] = os.path.join(outdir, "r.%p.json")
+                env["LD_PRELOAD"] = ctx["memtrack_lib"]
+            else:
+                env["LD_PRELOAD"] = ctx["lsan_lib"]
+                env["LSAN_OPTIONS"] = "log_path=" + os.path.join(outdir, "lsan")
+            p = subprocess.run([prog, name], env=env, capture_output=True, text=True,
+                               timeout=ctx["timeout"])
+            checks = []
+            if tool == "memtrack":
+                reports = []
+                for f in sorted(os.listdir(outdir)):
+                    with open(os.path.join(outdir, f)) as fh:
+                        reports.append(json.load(fh))
+                reports.sort(key=lambda r: (r.get("reason") == "exit", r["process"]["wall_s"]))
+                for r in reports:
+                    label = "exit" if r.get("reason") == "exit" else "check"
+                    if "leaks" not in r:
+                        checks.append(f"{label}: no check")
+                        continue
+                    t = r["leaks"]["totals"]
+                    checks.append(f"{label}: {fmt_bytes(t['direct_bytes'] + t['indirect_bytes'])} B / "
+                                  f"{t['direct_blocks'] + t['indirect_blocks']}")
+            else:
+                for f in sorted(os.listdir(outdir)):
+                    with open(os.path.join(outdir, f)) as fh:
+                        for line in fh:
+                            m = re.match(r"SUMMARY: LeakSanitizer: (\d+) byte\(s\) leaked in (\d+) allocation", line)
+                            if m:
+                                checks.append(f"{fmt_bytes(int(m.group(1)))} B / {m.group(2)}")
+                if not checks:
+                    checks.append("nothing reported")
+            text = "; ".join(checks)
+            if p.stdout.strip():
+                text += f"; stdout `{p.stdout.strip()}`"
+            if p.returncode != 0:
+                text += f"; status {p.returncode}"
+            got[tool] = text
+        env_text = " ".join(f"{k}={v}" for k, v in extra.items())
+        rows.append((f"`{name}`" + (f" ({env_text})" if env_text else ""), meaning, got["memtrack"], got["lsan"]))
+    return rows
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--build", default=os.path.join(REPO, "build"), help="cmake build directory")
@@ -1075,6 +1151,50 @@ def main():
             if types:
                 w(f"memtrack also names the type of the cycle's members: {', '.join('`' + t + '`' for t in types)}.")
                 w("")
+
+    # ---- LeakSanitizer's interface ----
+    w("## LeakSanitizer's interface")
+    w("")
+    w("Supported: libmemtrack.so exports `__lsan_ignore_object`, `__lsan_disable`, `__lsan_enable`, "
+      "`__lsan_register_root_region`, `__lsan_unregister_root_region`, `__lsan_do_leak_check` and "
+      "`__lsan_do_recoverable_leak_check` with LSan's meaning, and honours a program's own "
+      "`__lsan_is_turned_off`, `__lsan_default_suppressions` and `__lsan_default_options` (README.md, "
+      "\"Checks on demand\"). Each scenario of [tests/programs/tp_lsan.cpp](../tests/programs/tp_lsan.cpp) "
+      "(built without sanitizers, calling the interface through weak declarations) ran once under memtrack and "
+      "under LSan (`liblsan.so` preloaded, `LSAN_OPTIONS=log_path=...`); the cells list the checks each "
+      "reported, in order, as leaked bytes / blocks (direct + indirect).")
+    w("")
+    lsan_prog = os.path.join(build, "bin/tests/programs/tp_lsan")
+    if os.path.exists(lsan_prog):
+        w("| scenario | what the program should get | memtrack | LSan |")
+        w("| --- | --- | --- | --- |")
+        for row in lsan_interface_rows(ctx, lsan_prog):
+            w("| " + " | ".join(row) + " |")
+        w("")
+    else:
+        w(f"(`{lsan_prog}` was not built: no table.)")
+        w("")
+    w("What differs from LSan:")
+    w("")
+    w("- LSan preloaded into a program built without `-fsanitize=leak` does not see the program's own "
+      "`__lsan_is_turned_off`, `__lsan_default_suppressions` or `__lsan_default_options` (they are not "
+      "exported, so its weak references stay null): the rows above where LSan ignores them. memtrack finds "
+      "them in the executable's symbol table (when it is not stripped) as well as by `dlsym`.")
+    w("- LSan ends the process (status `exitcode`, 23 by default) when `__lsan_do_leak_check` finds leaks; "
+      "memtrack reports and lets the program go on; the exit report shows that check's leaks and the run gates "
+      "(`MEMTRACK_ERROR_EXITCODE`, or `exitcode` from `__lsan_default_options`) decide the status at exit.")
+    w("- An unmatched `__lsan_enable` or an unknown region given to `__lsan_unregister_root_region` ends the "
+      "program under LSan; memtrack prints one line and carries on.")
+    w("- `__lsan_ignore_object` takes the pointer the allocator returned; LSan also accepts a pointer into "
+      "the block. Ignored blocks (and what only they reach) are not reported by either tool; memtrack counts "
+      "them (`ignored_bytes`, `ignored_blocks`). A block reached both from an ignored block and, through an "
+      "interior pointer only, from a root is ignored, not \"possible\".")
+    w("- Of `__lsan_default_options`, memtrack reads `detect_leaks`, `leak_check_at_exit`, `exitcode` and "
+      "`suppressions`; a `MEMTRACK_*` variable set in the environment wins. Every other option is ignored "
+      "without a message.")
+    w("- Each memtrack check writes the report MEMTRACK_REPORT asks for (summary on stderr, a JSON file); LSan "
+      "prints its leak report to stderr.")
+    w("")
 
     # ---- Commands ----
     w("## Commands")

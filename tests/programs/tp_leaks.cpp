@@ -16,6 +16,7 @@
 #include <memory>
 #include <new>
 #include <string>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <thread>
 #include <vector>
@@ -279,6 +280,69 @@ NOINLINE void hold_in_register_and_collect(long* found)
     free(p);
 }
 
+// A chain of three blocks whose head alone comes from a function a suppression names.
+NOINLINE void** suppressed_head()
+{
+    return static_cast<void**>(calloc(1, 18001));
+}
+NOINLINE void suppressed_chain()
+{
+    void** head = suppressed_head();
+    void** second = static_cast<void**>(calloc(1, 18002));
+    second[0] = calloc(1, 18002);
+    head[0] = second;
+    escape(head);
+}
+
+// new T[0] of a type with a destructor: an 8-byte block (the element count, 0) and a pointer
+// one past its end, the only one the program keeps.
+struct WithDtor {
+    ~WithDtor() { escape(this); }
+};
+WithDtor* volatile g_empty_array = nullptr;
+
+// Values stored under pthread keys above the first 32 live in glibc's second-level TSD array,
+// allocated by the first pthread_setspecific of such a key in the thread.
+NOINLINE int keys_above_32()
+{
+    static pthread_key_t keys[40];
+    for (auto& k : keys)
+        if (pthread_key_create(&k, nullptr) != 0) return 3;
+    for (int i = 0; i < 40; ++i)
+        pthread_setspecific(keys[i], malloc(20000 + static_cast<std::size_t>(i)));
+    return 0;
+}
+
+// A thread that returns a block and is never joined: the block is held by its return value,
+// which glibc keeps in the exited thread's descriptor until pthread_join.
+std::atomic<int> g_returning{0};
+void* thread_returns(void*)
+{
+    void* p = malloc(19001);
+    memset(p, 5, 19001);
+    g_returning = 1;
+    return p;
+}
+NOINLINE void unjoined_thread()
+{
+    pthread_t t;
+    pthread_create(&t, nullptr, thread_returns, nullptr);
+    while (!g_returning)
+        usleep(1000);
+    usleep(100000);  // let it finish
+}
+
+// A leaked page-aligned block whose header page (the page before it) the program made
+// PROT_NONE: the scan cannot see the block. The page is made readable again at exit by
+// nothing: memtrack must not fault on it either.
+NOINLINE void leak_behind_prot_none()
+{
+    void* p = aligned_alloc(4096, 22 * 4096);
+    memset(p, 4, 22 * 4096);
+    mprotect(static_cast<char*>(p) - 4096, 4096, PROT_NONE);
+    escape(p);
+}
+
 // dlopen()s `path`, calls its `function`, then dlclose()s it if asked. 0, or 3 (no library) or 4
 // (no function).
 int call_in_library(const char* path, const char* function, bool close)
@@ -449,6 +513,16 @@ int main(int argc, char** argv)
     } else if (s == "cycle_order") {
         const int older_higher = leak_cycle_old_high();
         printf("older_higher=%d\n", older_higher);
+    } else if (s == "suppressed_chain") {
+        suppressed_chain();
+    } else if (s == "new_array_0") {
+        g_empty_array = new WithDtor[static_cast<std::size_t>(n)];
+    } else if (s == "unjoined") {
+        unjoined_thread();
+    } else if (s == "prot_none") {
+        leak_behind_prot_none();
+    } else if (s == "keys") {
+        return keys_above_32();
     } else if (s == "collect") {
         // collect() counts: a list of n blocks found, then nothing new.
         leak_list(n, 48);

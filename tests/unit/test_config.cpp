@@ -142,3 +142,30 @@ TEST_CASE("config: the option table's defaults are the configuration's defaults"
     }
     md::load_config();
 }
+
+TEST_CASE("config: a program's __lsan_default_options, for the options memtrack has", "[config]")
+{
+    const char* saved = std::getenv("MEMTRACK_LEAK_CHECK");
+    const std::string keep = saved != nullptr ? saved : "";
+    for (const char* v :
+         {"MEMTRACK_LEAK_CHECK", "MEMTRACK_ERROR_EXITCODE", "MEMTRACK_SUPPRESSIONS"})
+        unsetenv(v);
+    md::load_config();
+    md::apply_lsan_default_options("verbosity=1:exitcode=31,leak_check_at_exit=0\n"
+                                   "suppressions='/tmp/s.txt' detect_leaks=1 nonsense");
+    CHECK(md::config().error_exitcode == 31);
+    CHECK_FALSE(md::config().leak_check);
+    CHECK(std::string(md::config().suppressions) == "/tmp/s.txt");
+    CHECK(md::config().detect_leaks);
+    md::apply_lsan_default_options("detect_leaks=0 exitcode=999");
+    CHECK_FALSE(md::config().detect_leaks);
+    CHECK(md::config().error_exitcode == 31);  // 999 is no exit status: ignored
+    // The environment wins over the program's defaults.
+    setenv("MEMTRACK_ERROR_EXITCODE", "0", 1);
+    md::load_config();
+    md::apply_lsan_default_options("exitcode=31");
+    CHECK(md::config().error_exitcode == 0);
+    unsetenv("MEMTRACK_ERROR_EXITCODE");
+    if (saved != nullptr) setenv("MEMTRACK_LEAK_CHECK", keep.c_str(), 1);
+    md::load_config();
+}

@@ -77,9 +77,9 @@ TEST_CASE("depot: a captured stack starts at the caller", "[depot]")
 
 TEST_CASE("scan: find_block takes start and interior pointers, not one past the end", "[scan]")
 {
-    const md::ScanBlock blocks[] = {{0x1000, 16, 0, 0, md::BlockState::Unvisited, 0, 0},
-                                    {0x2000, 0, 0, 0, md::BlockState::Unvisited, 0, 0},
-                                    {0x3000, 100, 0, 0, md::BlockState::Unvisited, 0, 0}};
+    const md::ScanBlock blocks[] = {{0x1000, 16, 0, 0, md::BlockState::Unvisited, false, 0, 0},
+                                    {0x2000, 0, 0, 0, md::BlockState::Unvisited, false, 0, 0},
+                                    {0x3000, 100, 0, 0, md::BlockState::Unvisited, false, 0, 0}};
     CHECK(md::find_block(blocks, 3, 0x0fff) == -1);
     CHECK(md::find_block(blocks, 3, 0x1000) == 0);
     CHECK(md::find_block(blocks, 3, 0x100f) == 0);

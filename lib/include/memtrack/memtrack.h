@@ -106,6 +106,66 @@ typedef struct memtrack_gc_stats {
 /* Returns 0, or -1 when out is NULL or out->size is too small. */
 MEMTRACK_API int memtrack_gc_get_stats(memtrack_gc_stats* out);
 
+/* ---- Leak checks on demand, and what they must not report (LeakSanitizer's interface under
+ * memtrack's names; libmemtrack.so also exports sanitizer/lsan_interface.h's __lsan_* functions
+ * as thin wrappers of these, see README.md) ------------------------------------------------- */
+
+/* Never report the block p points at (the pointer malloc or new returned), nor the blocks only
+ * it reaches: they are counted as ignored. Returns 0, 1 if it was ignored already, -1 when p
+ * is not a live block memtrack allocated. */
+MEMTRACK_API int memtrack_ignore(const void* p);
+
+/* A disable scope of the calling thread: the blocks it allocates between begin and the matching
+ * end are never reported (ignored, as by memtrack_ignore). Scopes nest per thread. end returns
+ * 0, or -1 (changing nothing) without a matching begin. While disabled, each allocation of the
+ * thread takes memtrack's slow path. */
+MEMTRACK_API void memtrack_disable_begin(void);
+MEMTRACK_API int memtrack_disable_end(void);
+
+/* Adds [p, p + size) to the scan's roots (the parts of it that are mapped readable), for memory
+ * that is not a writable private mapping, such as a read-only or shared one. Returns 0, or -1
+ * when size is 0 or the table (1024 regions) is full. remove takes one registration of exactly
+ * that region away: 0, or -1 if there is none. */
+MEMTRACK_API int memtrack_add_root_region(const void* p, size_t size);
+MEMTRACK_API int memtrack_remove_root_region(const void* p, size_t size);
+
+#define MEMTRACK_LEAK_TOTALS_VERSION 1
+
+/* What a leak check found, after suppressions (out->size must be set; use
+ * memtrack_leak_totals_init). leaked = direct + indirect: what fails a run. */
+typedef struct memtrack_leak_totals {
+    uint32_t size;
+    uint32_t version;
+    uint64_t direct_bytes, direct_blocks;
+    uint64_t indirect_bytes, indirect_blocks;
+    uint64_t possible_bytes, possible_blocks;
+    uint64_t suppressed_bytes, suppressed_blocks;
+    uint64_t ignored_bytes, ignored_blocks;
+} memtrack_leak_totals;
+
+/* Flags of memtrack_check_leaks. */
+#define MEMTRACK_LEAKS_ALL 0u /* every leak found now */
+#define MEMTRACK_LEAKS_NEW                                                                         \
+    1u                           /* only leaks no earlier check's report listed (memcheck's        \
+                                    leak-check=full,increased) */
+#define MEMTRACK_LEAKS_REPORT 2u /* also write the report now, as memtrack_write_report(NULL) */
+#define MEMTRACK_LEAKS_FINAL 4u  /* no further check at exit: the exit report shows this one */
+
+/* A leak check now (a full scan, suppressions applied). out may be NULL. Returns 0, or -1 when
+ * the scan could not run or out->size is too small. */
+MEMTRACK_API int memtrack_check_leaks(unsigned flags, memtrack_leak_totals* out);
+
+static inline memtrack_leak_totals memtrack_leak_totals_init(void)
+{
+    memtrack_leak_totals t;
+    t.size = (uint32_t)sizeof(memtrack_leak_totals);
+    t.version = 0;
+    t.direct_bytes = t.direct_blocks = t.indirect_bytes = t.indirect_blocks = 0;
+    t.possible_bytes = t.possible_blocks = t.suppressed_bytes = t.suppressed_blocks = 0;
+    t.ignored_bytes = t.ignored_blocks = 0;
+    return t;
+}
+
 static inline memtrack_gc_stats memtrack_gc_stats_init(void)
 {
     memtrack_gc_stats s;

@@ -47,6 +47,16 @@ inline bool write_report(const char* path = nullptr) noexcept
     return memtrack_write_report(path) == 0;
 }
 
+// Blocks this thread allocates while a LeakCheckDisabled lives are never reported as leaks
+// (memtrack_disable_begin/end; LSan's __lsan::ScopedDisabler). Nests.
+class LeakCheckDisabled {
+public:
+    LeakCheckDisabled() noexcept { memtrack_disable_begin(); }
+    ~LeakCheckDisabled() { memtrack_disable_end(); }
+    LeakCheckDisabled(const LeakCheckDisabled&) = delete;
+    LeakCheckDisabled& operator=(const LeakCheckDisabled&) = delete;
+};
+
 // ---- byte counts and their units ---------------------------------------------------------
 
 enum class Unit { Auto, B, KiB, MiB, GiB, TiB, KB, MB, GB, TB };

@@ -324,6 +324,40 @@ void load_config() noexcept
     g_config = c;
 }
 
+void apply_lsan_default_options(std::string_view options) noexcept
+{
+    Config& c = g_config;
+    auto set_in_env = [](const char* variable) { return std::getenv(variable) != nullptr; };
+    auto flag = [](std::string_view v, bool& out) {
+        if (v == "1" || v == "true") out = true;
+        if (v == "0" || v == "false") out = false;
+    };
+    while (!options.empty()) {
+        const std::size_t end = options.find_first_of(" ,:\n\t\r");
+        const std::string_view item = options.substr(0, end);
+        options.remove_prefix(end == std::string_view::npos ? options.size() : end + 1);
+        const std::size_t eq = item.find('=');
+        if (eq == std::string_view::npos) continue;
+        std::string_view value = item.substr(eq + 1);
+        if (value.size() >= 2 && (value.front() == '"' || value.front() == '\'') &&
+            value.back() == value.front())
+            value = value.substr(1, value.size() - 2);
+        const std::string_view key = item.substr(0, eq);
+        if (key == "detect_leaks") {
+            flag(value, c.detect_leaks);
+            if (!c.detect_leaks && !set_in_env("MEMTRACK_LEAK_CHECK")) c.leak_check = false;
+        } else if (key == "leak_check_at_exit" && !set_in_env("MEMTRACK_LEAK_CHECK")) {
+            flag(value, c.leak_check);
+        } else if (key == "exitcode" && !set_in_env("MEMTRACK_ERROR_EXITCODE")) {
+            if (const auto n = whole_number<int>(value); n && *n >= 0 && *n <= 255)
+                c.error_exitcode = *n;
+        } else if (key == "suppressions" && !set_in_env("MEMTRACK_SUPPRESSIONS") &&
+                   value.size() < sizeof c.suppressions) {
+            copy_text(c.suppressions, sizeof c.suppressions, value);
+        }
+    }
+}
+
 const Config& config() noexcept
 {
     return g_config;

@@ -30,11 +30,22 @@ struct Config {
     std::uint64_t break_alloc = 0;
     // MEMTRACK_UNWIND_CHECK: every captured stack is compared with unw_backtrace's.
     bool unwind_check = false;
+    // __lsan_default_options' detect_leaks=0: the LSan interface's checks do nothing (and, as
+    // leak_check=0, no check at exit).
+    bool detect_leaks = true;
     bool gates() const noexcept { return error_exitcode != 0 || max_peak >= 0 || max_leaked >= 0; }
 };
 
 // Reads the environment into the process configuration. Called once at start-up.
 void load_config() noexcept;
+
+// Applies the LeakSanitizer options of a program's __lsan_default_options() string that
+// memtrack has a meaning for, unless the environment set the MEMTRACK_* variable they map to:
+// detect_leaks (0: no leak checks), leak_check_at_exit (MEMTRACK_LEAK_CHECK), exitcode
+// (MEMTRACK_ERROR_EXITCODE), suppressions (MEMTRACK_SUPPRESSIONS). Other options and values it
+// cannot read are ignored without a message (LSan's own flags parser separates options by
+// spaces, commas, colons and newlines). Start-up only, after load_config.
+void apply_lsan_default_options(std::string_view options) noexcept;
 const Config& config() noexcept;
 
 // Parsers, exposed for the unit tests. Each returns nullopt for a bad value.

@@ -3,6 +3,7 @@
 #include "core/block.hpp"
 
 #include "core/big_blocks.hpp"
+#include "core/ignored.hpp"
 #include "platform/log.hpp"
 #include "stack/unwind.hpp"
 
@@ -83,11 +84,12 @@ void release_and_fold(void* base) noexcept
 
 namespace {
 
-// Flags for a new block of `size`: tracked unless this thread is inside memtrack, big from
-// kFoldBytes on (its free folds at once).
+// Flags for a new block of `size`: tracked unless this thread is inside memtrack, ignored by the
+// leak checker while the thread has it disabled (core/ignored.hpp), big from kFoldBytes on (its
+// free folds at once).
 std::uint64_t flags_for(std::size_t size) noexcept
 {
-    std::uint64_t flags = in_guard() ? kUntracked : 0;
+    std::uint64_t flags = in_guard() ? kUntracked : disabled_flag();
     if (static_cast<std::int64_t>(size) >= kFoldBytes) flags |= kBig;
     return flags;
 }
@@ -258,7 +260,7 @@ void* reallocate(void* p, std::size_t size) noexcept
     }
     if (registered(sf)) big_block_remove(reinterpret_cast<std::uintptr_t>(base));
     void* user = static_cast<char*>(new_base) + kHeaderSize;
-    std::uint64_t new_flags = sf & kUntracked;
+    std::uint64_t new_flags = (sf & kUntracked) != 0 ? kUntracked : disabled_flag();
     if (static_cast<std::int64_t>(size) >= kFoldBytes) new_flags |= kBig;
     write_block(new_base, size, new_flags);
     if (!(sf & kUntracked)) {

@@ -50,6 +50,8 @@ struct ThreadState {
     ThreadState* next = nullptr;
     std::uint64_t seq_next = 0;  // allocation numbers this thread holds: [seq_next, seq_end)
     std::uint64_t seq_end = 0;
+    std::uint32_t disabled = 0;  // leak-check disable depth (core/ignored.hpp): >0 = its new
+                                 // blocks are ignored, and small_limit stays 0
 };
 
 template <class T> inline T read_racy(const T& field) noexcept
@@ -138,7 +140,7 @@ public:
     ~Guard()
     {
         ThreadState& ts = t_state;
-        if (--ts.guard == 0) ts.small_limit = g_small_limit;
+        if (--ts.guard == 0) ts.small_limit = ts.disabled != 0 ? 0 : g_small_limit;
     }
     Guard(const Guard&) = delete;
     Guard& operator=(const Guard&) = delete;

@@ -44,6 +44,7 @@ bool live_block_at(std::uintptr_t user, LiveBlock& out) noexcept
                     stack_id_of(aux),
                     static_cast<std::uint8_t>((sf & kGenMask) >> kGenShift),
                     !(sf & kUntracked),
+                    (sf & kIgnored) != 0,
                     unpack_seq(packed_seq(sf, aux), g_alloc_seq.load(std::memory_order_relaxed))};
     return true;
 }

@@ -25,6 +25,7 @@ struct LiveBlock {
     std::uint32_t stack = 0;  // allocation stack id (stack/depot.hpp), 0 = none recorded
     std::uint8_t gen = 0;     // generation (0 = young), before the scan
     bool tracked = true;      // false: allocated inside memtrack (never reported)
+    bool ignored = false;     // kIgnored: never reported, a root for what only it reaches
     std::uint64_t seq = 0;    // allocation sequence number, 0 if none was kept
 };
 
@@ -131,7 +132,8 @@ void sweep_live_blocks(std::uintptr_t start, std::uintptr_t end, std::uintptr_t 
         }
         if (!(sf & kUntracked)) {
             visit(LiveBlock{user, size, stack_id_of(aux),
-                            static_cast<std::uint8_t>((sf & kGenMask) >> kGenShift), true, seq});
+                            static_cast<std::uint8_t>((sf & kGenMask) >> kGenShift), true,
+                            (sf & kIgnored) != 0, seq});
         }
         a = (user + size + 15) & ~std::uintptr_t{15};
         if (a == user) a += 16;  // size 0

@@ -10,6 +10,8 @@
 #include <atomic>
 #include <map>
 #include <pthread.h>
+#include <set>
+#include <tuple>
 
 namespace memtrack::detail {
 
@@ -56,10 +58,28 @@ std::size_t simple_cycle_oldest(const leaks::LeakGraph& graph,
     return oldest;
 }
 
-void build_report(const ScanResult& r, int generation, LeakReport& rep)
+// The unreachable blocks earlier reports listed (MEMTRACK_LEAKS_NEW); under g_scan_lock,
+// allocated under the Guard, process lifetime.
+using BlockKey = std::tuple<std::uintptr_t, std::uint64_t, std::uint32_t, std::uint64_t>;
+std::set<BlockKey>* g_reported = nullptr;
+
+BlockKey key_of(const ScanBlock& b)
+{
+    return {b.user, b.size, b.stack, b.seq};
+}
+
+void build_report(const ScanResult& r, int generation, bool new_only, LeakReport& rep)
 {
     rep.ran = true;
     rep.scan = r.stats;
+    rep.totals.ignored_blocks = r.ignored_blocks;
+    rep.totals.ignored_bytes = r.ignored_bytes;
+    if (g_reported == nullptr) g_reported = new std::set<BlockKey>;
+    // Blocks an earlier report listed (new_only), and the blocks this one lists, remembered.
+    auto seen_before = [&](const ScanBlock& b) {
+        return new_only && g_reported->count(key_of(b)) != 0;
+    };
+    std::vector<BlockKey> listed;
     // The leaked subgraph.
     leaks::LeakGraph graph;
     const std::size_t n = r.leaked.size();
@@ -67,9 +87,45 @@ void build_report(const ScanResult& r, int generation, LeakReport& rep)
     if (graph.offsets.empty()) graph.offsets.push_back(0);
     graph.targets.assign(r.edge_targets.begin(), r.edge_targets.end());
     const leaks::Analysis analysis = leaks::analyze(graph);
-    std::map<std::uint32_t, LeakGroup> direct, indirect, possible;
+    std::map<std::uint32_t, LeakGroup> direct, indirect, possible, suppressed;
+    // Issue 14: a leak whose stack matches a suppression is suppressed with every leaked block
+    // it reaches (LSan's rule), so that what only a suppressed block holds is not reported as
+    // an indirect leak. Symbolizes (the verdict is cached per stack).
+    std::vector<std::uint8_t> supp(n, 0);
+    {
+        std::vector<std::uint32_t> work;
+        for (std::size_t i = 0; i < n; ++i)
+            if (stack_suppressed(r.blocks[r.leaked[i]].stack)) {
+                supp[i] = 1;
+                work.push_back(static_cast<std::uint32_t>(i));
+            }
+        while (!work.empty()) {
+            const std::uint32_t u = work.back();
+            work.pop_back();
+            for (std::uint32_t e = graph.offsets[u]; e < graph.offsets[u + 1]; ++e) {
+                const std::uint32_t v = graph.targets[e];
+                if (supp[v] == 0) {
+                    supp[v] = 1;
+                    work.push_back(v);
+                }
+            }
+        }
+    }
+    std::vector<std::uint8_t> old(n, 0);  // reported before, or suppressed: not listed here
     for (std::size_t i = 0; i < n; ++i) {
         const ScanBlock& b = r.blocks[r.leaked[i]];
+        listed.push_back(key_of(b));
+        if (seen_before(b)) {
+            old[i] = 1;
+            continue;
+        }
+        if (supp[i] != 0) {
+            old[i] = 1;
+            suppressed[b.stack].add(b);
+            rep.totals.suppressed_bytes += b.size;
+            rep.totals.suppressed_blocks += 1;
+            continue;
+        }
         const bool is_direct = analysis.kind[i] == leaks::LeakKind::Direct;
         (is_direct ? direct : indirect)[b.stack].add(b);
         if (is_direct) {
@@ -82,6 +138,8 @@ void build_report(const ScanResult& r, int generation, LeakReport& rep)
     }
     for (const ScanBlock& b : r.blocks) {
         if (b.state != BlockState::Possible || b.gen > generation) continue;
+        listed.push_back(key_of(b));
+        if (seen_before(b)) continue;
         possible[b.stack].add(b);
         rep.totals.possible_bytes += b.size;
         rep.totals.possible_blocks += 1;
@@ -89,6 +147,7 @@ void build_report(const ScanResult& r, int generation, LeakReport& rep)
     rep.direct = sorted_groups(direct);
     rep.indirect = sorted_groups(indirect);
     rep.possible = sorted_groups(possible);
+    rep.suppressed = sorted_groups(suppressed);
     // Cycles, folded by shape and sites.
     std::vector<std::uint64_t> sizes(n);
     std::vector<std::uint32_t> stacks(n);
@@ -96,11 +155,21 @@ void build_report(const ScanResult& r, int generation, LeakReport& rep)
         sizes[i] = r.blocks[r.leaked[i]].size;
         stacks[i] = r.blocks[r.leaked[i]].stack;
     }
+    // A cycle all of whose members an earlier report listed, or a suppression covers, is left
+    // out with them.
+    auto old_cycle = [&](const leaks::Cycle& c) {
+        return std::all_of(c.members.begin(), c.members.end(),
+                           [&](std::uint32_t m) { return old[m] != 0; });
+    };
+    leaks::Analysis kept = analysis;
+    kept.cycles.clear();
     for (const leaks::Cycle& c : analysis.cycles)
+        if (!old_cycle(c)) kept.cycles.push_back(c);
+    for (const leaks::Cycle& c : kept.cycles)
         rep.totals.cycle_blocks += c.members.size();
-    rep.totals.cycles = analysis.cycles.size();
-    for (const leaks::FoldedCycle& f : leaks::fold_cycles(analysis, sizes, stacks)) {
-        const leaks::Cycle& c = analysis.cycles[f.example];
+    rep.totals.cycles = kept.cycles.size();
+    for (const leaks::FoldedCycle& f : leaks::fold_cycles(kept, sizes, stacks)) {
+        const leaks::Cycle& c = kept.cycles[f.example];
         CycleReport cr;
         cr.count = f.count;
         cr.pure = c.pure;
@@ -121,6 +190,7 @@ void build_report(const ScanResult& r, int generation, LeakReport& rep)
     }
     std::stable_sort(rep.cycles.begin(), rep.cycles.end(),
                      [](const CycleReport& a, const CycleReport& b) { return a.bytes > b.bytes; });
+    g_reported->insert(listed.begin(), listed.end());
 }
 
 constinit std::atomic<std::int64_t> g_auto_ticks{0};
@@ -154,7 +224,7 @@ void gc_tick_slow() noexcept
 }
 
 std::int64_t collect(int generation, std::uintptr_t program_sp, LeakReport* report,
-                     bool exclude_suppressed) noexcept
+                     bool exclude_suppressed, bool new_only) noexcept
 {
     if (generation < 0 || generation > 2) return -1;
     if (g_check_failed.load(std::memory_order_relaxed)) return -1;  // some internal state is not to be trusted (check.hpp)
@@ -196,7 +266,7 @@ std::int64_t collect(int generation, std::uintptr_t program_sp, LeakReport* repo
             g_live_at_gen0 = live_blocks_now();
             if (report != nullptr) {
                 try {
-                    build_report(result, generation, *report);
+                    build_report(result, generation, new_only, *report);
                     report->gc = gc_counters();
                 } catch (...) {
                     report->ran = false;

@@ -55,6 +55,9 @@ struct LeakTotals {
     std::uint64_t indirect_bytes = 0, indirect_blocks = 0;
     std::uint64_t possible_bytes = 0, possible_blocks = 0;
     std::uint64_t cycle_blocks = 0, cycles = 0;
+    // Ignored objects (memtrack_ignore, blocks of disabled threads) no root reaches, and what
+    // only they reach (core/ignored.hpp): never reported.
+    std::uint64_t ignored_bytes = 0, ignored_blocks = 0;
 };
 
 struct GcCounters {
@@ -95,9 +98,13 @@ struct LeakReport {
 // number of unreachable blocks found, or -1 (bad generation or scan impossible).
 // `program_sp`: from MEMTRACK_PROGRAM_SP in the public entry point. `report`, if given,
 // receives the leak report of this scan. `exclude_suppressed`: leave blocks whose stacks match
-// a suppression out of the count (symbolizes: not from inside the allocator).
+// a suppression out of the count (symbolizes: not from inside the allocator). `new_only`
+// (MEMTRACK_LEAKS_NEW): the report leaves out the unreachable blocks an earlier report already
+// listed. Every report remembers the blocks it lists, by address, size, stack id and sequence
+// number (a block freed and replaced by one with the same four values, possible only in
+// stats-only mode where blocks have no number, is taken for the old one).
 std::int64_t collect(int generation, std::uintptr_t program_sp, LeakReport* report,
-                     bool exclude_suppressed) noexcept;
+                     bool exclude_suppressed, bool new_only = false) noexcept;
 
 // Automatic scans (MEMTRACK_GC=auto): runtime/ installs this as core's before-allocation hook
 // (core/block.hpp, g_alloc_slow_hook), so the slow allocation path calls it before it

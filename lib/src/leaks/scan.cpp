@@ -3,6 +3,7 @@
 
 #include "core/heap_walk.hpp"
 #include "core/sampler.hpp"
+#include "leaks/root_regions.hpp"
 #include "leaks/stop_world.hpp"
 #include "platform/clock.hpp"
 #include "platform/maps.hpp"
@@ -13,6 +14,7 @@
 #include <algorithm>
 #include <cstring>
 #include <ctime>
+#include <dlfcn.h>
 #include <link.h>
 #include <pthread.h>
 #include <sys/mman.h>
@@ -113,6 +115,51 @@ std::uintptr_t thread_descriptor_in(const Mapping& m) noexcept
     return 0;
 }
 
+// Where glibc lists the threads whose stacks are in use (live ones, and exited ones nobody has
+// joined yet, whose descriptor still holds their return value), found through the layout glibc
+// exports for libthread_db (nptl_db/structs.def: a field is {bit size, count, offset}):
+// _rtld_global._dl_stack_used, a list of the descriptors' `list` members. Resolved once,
+// before the world stops (dlsym takes the loader lock); zero when glibc does not say.
+struct ThreadList {
+    std::uintptr_t head = 0;         // &_rtld_global._dl_stack_used
+    std::uintptr_t list_offset = 0;  // offsetof(struct pthread, list)
+    std::uintptr_t descriptor_size = 0;
+};
+
+const ThreadList& thread_list() noexcept
+{
+    static ThreadList list;
+    static bool resolved = false;
+    if (resolved) return list;
+    resolved = true;
+    auto* rtld = static_cast<char*>(dlsym(RTLD_DEFAULT, "_rtld_global"));
+    auto* used = static_cast<const std::uint32_t*>(
+        dlsym(RTLD_DEFAULT, "_thread_db_rtld_global__dl_stack_used"));
+    auto* link = static_cast<const std::uint32_t*>(dlsym(RTLD_DEFAULT, "_thread_db_pthread_list"));
+    auto* size =
+        static_cast<const std::uint32_t*>(dlsym(RTLD_DEFAULT, "_thread_db_sizeof_pthread"));
+    if (rtld == nullptr || used == nullptr || link == nullptr || size == nullptr) return list;
+    list.head = reinterpret_cast<std::uintptr_t>(rtld) + used[2];
+    list.list_offset = link[2];
+    list.descriptor_size = *size;
+    return list;
+}
+
+// Whether the thread descriptor `tcb` is on glibc's list of stacks in use. With the world
+// stopped.
+bool stack_in_use(std::uintptr_t tcb) noexcept
+{
+    const ThreadList& l = thread_list();
+    if (l.head == 0) return false;
+    std::uint64_t node = 0;
+    if (!load64(l.head, node)) return false;
+    for (int steps = 0; node != l.head && node != 0 && steps < 100000; ++steps) {
+        if (node - l.list_offset == tcb) return true;
+        if (!load64(node, node)) return false;
+    }
+    return false;
+}
+
 struct RootSet {
     ScratchVector<Range> ranges;
     std::uint64_t bytes = 0;
@@ -143,7 +190,8 @@ public:
             starts_[i] = r.blocks[i].user;
         if (n > 0) {
             lo_ = r.blocks[0].user;
-            hi_ = r.blocks[n - 1].user + std::max<std::uint64_t>(r.blocks[n - 1].size, 1);
+            // + 8: the past-the-end pointer of a new T[0] block (lookup) may follow the last.
+            hi_ = r.blocks[n - 1].user + std::max<std::uint64_t>(r.blocks[n - 1].size, 1) + 8;
         }
     }
 
@@ -163,6 +211,16 @@ public:
         if (w - b.user < b.size) {
             interior = true;
             return static_cast<std::int64_t>(i - 1);
+        }
+        // Issue 14, LSan's special case of operator new[] of zero elements of a type with a
+        // destructor: the block is the 8-byte element count (0), and the program holds the
+        // pointer just past it, which is where the (no) elements start.
+        if (b.size == 8 && w == b.user + 8) {
+            std::uint64_t count = 1;
+            if (load64(b.user, count) && count == 0) {
+                interior = false;
+                return static_cast<std::int64_t>(i - 1);
+            }
         }
         return -1;
     }
@@ -264,6 +322,32 @@ public:
         drain<false>();
     }
 
+    // Ignored blocks no root reached, and what they reach that nothing else did (through
+    // start or interior pointers alike): state Ignored, never reported.
+    void mark_ignored() noexcept
+    {
+        for (std::size_t i = 0; i < r_.blocks.size(); ++i) {
+            ScanBlock& b = r_.blocks[i];
+            if (b.ignored && b.state == BlockState::Unvisited) {
+                b.state = BlockState::Ignored;
+                stack_.push_back(static_cast<std::uint32_t>(i));
+            }
+        }
+        while (!stack_.empty()) {
+            const ScanBlock b = r_.blocks[stack_.back()];
+            stack_.pop_back();
+            r_.stats.heap_bytes += b.size;
+            for_resident(b.user, b.user + b.size, [&](std::uintptr_t lo, std::uintptr_t hi) {
+                for_each_pointer(lo, hi, [this](std::uint32_t t, bool) {
+                    ScanBlock& c = r_.blocks[t];
+                    if (c.state != BlockState::Unvisited) return;
+                    c.state = BlockState::Ignored;
+                    stack_.push_back(t);
+                });
+            });
+        }
+    }
+
     void mark_possible() noexcept
     {
         for (const std::uint32_t i : interior_) {
@@ -361,10 +445,12 @@ void add_own_ranges(ScratchVector<Range>& own) noexcept
 // Heap runs and root candidates, mapping by mapping: heap is what mimalloc's map knows plus
 // the extents of registered blocks; root candidates are the rest of every writable private
 // mapping.
+// `unreadable`: bytes of heap memory in mappings that are not readable (the program's
+// mprotect; mimalloc 2.0.9 on Linux leaves none of its own).
 void split_heap_and_candidates(const ScratchVector<Mapping>& maps,
                                const ScratchVector<RegisteredBlock>& registered,
-                               ScratchVector<Range>& heap,
-                               ScratchVector<Range>& candidates) noexcept
+                               ScratchVector<Range>& heap, ScratchVector<Range>& candidates,
+                               std::uint64_t& unreadable) noexcept
 {
     ScratchVector<Range> forced;
     for (const RegisteredBlock& r : registered)
@@ -385,7 +471,12 @@ void split_heap_and_candidates(const ScratchVector<Mapping>& maps,
             into.push_back({lo, hi});
     };
     for (const Mapping& m : maps) {
-        if (!m.readable || m.special) continue;
+        if (m.special) continue;
+        if (!m.readable) {
+            for (std::uintptr_t s = m.start; s < m.end; s += kPage)
+                if (heap_memory_at(s) || forced_at(s, s + kPage)) unreadable += kPage;
+            continue;
+        }
         const bool root_kind = m.writable && !m.shared;
         for (std::uintptr_t c = m.start; c < m.end;) {
             const std::uintptr_t chunk_end = std::min(m.end, (c & ~(kHeapChunk - 1)) + kHeapChunk);
@@ -410,7 +501,7 @@ void split_heap_and_candidates(const ScratchVector<Mapping>& maps,
 
 ScanBlock scan_block(const LiveBlock& b) noexcept
 {
-    return ScanBlock{b.user, b.size, b.stack, b.gen, BlockState::Unvisited, 0, b.seq};
+    return ScanBlock{b.user, b.size, b.stack, b.gen, BlockState::Unvisited, b.ignored, 0, b.seq};
 }
 
 // Live blocks, by address: the sweep of the heap runs, then the registered blocks it did not
@@ -453,6 +544,7 @@ void build_roots(const ScratchVector<Mapping>& maps, const ScratchVector<Range>&
                  ScanStats& stats) noexcept
 {
     ScratchVector<Range> holes;
+    ScratchVector<Range> unjoined;  // descriptors of exited threads not joined yet
     for (const Range& r : own)
         holes.push_back(r);
     auto trim_stack = [&](std::uintptr_t sp) {
@@ -496,6 +588,11 @@ void build_roots(const ScratchVector<Mapping>& maps, const ScratchVector<Range>&
             holes.push_back({m.start, m.end});
             dead_tcbs.push_back(tcb);
             ++stats.dead_stacks;
+            // Issue 14: a thread that exited but was not joined yet keeps its return value in
+            // its descriptor (glibc still lists its stack as in use): the descriptor is a root.
+            const std::size_t size = thread_list().descriptor_size;
+            if (size != 0 && tcb + size <= m.end && stack_in_use(tcb))
+                unjoined.push_back({tcb, tcb + size});
         }
     }
     std::sort(holes.begin(), holes.end(),
@@ -511,6 +608,24 @@ void build_roots(const ScratchVector<Mapping>& maps, const ScratchVector<Range>&
     holes.resize(merged);
     for (const Range& c : candidates)
         add_root(c.start, c.end, holes, roots);
+    for (const Range& d : unjoined)
+        roots.ranges.push_back(d);
+}
+
+// The program's root regions (leaks/root_regions.hpp): the parts of each that lie in readable
+// mappings are roots, whatever else those mappings are (read-only, shared, heap).
+void add_root_regions(const ScratchVector<Mapping>& maps, const RootRegion* regions, std::size_t n,
+                      RootSet& roots) noexcept
+{
+    for (std::size_t i = 0; i < n; ++i) {
+        const std::uintptr_t start = regions[i].start;
+        const std::uintptr_t end =
+            regions[i].size > UINTPTR_MAX - start ? UINTPTR_MAX : start + regions[i].size;
+        for (const Mapping& m : maps) {
+            if (!m.readable || m.special || m.end <= start || m.start >= end) continue;
+            roots.ranges.push_back({std::max(start, m.start), std::min(end, m.end)});
+        }
+    }
 }
 
 // Marking: the structural roots (DTVs, ld.so's tables), the root ranges, older generations as
@@ -542,6 +657,10 @@ void mark(const WorldStop& world, const ScratchVector<Range>& loader,
     marker.push_older(generation);
     for (const ScanBlock& b : out.blocks)
         if (b.gen <= generation) ++out.stats.examined;
+    // Before the possible pass, so that an ignored block is never reported, not even as
+    // possibly leaked; what an ignored block reaches is not reported either (as in LSan, which
+    // counts interior pointers as references: such a block would be reachable there).
+    marker.mark_ignored();
     marker.mark_possible();
     marker.leaked_graph();
 }
@@ -550,12 +669,19 @@ void mark(const WorldStop& world, const ScratchVector<Range>& loader,
 void finish(const WorldStop& world, bool have_maps, const ScanOptions& options,
             ScanResult& out) noexcept
 {
-    for (const ScanBlock& b : out.blocks)
-        if (b.state == BlockState::Possible && b.gen <= options.generation) ++out.possible_blocks;
+    for (const ScanBlock& b : out.blocks) {
+        if (b.gen > options.generation) continue;
+        if (b.state == BlockState::Possible) ++out.possible_blocks;
+        if (b.state == BlockState::Ignored) {
+            ++out.ignored_blocks;
+            out.ignored_bytes += b.size;
+        }
+    }
     out.stats.threads_paused = static_cast<std::uint32_t>(world.count - world.not_paused);
     out.stats.threads_not_paused = static_cast<std::uint32_t>(world.not_paused);
     out.stats.unregistered_blocks = unregistered_blocks();
-    out.stats.complete = have_maps && world.complete() && out.stats.unregistered_blocks == 0;
+    out.stats.complete = have_maps && world.complete() && out.stats.unregistered_blocks == 0 &&
+                         out.stats.unreadable_heap_bytes == 0;
     // Survivors move up whenever every thread was paused (a block the scan could not see does
     // not make the ones it saw reachable or not).
     const bool promoting = options.update_generations && have_maps && world.complete();
@@ -584,6 +710,9 @@ bool run_scan(const ScanOptions& options, std::uintptr_t caller_sp, ScanResult& 
     self_data_ranges(own);
     ScratchVector<Range> loader;
     loader_data_ranges(loader);
+    thread_list();  // resolved now: dlsym must not run with the world stopped
+    static RootRegion regions[kMaxRootRegions];  // serialised by the caller, as `world`
+    const std::size_t region_count = copy_root_regions(regions, kMaxRootRegions);
 
     static WorldStop world;  // big: not on the stack; scans are serialised by the caller
     std::int64_t t0 = 0;
@@ -601,11 +730,17 @@ bool run_scan(const ScanOptions& options, std::uintptr_t caller_sp, ScanResult& 
         const std::uint64_t unmaps_before = unmap_sequence();
         have_maps = read_maps(maps);
         add_own_ranges(own);
+        // Safe reads for the registry's headers: the program may have protected one.
+        set_safe_reads(true);
         registered_blocks(registered);
-        split_heap_and_candidates(maps, registered, heap, candidates);
+        split_heap_and_candidates(maps, registered, heap, candidates,
+                                  out.stats.unreadable_heap_bytes);
+        // Blocks may run into protected pages: read the rest safely too.
+        set_safe_reads(!world.complete() || out.stats.unreadable_heap_bytes != 0);
         collect_blocks(heap, registered, out);
         build_roots(maps, own, candidates, world, caller_sp, unmaps_before, dead_tcbs, roots,
                     out.stats);
+        add_root_regions(maps, regions, region_count, roots);
         mark(world, loader, dead_tcbs, roots, options.generation, out);
         finish(world, have_maps, options, out);
     }

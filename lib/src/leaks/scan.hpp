@@ -19,7 +19,9 @@
 
 namespace memtrack::detail {
 
-enum class BlockState : std::uint8_t { Unvisited = 0, Reachable, Possible, Older };
+// Ignored: an ignored block (core/ignored.hpp) no root reaches, or a block reached only from
+// such blocks (LSan's rule: what only an ignored object reaches is not reported either).
+enum class BlockState : std::uint8_t { Unvisited = 0, Reachable, Possible, Older, Ignored };
 
 struct ScanBlock {
     std::uintptr_t user;
@@ -27,7 +29,8 @@ struct ScanBlock {
     std::uint32_t stack;
     std::uint8_t gen;  // before the scan
     BlockState state;
-    std::uint16_t pad;
+    bool ignored;  // the block's kIgnored flag
+    std::uint8_t pad;
     std::uint64_t seq;  // allocation sequence number, 0 if none was kept (block.hpp)
 };
 
@@ -44,6 +47,9 @@ struct ScanStats {
     // Big blocks the registry could not take (core/big_blocks.hpp): the scan cannot see them,
     // so what only they point at may show as leaked. Non-zero makes the scan incomplete.
     std::uint64_t unregistered_blocks = 0;
+    // Heap memory the program made unreadable (mprotect): the blocks in it, or whose header is
+    // in it, cannot be seen. Non-zero makes the scan incomplete (issue 14).
+    std::uint64_t unreadable_heap_bytes = 0;
     bool complete = true;  // false: some memory could not be scanned (see the report)
 };
 
@@ -55,6 +61,7 @@ struct ScanResult {
     ScratchVector<std::uint32_t> edge_offsets;
     ScratchVector<std::uint32_t> edge_targets;
     std::uint64_t possible_blocks = 0;
+    std::uint64_t ignored_blocks = 0, ignored_bytes = 0;  // examined blocks in state Ignored
     std::uint64_t gen_blocks[3] = {0, 0, 0};  // live blocks per generation after the scan
     std::uint64_t gen_bytes[3] = {0, 0, 0};
     ScanStats stats;

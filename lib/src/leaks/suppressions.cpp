@@ -3,6 +3,7 @@
 
 #include "config/config.hpp"
 #include "platform/log.hpp"
+#include "platform/program_symbol.hpp"
 #include "stack/resolved_stacks.hpp"
 
 #include <fmt/format.h>
@@ -77,10 +78,11 @@ std::vector<std::string> parse_suppressions(std::string_view text, std::vector<s
 
 namespace {
 
-// The suppression patterns: built in, then MEMTRACK_SUPPRESSIONS (read and complained about
-// once per process). Built in, as LeakSanitizer's: glibc's per-thread TLS blocks are held
-// through pointers into their middle (the DTV) and live as long as glibc caches the thread;
-// ld.so's _dl_find_object table holds its segments the same way.
+// The suppression patterns: built in, then the program's own __lsan_default_suppressions()
+// (LeakSanitizer's convention: a function returning suppression lines), then
+// MEMTRACK_SUPPRESSIONS (read and complained about once per process). Built in, as LeakSanitizer's:
+// glibc's per-thread TLS blocks are held through pointers into their middle (the DTV) and live as
+// long as glibc caches the thread; ld.so's _dl_find_object table holds its segments the same way.
 const std::vector<std::string>& suppression_patterns()
 {
     static std::vector<std::string>* patterns = nullptr;  // process lifetime; under callers' locks
@@ -88,6 +90,18 @@ const std::vector<std::string>& suppression_patterns()
     patterns =
         new std::vector<std::string>{"_dl_allocate_tls*", "*__tls_get_addr*",
                                      "_dl_update_slotinfo*", "_dlfo_*", "_dl_find_object_update*"};
+    using DefaultSuppressions = const char* (*)();
+    if (auto fn =
+            reinterpret_cast<DefaultSuppressions>(program_symbol("__lsan_default_suppressions"));
+        fn != nullptr) {
+        if (const char* text = fn(); text != nullptr) {
+            std::vector<std::string> errors;
+            for (std::string& p : parse_suppressions(text, errors))
+                patterns->push_back(std::move(p));
+            for (const std::string& e : errors)
+                log("__lsan_default_suppressions(): {}; line ignored", e);
+        }
+    }
     if (const char* path = config().suppressions; path[0] != '\0') {
         std::string text;
         const int fd = open(path, O_RDONLY | O_CLOEXEC);

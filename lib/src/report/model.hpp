@@ -64,6 +64,7 @@ struct ReportLeakTotals {
     std::uint64_t possible_bytes = 0, possible_blocks = 0;
     std::uint64_t suppressed_bytes = 0, suppressed_blocks = 0;
     std::uint64_t cycles = 0, cycle_blocks = 0;
+    std::uint64_t ignored_bytes = 0, ignored_blocks = 0;  // memtrack_ignore, disabled threads
 };
 
 struct ReportScan {
@@ -78,6 +79,7 @@ struct ReportScan {
     bool complete = true;
     // Live big blocks the registry could not take (core/big_blocks.hpp): invisible to the scan.
     std::uint64_t unregistered_big_blocks = 0;
+    std::uint64_t unreadable_heap_bytes = 0;  // heap the program made unreadable (mprotect)
 };
 
 struct ReportGc {

@@ -62,6 +62,8 @@ void leaks(JsonWriter& w, const ReportLeaks& l)
     w.key("suppressed_blocks").value(t.suppressed_blocks);
     w.key("cycles").value(t.cycles);
     w.key("cycle_blocks").value(t.cycle_blocks);
+    w.key("ignored_bytes").value(t.ignored_bytes);
+    w.key("ignored_blocks").value(t.ignored_blocks);
     w.end_object();
     w.end_object();
 
@@ -99,6 +101,7 @@ void leaks(JsonWriter& w, const ReportLeaks& l)
     w.key("dead_thread_stacks").value(s.dead_thread_stacks);
     w.key("unregistered_big_blocks").value(s.unregistered_big_blocks);
     w.key("complete").value(s.complete);
+    w.key("unreadable_heap_bytes").value(s.unreadable_heap_bytes);
     w.end_object();
 
     const ReportGc& g = l.gc;

@@ -76,7 +76,8 @@ public:
                  g.collections[0], g.collections[1], g.collections[2], g.total_pause_s * 1e3,
                  g.max_pause_s * 1e3, g.live_blocks[0], g.live_blocks[1], g.live_blocks[2]);
         const ReportScan& s = l.scan;
-        if (!s.complete && (s.threads_not_paused > 0 || s.unregistered_big_blocks == 0))
+        if (!s.complete && (s.threads_not_paused > 0 ||
+                            (s.unregistered_big_blocks == 0 && s.unreadable_heap_bytes == 0)))
             line("  scan    incomplete: {} thread{} could not be paused; their stacks were scanned "
                  "whole",
                  s.threads_not_paused, s.threads_not_paused == 1 ? "" : "s");
@@ -84,6 +85,10 @@ public:
             line("  scan    incomplete: {} big block{} could not be registered (no memory for the "
                  "registry) and went unscanned; blocks only they point at may show as leaked",
                  s.unregistered_big_blocks, s.unregistered_big_blocks == 1 ? "" : "s");
+        if (s.unreadable_heap_bytes > 0)
+            line("  scan    incomplete: {} of heap the program made unreadable (mprotect); blocks "
+                 "there, or with their header there, were not seen",
+                 bytes(s.unreadable_heap_bytes));
     }
 
 private:

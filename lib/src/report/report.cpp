@@ -17,6 +17,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <set>
 #include <string>
@@ -58,7 +59,7 @@ void gather_leaks(const LeakReport& rep, ReportLeaks& out)
     const LeakTotals& t = rep.totals;
     out.totals = {t.direct_bytes,   t.direct_blocks,   t.indirect_bytes,   t.indirect_blocks,
                   t.possible_bytes, t.possible_blocks, t.suppressed_bytes, t.suppressed_blocks,
-                  t.cycles,         t.cycle_blocks};
+                  t.cycles,         t.cycle_blocks,    t.ignored_bytes,    t.ignored_blocks};
     for (const CycleReport& c : rep.cycles) {
         ReportCycle rc{c.blocks, c.bytes, c.count, c.pure, c.reached_from_direct, {}};
         for (const CycleMember& m : c.members) {
@@ -77,7 +78,8 @@ void gather_leaks(const LeakReport& rep, ReportLeaks& out)
                 s.threads_not_paused,
                 s.dead_stacks,
                 s.complete,
-                s.unregistered_blocks};
+                s.unregistered_blocks,
+                s.unreadable_heap_bytes};
     const GcCounters& g = rep.gc;
     ReportGc& rg = out.gc;
     for (int i = 0; i < 3; ++i) {
@@ -98,17 +100,39 @@ void gather_leaks(const LeakReport& rep, ReportLeaks& out)
     }
 }
 
-ReportModel gather(ReportReason reason, int exit_status, std::uintptr_t program_sp)
+// The leak sections of the check that asked for no more checks (__lsan_do_leak_check); the
+// exit report shows them. Process lifetime; written once, under the Guard.
+constinit ReportLeaks* g_final_leaks = nullptr;
+constinit std::atomic<bool> g_final_done{false};
+
+// Scans (unless the final check ran already) and fills the model's leak sections.
+void gather_leak_sections(ReportReason reason, const LeakCheckRequest& request,
+                          std::uintptr_t program_sp, ReportModel& d)
+{
+    if (reason == ReportReason::Exit && g_final_done.load()) {
+        if (g_final_leaks != nullptr) {
+            d.leak_checked = true;
+            d.leaks = *g_final_leaks;
+        }
+        return;
+    }
+    if (!request.run) return;
+    LeakReport leaks;
+    if (collect(2, program_sp, &leaks, false, request.new_only) < 0 || !leaks.ran) return;
+    finalize_leaks(leaks);
+    d.leak_checked = true;
+    gather_leaks(leaks, d.leaks);
+    if (request.totals != nullptr) *request.totals = leaks.totals;
+    if (request.final && !g_final_done.exchange(true)) g_final_leaks = new ReportLeaks(d.leaks);
+}
+
+ReportModel gather(ReportReason reason, int exit_status, std::uintptr_t program_sp,
+                   const LeakCheckRequest& request)
 {
     const Config& cfg = config();
     ReportModel d;
     // The scan first: it sees the heap as the program left it, before the report allocates.
-    LeakReport leaks;
-    if (cfg.leak_check && collect(2, program_sp, &leaks, false) >= 0 && leaks.ran) {
-        finalize_leaks(leaks);
-        d.leak_checked = true;
-        gather_leaks(leaks, d.leaks);
-    }
+    gather_leak_sections(reason, request, program_sp, d);
     d.memtrack_version = MEMTRACK_VERSION_STRING;
     d.at_exit = reason == ReportReason::Exit;
     d.exit_status = exit_status;
@@ -162,11 +186,39 @@ GateVerdict last_gate_verdict() noexcept
 int write_report(ReportReason reason, const char* path, int exit_status,
                  std::uintptr_t program_sp) noexcept
 {
+    LeakCheckRequest request;
+    request.run = config().leak_check;
+    return write_report(reason, path, exit_status, program_sp, request);
+}
+
+bool check_leaks(const LeakCheckRequest& request, std::uintptr_t program_sp) noexcept
+{
+    if (request.write) {
+        LeakTotals totals;
+        LeakCheckRequest r = request;
+        r.totals = &totals;
+        write_report(ReportReason::Api, nullptr, -1, program_sp, r);
+        if (request.totals != nullptr) *request.totals = totals;
+        return true;
+    }
+    Guard guard;
+    try {
+        ReportModel d;
+        gather_leak_sections(ReportReason::Api, request, program_sp, d);
+        return d.leak_checked;
+    } catch (...) {
+        return false;
+    }
+}
+
+int write_report(ReportReason reason, const char* path, int exit_status, std::uintptr_t program_sp,
+                 const LeakCheckRequest& request) noexcept
+{
     Guard guard;
     const Config& cfg = config();
-    if (!cfg.report_text && !cfg.report_json && !cfg.gates()) return 0;
+    if (!cfg.report_text && !cfg.report_json && !cfg.gates() && request.totals == nullptr) return 0;
     try {
-        ReportModel d = gather(reason, exit_status, program_sp);
+        ReportModel d = gather(reason, exit_status, program_sp, request);
         if (reason == ReportReason::Exit) {
             g_gate = evaluate_gates(cfg, d);
             if (g_gate.failed) {

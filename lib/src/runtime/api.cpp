@@ -3,9 +3,12 @@
 #include <memtrack/memtrack.h>
 
 #include "core/counters.hpp"
+#include "core/ignored.hpp"
 #include "leaks/collector.hpp"
+#include "leaks/root_regions.hpp"
 #include "report/report.hpp"
 #include "runtime/lifecycle.hpp"
+#include "runtime/lsan.hpp"
 
 #include <dlfcn.h>
 
@@ -122,6 +125,45 @@ MEMTRACK_API int memtrack_gc_get_stats(memtrack_gc_stats* out)
     full.max_pause_s = static_cast<double>(c.max_pause_ns) / 1e9;
     std::memcpy(out, &full, std::min<std::size_t>(out->size, sizeof full));
     return 0;
+}
+
+MEMTRACK_API int memtrack_ignore(const void* p)
+{
+    switch (ignore_block(p)) {
+    case IgnoreResult::Ignored:
+        return 0;
+    case IgnoreResult::AlreadyIgnored:
+        return 1;
+    case IgnoreResult::NotABlock:
+        break;
+    }
+    return -1;
+}
+
+MEMTRACK_API void memtrack_disable_begin(void)
+{
+    disable_begin();
+}
+
+MEMTRACK_API int memtrack_disable_end(void)
+{
+    return disable_end() ? 0 : -1;
+}
+
+MEMTRACK_API int memtrack_add_root_region(const void* p, size_t size)
+{
+    return add_root_region(p, size) ? 0 : -1;
+}
+
+MEMTRACK_API int memtrack_remove_root_region(const void* p, size_t size)
+{
+    return remove_root_region(p, size) ? 0 : -1;
+}
+
+MEMTRACK_API int memtrack_check_leaks(unsigned flags, memtrack_leak_totals* out)
+{
+    MEMTRACK_PROGRAM_SP(program_sp);
+    return check_leaks_from(flags, out, program_sp);
 }
 
 MEMTRACK_API const char* memtrack_version(void)

@@ -8,9 +8,11 @@
 #include "core/counters.hpp"
 #include "core/sampler.hpp"
 #include "leaks/collector.hpp"
+#include "leaks/root_regions.hpp"
 #include "platform/process.hpp"
 #include "platform/tasks.hpp"
 #include "report/report.hpp"
+#include "runtime/lsan.hpp"
 #include "stack/unwind.hpp"
 
 #include "platform/log.hpp"
@@ -50,12 +52,21 @@ void apply_gates() noexcept
 // the heap as the process left it.
 void report_at_exit(int status, void*) noexcept
 {
-    // The leak scan's view of this thread: its frames from here up (exit's, and the program's
-    // if it called exit). Not its registers: at exit they hold whatever the program's last
-    // calls left (memset returns its pointer in rax), which would hide leaks.
-    const auto program_sp = reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0));
+    // The leak scan's view of this thread: the frames of whoever called exit(), from the stack
+    // pointer of that call up (issue 14, as current LSan does): glibc's exit path below it is
+    // dead stack, whose unwritten slots keep stale copies of the program's pointers (main's
+    // frames and its callees' lay there) and hid leaks. Not its registers: at exit they hold
+    // whatever the program's last calls left (memset returns its pointer in rax), which would
+    // hide leaks. Without a frame of exit() (an on_exit handler run otherwise), from here up.
+    const auto here = reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0));
     Phase expected = Phase::Active;
     if (!g_phase.compare_exchange_strong(expected, Phase::Stopping)) return;
+    std::uintptr_t program_sp = 0;
+    {
+        Guard guard;  // libunwind may allocate
+        program_sp = stack_pointer_at_call_of("exit");
+    }
+    if (program_sp <= here) program_sp = here;
     stop_sampler();
     // exit() flushes stdio only after every exit handler: flush stdout now, so that a
     // program's buffered output (to a pipe or file) comes before the summary. Unlocked, as
@@ -63,7 +74,11 @@ void report_at_exit(int status, void*) noexcept
     // in a write), and taking it would hang the exit. A stdout the program closed already
     // (coreutils' close_stdout) is glibc's static stream with no buffer: a no-op.
     fflush_unlocked(stdout);
-    write_report(ReportReason::Exit, nullptr, status & 0xff, program_sp);
+    // LSan's rules: no check at exit after __lsan_do_leak_check (the report shows that one's
+    // leaks) or when the program's __lsan_is_turned_off() says so.
+    LeakCheckRequest request;
+    request.run = config().leak_check && !lsan_final_check_done() && !lsan_turned_off();
+    write_report(ReportReason::Exit, nullptr, status & 0xff, program_sp, request);
     g_phase.store(Phase::Stopped);
     apply_gates();
 }
@@ -71,6 +86,7 @@ void report_at_exit(int status, void*) noexcept
 void prepare_fork() noexcept
 {
     collector_prepare_fork();
+    root_regions_prepare_fork();
     big_blocks_prepare_fork();
     counters_prepare_fork();
     sampler_prepare_fork();
@@ -81,6 +97,7 @@ void parent_after_fork() noexcept
     sampler_parent_after_fork();
     counters_parent_after_fork();
     big_blocks_after_fork();
+    root_regions_after_fork();
     collector_after_fork();
 }
 
@@ -89,6 +106,7 @@ void child_after_fork() noexcept
 {
     counters_child_after_fork();
     big_blocks_after_fork();
+    root_regions_after_fork();
     collector_after_fork();
     sampler_child_after_fork();
     add_timeline_point(0, current_bytes());
@@ -119,6 +137,7 @@ void start() noexcept
     const std::int64_t age = process_age_ns();
     reset_clock(age > 0 ? age : 0);
     load_config();
+    lsan_start();  // the program's __lsan_default_options(), read before anything uses config
     // Stacks are captured on the slow allocation path: with them on, every allocation takes it.
     set_unwind_check(config().unwind_check);
     set_stack_depth(config().stack_depth);

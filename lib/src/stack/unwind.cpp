@@ -5,6 +5,8 @@
 #include "stack/modules.hpp"
 
 #include <cstddef>
+#include <cstring>
+#include <dlfcn.h>
 
 namespace memtrack::detail {
 
@@ -50,11 +52,42 @@ void set_stack_depth(int depth) noexcept
         // (fast_unwind.cpp) calls libunwind only for stacks it cannot step; issue 13 counts the
         // cost in docs/benchmarks-notes.md.
         unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
+        // Issue 14: libunwind creates a pthread key on its first backtrace. Left to the first
+        // allocation hook, that key can come after 32 keys of the program's, and glibc then
+        // allocates the thread's second-level TSD array inside the guard: untracked, never
+        // scanned, so the values the program keeps under its keys above 32 looked leaked.
+        // Created here, at start-up, it is one of the first keys.
+        void* raw[2];
+        unw_backtrace(raw, 2);
         s_ready = true;
     }
     g_depth = depth > 0 && s_ready ? (depth > kMaxDepth ? kMaxDepth : depth) : 0;
     if (g_depth > 0) unwind_setup(g_depth);
     g_unwind_frames = g_depth > 0 ? g_depth + kOwnFrames : 0;
+}
+
+std::uintptr_t stack_pointer_at_call_of(const char* function) noexcept
+{
+    unw_context_t context;
+    unw_cursor_t cursor;
+    if (unw_getcontext(&context) != 0 || unw_init_local(&cursor, &context) != 0) return 0;
+    bool inside = false;  // the frame just stepped from is in `function`
+    for (int frame = 0; frame < 256; ++frame) {
+        if (frame > 0) {
+            unw_word_t sp = 0;
+            if (unw_get_reg(&cursor, UNW_REG_SP, &sp) != 0) return 0;
+            if (inside) return sp;  // the caller's frame starts where the call pushed from
+        }
+        unw_word_t ip = 0;
+        if (unw_get_reg(&cursor, UNW_REG_IP, &ip) != 0 || ip == 0) return 0;
+        // A return address may be just past a noreturn call at the end of the function.
+        Dl_info info{};
+        const auto at = reinterpret_cast<void*>(frame > 0 ? ip - 1 : ip);
+        inside = dladdr(at, &info) != 0 && info.dli_sname != nullptr &&
+                 std::strcmp(info.dli_sname, function) == 0;
+        if (unw_step(&cursor) <= 0) return 0;
+    }
+    return 0;
 }
 
 int stack_depth() noexcept

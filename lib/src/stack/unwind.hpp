@@ -16,8 +16,9 @@
 
 namespace memtrack::detail {
 
-// Sets the capture depth (0 = stacks off; above kMaxDepth = kMaxDepth) and reserves the depot.
-// Start-up only, before any capture. If the depot cannot be mapped, stacks stay off.
+// Sets the capture depth (0 = stacks off; above kMaxDepth = kMaxDepth), reserves the depot and
+// makes libunwind create its pthread key. Start-up only (inside the guard), before any capture.
+// If the depot cannot be mapped, stacks stay off.
 void set_stack_depth(int depth) noexcept;
 // Frames recorded per stack; 0 = stacks off. Any thread.
 int stack_depth() noexcept;
@@ -58,6 +59,12 @@ struct UnwindCheck {
     std::uint64_t differences = 0;  // of those, stacks unlike unw_backtrace's
 };
 UnwindCheck unwind_check() noexcept;
+
+// The stack pointer of the innermost call of `function` (an exported symbol, e.g. "exit") on
+// the calling thread's stack: its caller's stack pointer at the call, i.e. the lowest address
+// of the frames that called it. 0 when no frame is in `function`. Cold (walks the stack with
+// libunwind, dladdr per frame); the caller holds the Guard.
+std::uintptr_t stack_pointer_at_call_of(const char* function) noexcept;
 
 // Captures the caller's stack (memtrack's own frames dropped) and returns its depot id, 0 if
 // stacks are off or the depot is full. Inlined: one load and a call when stacks are on.
