@@ -3,6 +3,7 @@
 #include "core/block.hpp"
 
 #include "core/big_blocks.hpp"
+#include "core/sites.hpp"
 #include "platform/log.hpp"
 #include "stack/unwind.hpp"
 
@@ -83,13 +84,19 @@ void release_and_fold(void* base) noexcept
 
 namespace {
 
-// Flags for a new block of `size`: tracked unless this thread is inside memtrack, big from
-// kFoldBytes on (its free folds at once).
+// Flags for a new block of `size`: tracked unless this thread is inside memtrack (then sited
+// while sites are on), big from kFoldBytes on (its free folds at once).
 std::uint64_t flags_for(std::size_t size) noexcept
 {
-    std::uint64_t flags = in_guard() ? kUntracked : 0;
+    std::uint64_t flags = in_guard() ? kUntracked : (g_sites_on ? kSited : 0);
     if (static_cast<std::int64_t>(size) >= kFoldBytes) flags |= kBig;
     return flags;
+}
+
+// The site of a block's header (its stack id; 0 = no stack).
+std::uint32_t site_of(const void* user) noexcept
+{
+    return header_of(const_cast<void*>(user))->aux & kStackIdMask;
 }
 
 // The allocation stack of a new tracked block (0 when stacks are off).
@@ -142,6 +149,7 @@ void* finish_block(void* header_base, std::size_t size, std::uint64_t extra_flag
     const std::uint64_t flags = flags_for(size) | extra_flags;
     void* user = write_block(header_base, size, flags);
     if (!(flags & kUntracked)) note_alloc_any(size);
+    if (flags & kSited) site_alloc(site_of(user), size, user);
     return user;
 }
 
@@ -165,7 +173,10 @@ void release_slow(void* p) noexcept
     const std::uint64_t sf = h->size_flags;
     h->check = 0;
     if (registered(sf)) big_block_remove(reinterpret_cast<std::uintptr_t>(h));
-    if (!(sf & kUntracked)) note_free_any(size_of(sf));
+    if (!(sf & kUntracked)) {
+        if (sf & kSited) site_free(h->aux & kStackIdMask, size_of(sf), p);
+        note_free_any(size_of(sf));
+    }
     mi_free(base_of(p, sf));
 }
 
@@ -238,6 +249,7 @@ void* reallocate(void* p, std::size_t size) noexcept
     }
     const std::uint64_t sf = h->size_flags;
     const std::size_t old_size = size_of(sf);
+    const std::uint32_t old_site = h->aux & kStackIdMask;
     if (sf & (kAligned | kOffset)) {
         // glibc's realloc keeps only the default alignment too.
         void* fresh = alloc(size);
@@ -259,12 +271,16 @@ void* reallocate(void* p, std::size_t size) noexcept
     if (registered(sf)) big_block_remove(reinterpret_cast<std::uintptr_t>(base));
     void* user = static_cast<char*>(new_base) + kHeaderSize;
     std::uint64_t new_flags = sf & kUntracked;
+    if (!(sf & kUntracked) && g_sites_on) new_flags |= kSited;
     if (static_cast<std::int64_t>(size) >= kFoldBytes) new_flags |= kBig;
     write_block(new_base, size, new_flags);
     if (!(sf & kUntracked)) {
         // As tracemalloc: the old block leaves, then the new one arrives (no transient sum).
+        // The block moves to the realloc call's site, as heaptrack counts it.
+        if (sf & kSited) site_free(old_site, old_size, p);
         note_free_any(old_size);
         note_alloc_any(size);
+        if (new_flags & kSited) site_alloc(site_of(user), size, user);
     }
     return user;
 }

@@ -23,6 +23,8 @@
 
 namespace memtrack::detail {
 
+struct SiteShard;  // core/sites.hpp
+
 // Fold threshold: the multi-threaded error bound per thread, and the size from which a block
 // is accounted at once. Documented in docs/report-format.md; tested in tests/unit.
 inline constexpr std::int64_t kFoldBytes = std::int64_t{1} << 20;
@@ -50,7 +52,17 @@ struct ThreadState {
     ThreadState* next = nullptr;
     std::uint64_t seq_next = 0;  // allocation numbers this thread holds: [seq_next, seq_end)
     std::uint64_t seq_end = 0;
+    SiteShard* sites = nullptr;     // this thread's site deltas (core/sites.hpp); full mode
+    std::uintptr_t last_alloc = 0;  // last sited allocation, hidden (sites.hpp: temporary)
 };
+
+// The folded process total of live requested bytes (threads' batches not included). Written
+// by folds; read racily by the sited free path (core/sites.hpp) and snapshots.
+inline constinit std::atomic<std::int64_t> g_folded_current{0};
+inline std::int64_t folded_current_bytes() noexcept
+{
+    return g_folded_current.load(std::memory_order_relaxed);
+}
 
 template <class T> inline T read_racy(const T& field) noexcept
 {

@@ -5,6 +5,7 @@
 #include "config/config.hpp"
 #include "core/counters.hpp"
 #include "core/sampler.hpp"
+#include "core/sites.hpp"
 #include "leaks/collector.hpp"
 #include "leaks/suppressions.hpp"
 #include "platform/log.hpp"
@@ -17,6 +18,8 @@
 
 #include <algorithm>
 #include <cstring>
+#include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <unistd.h>
@@ -43,9 +46,81 @@ ReportLeakGroup group_of(const LeakGroup& g, StackTable& stacks, std::set<std::u
     return {g.bytes, g.blocks, g.stack, g.first_seq, g.last_seq, stacks.get(g.stack).type};
 }
 
+// The frames of every stack in `used` into the model's stacks.
+void gather_stacks(StackTable& stacks, const std::set<std::uint32_t>& used,
+                   std::map<std::uint32_t, std::vector<ReportFrame>>& out)
+{
+    for (const std::uint32_t id : used) {
+        if (out.contains(id)) continue;
+        std::vector<ReportFrame>& frames = out[id];
+        for (const SymbolFrame& f : stacks.get(id).frames)
+            frames.push_back(
+                {f.pc, f.function, f.file, f.line, f.module, f.module_offset, f.inlined});
+    }
+}
+
+// Sites listed in the report; the rest fold into one entry with stack 0 (issue 10).
+constexpr std::size_t kMaxListedSites = 10000;
+
+// The site profile: every site with a count, largest share of the peak first, and the stacks
+// they name.
+void gather_sites(ReportModel& d, StackTable& stacks)
+{
+    SiteTableInfo info;
+    std::vector<SiteRecord> records(copy_sites(nullptr, 0, &info) + 256);
+    records.resize(std::min(records.size(), copy_sites(records.data(), records.size(), &info)));
+    d.sites_recorded = true;
+    std::vector<ReportSite>& sites = d.sites;
+    sites.reserve(records.size());
+    for (const SiteRecord& r : records) {
+        sites.push_back({r.stack, r.allocations, r.bytes_allocated, r.frees, r.peak_bytes,
+                         r.peak_blocks, r.live_bytes, r.live_blocks, r.temporary, r.largest_bytes});
+        d.heap.peak_attributed_bytes += r.peak_bytes;
+    }
+    std::sort(sites.begin(), sites.end(), [](const ReportSite& a, const ReportSite& b) {
+        if (a.peak_bytes != b.peak_bytes) return a.peak_bytes > b.peak_bytes;
+        if (a.exit_bytes != b.exit_bytes) return a.exit_bytes > b.exit_bytes;
+        if (a.bytes_allocated != b.bytes_allocated) return a.bytes_allocated > b.bytes_allocated;
+        return a.stack < b.stack;
+    });
+    if (sites.size() > kMaxListedSites) {
+        // Stack 0's own entry and every site past the first kMaxListedSites - 1 others fold
+        // into one entry with stack 0, so that every total over the list stays exact.
+        ReportSite rest;
+        std::vector<ReportSite> kept;
+        kept.reserve(kMaxListedSites);
+        for (const ReportSite& x : sites) {
+            if (x.stack != 0 && kept.size() + 1 < kMaxListedSites) {
+                kept.push_back(x);
+                continue;
+            }
+            rest.allocations += x.allocations;
+            rest.bytes_allocated += x.bytes_allocated;
+            rest.frees += x.frees;
+            rest.peak_bytes += x.peak_bytes;
+            rest.peak_blocks += x.peak_blocks;
+            rest.exit_bytes += x.exit_bytes;
+            rest.exit_blocks += x.exit_blocks;
+            rest.temporary += x.temporary;
+            rest.largest_bytes = std::max(rest.largest_bytes, x.largest_bytes);
+        }
+        kept.push_back(rest);
+        std::stable_sort(kept.begin(), kept.end(), [](const ReportSite& x, const ReportSite& y) {
+            return x.peak_bytes > y.peak_bytes;
+        });
+        sites = std::move(kept);
+    }
+    d.site_table = {info.sites, sites.size(), info.entry_bytes, info.table_bytes, info.shard_bytes};
+    std::set<std::uint32_t> used;
+    for (const ReportSite& s : sites)
+        if (s.stack != 0) used.insert(s.stack);
+    gather_stacks(stacks, used, d.stacks);
+}
+
 // The leak sections of the model: groups and cycles with their types, and the frames of every
 // stack they name.
-void gather_leaks(const LeakReport& rep, ReportLeaks& out)
+void gather_leaks(const LeakReport& rep, ReportLeaks& out,
+                  std::map<std::uint32_t, std::vector<ReportFrame>>& stack_frames)
 {
     StackTable& stacks = *rep.stacks;
     std::set<std::uint32_t> used;
@@ -88,12 +163,7 @@ void gather_leaks(const LeakReport& rep, ReportLeaks& out)
     }
     rg.total_pause_s = written_seconds(g.total_pause_ns);
     rg.max_pause_s = written_seconds(g.max_pause_ns);
-    for (const std::uint32_t id : used) {
-        std::vector<ReportFrame>& frames = out.stacks[id];
-        for (const SymbolFrame& f : stacks.get(id).frames)
-            frames.push_back(
-                {f.pc, f.function, f.file, f.line, f.module, f.module_offset, f.inlined});
-    }
+    gather_stacks(stacks, used, stack_frames);
 }
 
 ReportModel gather(ReportReason reason, int exit_status, std::uintptr_t program_sp)
@@ -105,7 +175,7 @@ ReportModel gather(ReportReason reason, int exit_status, std::uintptr_t program_
     if (cfg.leak_check && collect(2, program_sp, &leaks, false) >= 0 && leaks.ran) {
         finalize_leaks(leaks);
         d.leak_checked = true;
-        gather_leaks(leaks, d.leaks);
+        gather_leaks(leaks, d.leaks, d.stacks);
     }
     d.memtrack_version = MEMTRACK_VERSION_STRING;
     d.at_exit = reason == ReportReason::Exit;
@@ -128,9 +198,21 @@ ReportModel gather(ReportReason reason, int exit_status, std::uintptr_t program_
     d.process = {as_written(wall, 6), as_written(times.user_s, 6), as_written(times.sys_s, 6),
                  as_written(wall > 0 ? (times.user_s + times.sys_s) / wall : 0.0, 4),
                  times.max_rss_bytes};
-    d.heap = {h.current_bytes, h.lifetime_peak_bytes, written_seconds(h.lifetime_peak_time_ns),
-              h.current_bytes, h.live_blocks,         h.allocations,
-              h.frees,         h.bytes_allocated,     h.foreign_frees};
+    d.heap = {h.current_bytes,
+              h.lifetime_peak_bytes,
+              written_seconds(h.lifetime_peak_time_ns),
+              h.current_bytes,
+              h.live_blocks,
+              h.allocations,
+              h.frees,
+              h.bytes_allocated,
+              h.foreign_frees,
+              0};
+    if (g_sites_on) {
+        std::shared_ptr<StackTable> stacks = leaks.stacks;
+        if (stacks == nullptr) stacks = std::make_shared<StackTable>();
+        gather_sites(d, *stacks);
+    }
     d.config = {seconds(cfg.interval_ns), cfg.stack_depth, cfg.leak_check, cfg.output};
     std::vector<TimelinePoint> timeline(timeline_size() + 8);
     timeline.resize(copy_timeline(timeline.data(), timeline.size()));
