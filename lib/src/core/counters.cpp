@@ -155,20 +155,6 @@ void note_high(ThreadState& ts, std::int64_t pending) noexcept
     if (pending >= ts.fold_hi) fold_slow(ts);
 }
 
-void note_alloc_any(std::size_t size) noexcept
-{
-    ThreadState& ts = t_state;
-    note_alloc(ts, size);
-    if (static_cast<std::int64_t>(size) >= kFoldBytes) fold_slow(ts);
-}
-
-void note_free_any(std::size_t size) noexcept
-{
-    ThreadState& ts = t_state;
-    note_free(ts, size);
-    if (static_cast<std::int64_t>(size) >= kFoldBytes) fold_slow(ts);
-}
-
 void note_foreign_free() noexcept
 {
     g_totals.foreign_frees.fetch_add(1, std::memory_order_relaxed);

@@ -107,9 +107,23 @@ inline void note_free(ThreadState& ts, std::size_t size) noexcept
         fold_slow(ts);
 }
 
-// Any size; a block of kFoldBytes or more is folded into the totals at once. Cold callers.
-void note_alloc_any(std::size_t size) noexcept;
-void note_free_any(std::size_t size) noexcept;
+// Any size; a block of kFoldBytes or more is folded into the totals at once. The slow paths'
+// callers (every allocation in full mode): inline, one more compare than note_alloc/note_free.
+inline void note_alloc_any(std::size_t size) noexcept
+{
+    ThreadState& ts = t_state;
+    note_alloc(ts, size);
+    if (static_cast<std::int64_t>(size) >= kFoldBytes) [[unlikely]]
+        fold_slow(ts);
+}
+
+inline void note_free_any(std::size_t size) noexcept
+{
+    ThreadState& ts = t_state;
+    note_free(ts, size);
+    if (static_cast<std::int64_t>(size) >= kFoldBytes) [[unlikely]]
+        fold_slow(ts);
+}
 
 // Counts a free or realloc of a pointer memtrack never allocated. Cold.
 void note_foreign_free() noexcept;
