@@ -6,6 +6,8 @@
 //   threads  4 threads: two share one site, two have their own
 //   fork     the parent allocates one site, the child another (each writes its report)
 //   temp     a known pattern of temporary allocations
+#include <memtrack/memtrack.h>
+
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -150,6 +152,26 @@ int reset()
         p = tp_site_phase2(10009);
     for (void* p : b)
         std::free(p);
+    // The C API through dlsym: the sites of this phase's peak, the largest share first, and
+    // the location of the first.
+    using Sites = std::size_t (*)(memtrack_site*, std::size_t);
+    using Where = int (*)(std::uint32_t, char*, std::size_t);
+    auto peak_sites = reinterpret_cast<Sites>(dlsym(RTLD_DEFAULT, "memtrack_peak_sites"));
+    auto where = reinterpret_cast<Where>(dlsym(RTLD_DEFAULT, "memtrack_stack_location"));
+    if (peak_sites == nullptr || where == nullptr) return 3;
+    memtrack_site s[4];
+    for (memtrack_site& x : s)
+        x = memtrack_site_init();
+    const std::size_t n = peak_sites(s, 4);
+    // The largest share with a stack (the start-up heap, libstdc++'s pool, has none).
+    std::size_t k = 0;
+    while (k + 1 < std::min<std::size_t>(n, 4) && s[k].stack == 0)
+        ++k;
+    char text[512] = "";
+    if (n > 0) where(s[k].stack, text, sizeof text);
+    std::printf("sites=%zu first=%lld blocks=%lld version=%u at=%s\n", n,
+                static_cast<long long>(s[k].peak_bytes), static_cast<long long>(s[k].peak_blocks),
+                s[k].version, text);
     return 0;
 }
 

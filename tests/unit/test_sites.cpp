@@ -245,6 +245,13 @@ TEST_CASE("sites: reset_peak attributes the peak since the reset", "[sites]")
     CHECK(m.at(ib).peak_bytes == 7000);
     CHECK(m.at(ib).peak_blocks == 2);
     CHECK(md::snapshot().peak_bytes == 7000);
+    // The lifetime peak's shares were kept at the reset.
+    std::vector<md::SiteRecord> v(md::copy_sites(nullptr, 0, nullptr, true) + 16);
+    v.resize(std::min(v.size(), md::copy_sites(v.data(), v.size(), nullptr, true)));
+    for (const md::SiteRecord& r : v) {
+        if (r.stack == ia) CHECK(r.peak_bytes == 50000);
+        if (r.stack == ib) CHECK(r.peak_bytes == 0);
+    }
 }
 
 TEST_CASE("sites: temporary allocations follow heaptrack's rule", "[sites]")

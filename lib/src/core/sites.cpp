@@ -61,6 +61,17 @@ constinit std::uint32_t g_chunk_count = 0;    // chunks mapped
 constinit std::uint32_t g_max_id = 0;         // highest id with an entry
 constinit std::uint32_t g_epoch = 1;          // entries start with tag 0: "use live"
 
+// The lifetime peak's shares, kept when memtrack_reset_peak() starts a new attribution while
+// the peak before it is the highest so far (so the report can still say what held
+// heap.peak_bytes). Indexed by id; g_life_level is the level they add up to, -1 = none kept.
+struct Share {
+    std::int64_t bytes;
+    std::int64_t blocks;
+};
+constinit Share* g_life = nullptr;
+constinit std::size_t g_life_cap = 0;  // entries mapped
+constinit std::int64_t g_life_level = -1;
+
 // The entry of `id`, mapping its chunk on first use; nullptr if the memory could not be had
 // (the site's counts are then lost: the table is short, not wrong elsewhere). Site lock.
 SiteEntry* entry_locked(std::uint32_t id) noexcept
@@ -134,6 +145,37 @@ void record_peak_locked(std::int64_t level, bool always) noexcept
     if (!always && level <= g_site_peak_level.load(std::memory_order_relaxed)) return;
     new_epoch_locked();
     g_site_peak_level.store(level, std::memory_order_relaxed);
+}
+
+// An entry's share of the recorded peak. Site lock.
+Share share_of(const SiteEntry& e) noexcept
+{
+    if (e.tag == g_epoch) return {e.peak_bytes, e.peak_blocks};
+    return {e.live_bytes, e.live_blocks};
+}
+
+// Keeps the shares of the recorded peak as the lifetime peak's, if it is the highest so far.
+// O(sites); once per memtrack_reset_peak(). Site lock.
+void keep_lifetime_locked() noexcept
+{
+    const std::int64_t level = g_site_peak_level.load(std::memory_order_relaxed);
+    if (level <= g_life_level) return;
+    const std::size_t need = std::size_t{g_max_id} + 1;
+    if (need > g_life_cap) {
+        const std::size_t cap = (need + kChunkEntries - 1) / kChunkEntries * kChunkEntries;
+        auto* fresh = static_cast<Share*>(own_map(cap * sizeof(Share)));
+        if (fresh == nullptr) return;  // the report then attributes the peak since the reset
+        if (g_life != nullptr) own_unmap(g_life, g_life_cap * sizeof(Share));
+        g_life = fresh;
+        g_life_cap = cap;
+    }
+    for (std::uint32_t id = 0; id <= g_max_id; ++id) {
+        const SiteEntry* chunk = g_chunks[id >> kChunkBits];
+        g_life[id] = chunk == nullptr ? Share{0, 0} : share_of(chunk[id & (kChunkEntries - 1)]);
+    }
+    for (std::size_t id = need; id < g_life_cap; ++id)
+        g_life[id] = Share{0, 0};
+    g_life_level = level;
 }
 
 class Locked {
@@ -228,15 +270,19 @@ void sites_reset_peak() noexcept
     ThreadState& ts = t_state;
     Locked lock;
     if (ts.sites != nullptr) fold_shard_locked(*ts.sites);
+    record_peak_locked(level_of(ts), false);  // the heap may not have fallen from a new high
+    keep_lifetime_locked();
     record_peak_locked(level_of(ts), true);
 }
 
-std::size_t copy_sites(SiteRecord* out, std::size_t max, SiteTableInfo* info) noexcept
+std::size_t copy_sites(SiteRecord* out, std::size_t max, SiteTableInfo* info,
+                       bool lifetime) noexcept
 {
     ThreadState& ts = t_state;
     Locked lock;
     if (ts.sites != nullptr) fold_shard_locked(*ts.sites);
     record_peak_locked(level_of(ts), false);
+    const bool kept = lifetime && g_life_level > g_site_peak_level.load(std::memory_order_relaxed);
     std::size_t n = 0;
     for (std::uint32_t id = 0; id <= g_max_id; ++id) {
         SiteEntry* chunk = g_chunks[id >> kChunkBits];
@@ -255,6 +301,11 @@ std::size_t copy_sites(SiteRecord* out, std::size_t max, SiteTableInfo* info) no
         r.live_blocks = e.live_blocks;
         r.peak_bytes = at_peak ? e.peak_bytes : e.live_bytes;
         r.peak_blocks = at_peak ? e.peak_blocks : e.live_blocks;
+        if (kept) {
+            const Share k = id < g_life_cap ? g_life[id] : Share{0, 0};
+            r.peak_bytes = k.bytes;
+            r.peak_blocks = k.blocks;
+        }
         r.temporary = e.temporary;
         r.largest_bytes = largest_of(e);
         if (r.allocations == 0 && r.frees == 0 && r.live_bytes == 0 && r.live_blocks == 0 &&
@@ -268,7 +319,7 @@ std::size_t copy_sites(SiteRecord* out, std::size_t max, SiteTableInfo* info) no
         info->table_bytes = std::uint64_t{g_chunk_count} * kChunkEntries * sizeof(SiteEntry);
         info->entry_bytes = sizeof(SiteEntry);
         info->shard_bytes = sizeof(SiteShard);
-        info->peak_level = g_site_peak_level.load(std::memory_order_relaxed);
+        info->peak_level = kept ? g_life_level : g_site_peak_level.load(std::memory_order_relaxed);
     }
     return n;
 }
@@ -302,6 +353,7 @@ void sites_child_after_fork() noexcept
         }
     }
     t_state.last_alloc = 0;
+    g_life_level = -1;
     record_peak_locked(level_of(t_state), true);
     g_site_lock = PTHREAD_MUTEX_INITIALIZER;
 }
@@ -319,6 +371,7 @@ void sites_reset_for_tests() noexcept
             std::memset(static_cast<void*>(g_chunks[c]), 0, kChunkEntries * sizeof(SiteEntry));
     g_max_id = 0;
     g_epoch = 1;
+    g_life_level = -1;
     g_site_peak_level.store(0, std::memory_order_relaxed);
 }
 

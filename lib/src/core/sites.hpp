@@ -123,6 +123,7 @@ void sites_fold(ThreadState& ts) noexcept;
 // Thread exit: folds the shard and frees it; later events of the thread go to the table.
 void sites_retire(ThreadState& ts) noexcept;
 // memtrack_reset_peak(): the level now is the recorded peak; its shares are the live amounts.
+// The shares of the peak before it are kept if that is the highest so far (copy_sites).
 void sites_reset_peak() noexcept;
 
 // One site as reports and the API read it.
@@ -149,9 +150,13 @@ struct SiteTableInfo {
 
 // Copies at most `max` sites with any count into `out` (ascending ids) after folding the
 // calling thread's shard and recording the level now as the peak if it is higher (the heap may
-// not have fallen from it yet). Returns the number of such sites (may exceed `max`). Takes the
-// site lock; does not allocate. Any thread.
-std::size_t copy_sites(SiteRecord* out, std::size_t max, SiteTableInfo* info) noexcept;
+// not have fallen from it yet). Peak values: the peak since start or the last reset, or with
+// `lifetime` the highest peak since start (the report's heap.peak_bytes): memtrack_reset_peak()
+// keeps the shares of the peak before it when that one is the highest so far (O(sites) per
+// reset). Returns the number of such sites (may exceed `max`). Takes the site lock; does not
+// allocate. Any thread.
+std::size_t copy_sites(SiteRecord* out, std::size_t max, SiteTableInfo* info,
+                       bool lifetime = false) noexcept;
 
 // Fork: prepare takes the site lock, the parent releases it. In the child,
 // sites_fold_in_child folds a vanished thread's shard (registry walk of counters.cpp, lock

@@ -67,8 +67,10 @@ constexpr std::size_t kMaxListedSites = 10000;
 void gather_sites(ReportModel& d, StackTable& stacks)
 {
     SiteTableInfo info;
-    std::vector<SiteRecord> records(copy_sites(nullptr, 0, &info) + 256);
-    records.resize(std::min(records.size(), copy_sites(records.data(), records.size(), &info)));
+    // The lifetime peak's shares: heap.peak_bytes is the lifetime peak too.
+    std::vector<SiteRecord> records(copy_sites(nullptr, 0, &info, true) + 256);
+    records.resize(
+        std::min(records.size(), copy_sites(records.data(), records.size(), &info, true)));
     d.sites_recorded = true;
     std::vector<ReportSite>& sites = d.sites;
     sites.reserve(records.size());
