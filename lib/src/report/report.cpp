@@ -61,6 +61,9 @@ void gather_stacks(StackTable& stacks, const std::set<std::uint32_t>& used,
 
 // Sites listed in the report; the rest fold into one entry with stack 0 (issue 10).
 constexpr std::size_t kMaxListedSites = 10000;
+// Sites whose stacks are symbolized into `stacks`: the first of each view (peak, exit,
+// allocations, bytes allocated, temporary). TODO(#10): an option for more.
+constexpr std::size_t kSymbolizedPerView = 10;
 
 // The site profile: every site with a count, largest share of the peak first, and the stacks
 // they name.
@@ -113,9 +116,26 @@ void gather_sites(ReportModel& d, StackTable& stacks)
         sites = std::move(kept);
     }
     d.site_table = {info.sites, sites.size(), info.entry_bytes, info.table_bytes, info.shard_bytes};
+    // Symbolizing costs milliseconds per stack (cc1plus has thousands of sites): the frames of
+    // the sites that lead in one of the views are written, the rest keep their id only.
     std::set<std::uint32_t> used;
+    std::vector<const ReportSite*> order;
     for (const ReportSite& s : sites)
-        if (s.stack != 0) used.insert(s.stack);
+        if (s.stack != 0) order.push_back(&s);
+    const auto lead = [&](auto key) {
+        const std::size_t n = std::min(order.size(), kSymbolizedPerView);
+        std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(n),
+                          order.end(), [&](const ReportSite* a, const ReportSite* b) {
+                              return key(*a) != key(*b) ? key(*a) > key(*b) : a->stack < b->stack;
+                          });
+        for (std::size_t i = 0; i < n; ++i)
+            if (key(*order[i]) > 0) used.insert(order[i]->stack);
+    };
+    lead([](const ReportSite& s) { return static_cast<double>(s.peak_bytes); });
+    lead([](const ReportSite& s) { return static_cast<double>(s.exit_bytes); });
+    lead([](const ReportSite& s) { return static_cast<double>(s.allocations); });
+    lead([](const ReportSite& s) { return static_cast<double>(s.bytes_allocated); });
+    lead([](const ReportSite& s) { return static_cast<double>(s.temporary); });
     gather_stacks(stacks, used, d.stacks);
 }
 
