@@ -164,15 +164,36 @@ void read_leaks(const json& r, md::ReportLeaks& l)
     l.gc.max_pause_s = number(g, "max_pause_s");
     triple(g, "live_blocks", l.gc.live_blocks);
     triple(g, "live_bytes", l.gc.live_bytes);
+}
+
+// The stacks the leak groups, cycles and sites name.
+void read_stacks(const json& r, std::map<std::uint32_t, std::vector<md::ReportFrame>>& stacks)
+{
     for (const auto& [id, frames] : object(r, "stacks").items()) {
         if (!frames.is_array()) continue;
         std::vector<md::ReportFrame>& out =
-            l.stacks[static_cast<std::uint32_t>(std::strtoul(id.c_str(), nullptr, 10))];
+            stacks[static_cast<std::uint32_t>(std::strtoul(id.c_str(), nullptr, 10))];
         for (const json& f : frames)
             out.push_back({hex(f, "pc"), string(f, "function"), string(f, "file"),
                            static_cast<int>(integer(f, "line")), string(f, "module"),
                            hex(f, "offset"), boolean(f, "inlined", false)});
     }
+}
+
+// The sites (issue 10).
+void read_sites(const json& r, md::ReportModel& m)
+{
+    m.sites_recorded = member(r, "sites") != nullptr && r["sites"].is_array();
+    if (!m.sites_recorded) return;
+    for (const json& s : array(r, "sites"))
+        m.sites.push_back({static_cast<std::uint32_t>(count(s, "stack")), count(s, "allocations"),
+                           count(s, "bytes_allocated"), count(s, "frees"), integer(s, "peak_bytes"),
+                           integer(s, "peak_blocks"), integer(s, "exit_bytes"),
+                           integer(s, "exit_blocks"), count(s, "temporary"),
+                           count(s, "largest_bytes")});
+    const json& t = object(r, "site_table");
+    m.site_table = {count(t, "sites"), count(t, "listed"), count(t, "bytes_per_site"),
+                    count(t, "table_bytes"), count(t, "thread_shard_bytes")};
 }
 
 // The whole report, read once.
@@ -203,7 +224,10 @@ md::ReportModel read_model(const json& r)
               count(h, "allocations"),
               count(h, "frees"),
               count(h, "bytes_allocated"),
-              count(h, "foreign_frees")};
+              count(h, "foreign_frees"),
+              integer(h, "peak_attributed_bytes")};
+    read_sites(r, m);
+    read_stacks(r, m.stacks);
     m.leak_checked = member(r, "leaks") != nullptr && r["leaks"].is_object();
     if (m.leak_checked) read_leaks(r, m.leaks);
     const json& c = object(r, "config");

@@ -190,6 +190,54 @@ static inline memtrack_stats memtrack_stats_init(void)
     return s;
 }
 
+/* ---- Sites: where the memory went (issue 10) --------------------------------------------
+ * A site is a distinct allocation stack. Sites exist when allocation stacks are on (the
+ * default; MEMTRACK_STACK_DEPTH=0 keeps none: the functions below then return 0). */
+
+#define MEMTRACK_SITE_VERSION 1
+
+typedef struct memtrack_site {
+    uint32_t size;            /* sizeof(struct memtrack_site) as the caller knows it */
+    uint32_t version;         /* MEMTRACK_SITE_VERSION of the library that filled it */
+    uint32_t stack;           /* allocation stack id (memtrack_stack_location); 0 = none */
+    uint32_t reserved;
+    uint64_t allocations;     /* allocations from this site */
+    uint64_t frees;           /* frees of its blocks */
+    uint64_t bytes_allocated; /* sum of their requested sizes */
+    int64_t peak_bytes;       /* its share of the peak since start or the last reset_peak */
+    int64_t peak_blocks;
+    int64_t live_bytes;       /* what it holds now */
+    int64_t live_blocks;
+    uint64_t temporary;       /* frees of the thread's last allocation, no free in between */
+    uint64_t largest_bytes;   /* its largest block */
+} memtrack_site;
+
+/* Copies at most `max` sites into out[0..max), largest share first: memtrack_peak_sites the
+ * sites holding part of the peak since start or the last memtrack_reset_peak() (what held this
+ * phase's peak), memtrack_take_snapshot the sites holding live memory now (tracemalloc's
+ * take_snapshot). out[0].size must be set (memtrack_site_init); every element is written with
+ * that size as the stride. Returns the number of such sites (may be more than max; out may be
+ * NULL when max is 0). Exact for the calling thread; other threads' unfolded counts are not
+ * included (docs/report-format.md, "Sites"). Nothing is allocated through the tracked path. */
+MEMTRACK_API size_t memtrack_peak_sites(memtrack_site* out, size_t max);
+MEMTRACK_API size_t memtrack_take_snapshot(memtrack_site* out, size_t max);
+
+/* The first frame of the program's own code in stack `stack` (the first outside /usr/), as
+ * "function file:line", into buf (NUL-terminated, cut to len). Returns the text's full length,
+ * or -1 when the stack is unknown. Symbolizes: slow the first time for each stack. */
+MEMTRACK_API int memtrack_stack_location(uint32_t stack, char* buf, size_t len);
+
+static inline memtrack_site memtrack_site_init(void)
+{
+    memtrack_site s;
+    s.size = (uint32_t)sizeof(memtrack_site);
+    s.version = 0;
+    s.stack = s.reserved = 0;
+    s.allocations = s.frees = s.bytes_allocated = s.temporary = s.largest_bytes = 0;
+    s.peak_bytes = s.peak_blocks = s.live_bytes = s.live_blocks = 0;
+    return s;
+}
+
 #ifdef __cplusplus
 }
 #endif

@@ -4,6 +4,7 @@
 
 #include "core/big_blocks.hpp"
 #include "core/ignored.hpp"
+#include "core/sites.hpp"
 #include "platform/log.hpp"
 #include "stack/unwind.hpp"
 
@@ -84,14 +85,20 @@ void release_and_fold(void* base) noexcept
 
 namespace {
 
-// Flags for a new block of `size`: tracked unless this thread is inside memtrack, ignored by the
-// leak checker while the thread has it disabled (core/ignored.hpp), big from kFoldBytes on (its
-// free folds at once).
+// Flags for a new block of `size`: tracked unless this thread is inside memtrack (then sited
+// while sites are on, core/sites.hpp), ignored by the leak checker while the thread has it
+// disabled (core/ignored.hpp), big from kFoldBytes on (its free folds at once).
 std::uint64_t flags_for(std::size_t size) noexcept
 {
-    std::uint64_t flags = in_guard() ? kUntracked : disabled_flag();
+    std::uint64_t flags = in_guard() ? kUntracked : (disabled_flag() | (g_sites_on ? kSited : 0));
     if (static_cast<std::int64_t>(size) >= kFoldBytes) flags |= kBig;
     return flags;
+}
+
+// The site of a block's header (its stack id; 0 = no stack).
+std::uint32_t site_of(const void* user) noexcept
+{
+    return header_of(const_cast<void*>(user))->aux & kStackIdMask;
 }
 
 // The allocation stack of a new tracked block (0 when stacks are off).
@@ -144,6 +151,7 @@ void* finish_block(void* header_base, std::size_t size, std::uint64_t extra_flag
     const std::uint64_t flags = flags_for(size) | extra_flags;
     void* user = write_block(header_base, size, flags);
     if (!(flags & kUntracked)) note_alloc_any(size);
+    if (flags & kSited) site_alloc(site_of(user), size, user);
     return user;
 }
 
@@ -161,13 +169,38 @@ void* alloc_slow(std::size_t size, bool zero) noexcept
 
 void release_slow(void* p) noexcept
 {
+    // Full mode's free of a plain small block (kSited its only flag): release()'s inline half
+    // sent it here because the flag is mixed into the check. Its header is in p's page (as
+    // for the inline path); its size is the low 20 bits. Beyond release(): the site's update
+    // and one more compare.
+    if ((reinterpret_cast<std::uintptr_t>(p) & 4095) >= kHeaderSize) [[likely]] {
+        BlockHeader* h = header_of(p);
+        if (h->check == check_of(p, kSited)) [[likely]] {
+            h->check = 0;
+            const std::uint64_t sf = h->size_flags;
+            const auto size =
+                static_cast<std::uint32_t>(sf) & static_cast<std::uint32_t>(kSmallSizeMask);
+            site_free(h->aux & kStackIdMask, size, p);
+            ThreadState& ts = t_state;
+            const std::int64_t pending = ts.pending - static_cast<std::int64_t>(size);
+            ts.pending = pending;
+            ts.frees += 1;
+            if (pending <= ts.fold_lo) [[unlikely]]
+                return release_and_fold(h);
+            mi_free(h);
+            return;
+        }
+    }
     if (p == nullptr) return;
     BlockHeader* h = valid_header(p);
     if (h == nullptr) return free_foreign(p);
     const std::uint64_t sf = h->size_flags;
     h->check = 0;
     if (registered(sf)) big_block_remove(reinterpret_cast<std::uintptr_t>(h));
-    if (!(sf & kUntracked)) note_free_any(size_of(sf));
+    if (!(sf & kUntracked)) {
+        if (sf & kSited) site_free(h->aux & kStackIdMask, size_of(sf), p);
+        note_free_any(size_of(sf));
+    }
     mi_free(base_of(p, sf));
 }
 
@@ -240,6 +273,7 @@ void* reallocate(void* p, std::size_t size) noexcept
     }
     const std::uint64_t sf = h->size_flags;
     const std::size_t old_size = size_of(sf);
+    const std::uint32_t old_site = h->aux & kStackIdMask;
     if (sf & (kAligned | kOffset)) {
         // glibc's realloc keeps only the default alignment too.
         void* fresh = alloc(size);
@@ -261,12 +295,16 @@ void* reallocate(void* p, std::size_t size) noexcept
     if (registered(sf)) big_block_remove(reinterpret_cast<std::uintptr_t>(base));
     void* user = static_cast<char*>(new_base) + kHeaderSize;
     std::uint64_t new_flags = (sf & kUntracked) != 0 ? kUntracked : disabled_flag();
+    if (!(sf & kUntracked) && g_sites_on) new_flags |= kSited;
     if (static_cast<std::int64_t>(size) >= kFoldBytes) new_flags |= kBig;
     write_block(new_base, size, new_flags);
     if (!(sf & kUntracked)) {
         // As tracemalloc: the old block leaves, then the new one arrives (no transient sum).
+        // The block moves to the realloc call's site, as heaptrack counts it.
+        if (sf & kSited) site_free(old_site, old_size, p);
         note_free_any(old_size);
         note_alloc_any(size);
+        if (new_flags & kSited) site_alloc(site_of(user), size, user);
     }
     return user;
 }

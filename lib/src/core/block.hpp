@@ -6,8 +6,8 @@
 //
 //     base (from mimalloc) -> [ size_flags : 8 ][ aux : 4 ][ check : 4 ] <- user pointer
 //
-// - size_flags: flags in bits 48..55 (untracked, aligned, offset, big, ignored: core/ignored.hpp),
-//   the leak checker's
+// - size_flags: flags in bits 48..55 (untracked, aligned, offset, big, ignored: core/ignored.hpp,
+//   sited: core/sites.hpp), the leak checker's
 //   generation in bits 56..57 (0 = young; a scan that finds the block reachable moves it up,
 //   rewriting size_flags only: the check does not cover the generation). A registered block
 //   (kBig or kOffset, big_blocks.hpp) has its requested size in bits 0..47 and bits 58..63
@@ -72,12 +72,15 @@ inline constexpr std::uint64_t kAligned = std::uint64_t{1} << 49;    // mi_mallo
 inline constexpr std::uint64_t kOffset = std::uint64_t{1} << 50;     // base stored before header
 inline constexpr std::uint64_t kBig = std::uint64_t{1} << 51;        // >= kFoldBytes
 inline constexpr std::uint64_t kIgnored = std::uint64_t{1} << 52;    // never a leak (ignored.hpp)
+// Counted in a site (core/sites.hpp): set on every tracked block of the slow path while sites
+// are on, so that its free, which must find the site in aux, takes release_slow.
+inline constexpr std::uint64_t kSited = std::uint64_t{1} << 54;  // (bit 53: unused)
 inline constexpr int kFlagShift = 48;
 inline constexpr int kGenShift = 56;
 inline constexpr std::uint64_t kGenMask = std::uint64_t{3} << kGenShift;
 // Bits a registered block's header may have set above the size: the leak scan rejects others.
 inline constexpr std::uint64_t kKnownBits =
-    kUntracked | kAligned | kOffset | kBig | kIgnored | kGenMask;
+    kUntracked | kAligned | kOffset | kBig | kIgnored | kSited | kGenMask;
 inline constexpr std::uint64_t kFlagByte = std::uint64_t{0xff} << kFlagShift;
 // The size of a block that is not registered (below kFoldBytes, or 1 MiB).
 inline constexpr std::uint64_t kSmallSizeMask = (std::uint64_t{1} << 20) - 1;

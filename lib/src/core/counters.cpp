@@ -2,6 +2,8 @@
 // registry lock; never allocates; async-signal-unsafe.
 #include "core/counters.hpp"
 
+#include "core/sites.hpp"
+
 #include "platform/check.hpp"
 #include "platform/clock.hpp"
 
@@ -16,7 +18,6 @@ namespace {
 
 // Folded process totals. `live_base` is the live block count a forked child inherited.
 struct Totals {
-    std::atomic<std::int64_t> current{0};
     std::atomic<std::int64_t> peak{0};
     std::atomic<std::int64_t> peak_ns{0};
     std::atomic<std::int64_t> life_peak{0};
@@ -85,7 +86,7 @@ void unlink_locked(ThreadState& ts) noexcept
 void fold_into_totals(ThreadState& ts) noexcept
 {
     const std::int64_t pending = ts.pending;
-    const std::int64_t before = g_totals.current.fetch_add(pending, std::memory_order_relaxed);
+    const std::int64_t before = g_folded_current.fetch_add(pending, std::memory_order_relaxed);
     const std::int64_t high = before + (ts.pending_max > pending ? ts.pending_max : pending);
     // (pending_max may be -1 for a new thread: then high = before + pending.)
     if (high > g_totals.life_peak.load(std::memory_order_relaxed) ||
@@ -144,26 +145,14 @@ void fold_slow(ThreadState& ts) noexcept
     if (ts.status == kNew) register_thread(ts);
     fold_into_totals(ts);
     if (ts.status == kRetired) ts.pending_max = -1;
+    // The shard's unfolded part stays within the heap batch's bound (core/sites.hpp).
+    if (ts.sites != nullptr) sites_fold(ts);
 }
 
 void note_high(ThreadState& ts, std::int64_t pending) noexcept
 {
     ts.pending_max = pending;
     if (pending >= ts.fold_hi) fold_slow(ts);
-}
-
-void note_alloc_any(std::size_t size) noexcept
-{
-    ThreadState& ts = t_state;
-    note_alloc(ts, size);
-    if (static_cast<std::int64_t>(size) >= kFoldBytes) fold_slow(ts);
-}
-
-void note_free_any(std::size_t size) noexcept
-{
-    ThreadState& ts = t_state;
-    note_free(ts, size);
-    if (static_cast<std::int64_t>(size) >= kFoldBytes) fold_slow(ts);
 }
 
 void note_foreign_free() noexcept
@@ -177,6 +166,7 @@ void retire_thread() noexcept
     if (ts.status != kRegistered) return;
     pthread_mutex_lock(&g_registry_lock);
     fold_into_totals(ts);
+    sites_retire(ts);
     unlink_locked(ts);
     ts.status = kRetired;
     ts.fold_hi = 0;  // late events during thread teardown fold at once
@@ -191,7 +181,7 @@ Snapshot snapshot() noexcept
     if (self.status == kRegistered) fold_into_totals(self);
     Snapshot s;
     pthread_mutex_lock(&g_registry_lock);
-    std::int64_t current = g_totals.current.load(std::memory_order_relaxed);
+    std::int64_t current = g_folded_current.load(std::memory_order_relaxed);
     std::uint64_t allocs = g_totals.allocs.load(std::memory_order_relaxed);
     std::uint64_t frees = g_totals.frees.load(std::memory_order_relaxed);
     std::uint64_t bytes = g_totals.bytes_allocated.load(std::memory_order_relaxed);
@@ -225,7 +215,7 @@ std::int64_t current_bytes() noexcept
 {
     std::int64_t current = 0;
     pthread_mutex_lock(&g_registry_lock);
-    current = g_totals.current.load(std::memory_order_relaxed);
+    current = g_folded_current.load(std::memory_order_relaxed);
     for (ThreadState* t = g_registry_head; t != nullptr; t = t->next)
         current += read_racy(t->pending);
     pthread_mutex_unlock(&g_registry_lock);
@@ -237,6 +227,7 @@ void reset_peak() noexcept
     const std::int64_t current = snapshot().current_bytes;
     g_totals.peak.store(current, std::memory_order_relaxed);
     g_totals.peak_ns.store(uptime_ns(), std::memory_order_relaxed);
+    sites_reset_peak();
 }
 
 void raise_peak(std::int64_t bytes, std::int64_t time_ns) noexcept
@@ -263,6 +254,7 @@ void counters_child_after_fork() noexcept
     while (t != nullptr) {
         ThreadState* next = t->next;
         fold_into_totals(*t);
+        sites_fold_in_child(*t);
         if (t != &self) {
             t->status = kRetired;
             t->prev = t->next = nullptr;
@@ -282,7 +274,7 @@ void counters_child_after_fork() noexcept
     g_totals.bytes_allocated.store(0, std::memory_order_relaxed);
     g_totals.foreign_frees.store(0, std::memory_order_relaxed);
     reset_clock();
-    const std::int64_t current = g_totals.current.load(std::memory_order_relaxed);
+    const std::int64_t current = g_folded_current.load(std::memory_order_relaxed);
     g_totals.peak.store(current, std::memory_order_relaxed);
     g_totals.peak_ns.store(0, std::memory_order_relaxed);
     g_totals.life_peak.store(current, std::memory_order_relaxed);
@@ -304,7 +296,7 @@ void counters_reset_for_tests() noexcept
     self.seq_next = self.seq_end = 0;  // the next allocation starts a fresh run of numbers
     self.fold_hi = 0;
     self.fold_lo = std::numeric_limits<std::int64_t>::max();
-    g_totals.current.store(0);
+    g_folded_current.store(0);
     g_totals.peak.store(0);
     g_totals.peak_ns.store(0);
     g_totals.life_peak.store(0);
@@ -314,6 +306,7 @@ void counters_reset_for_tests() noexcept
     g_totals.bytes_allocated.store(0);
     g_totals.foreign_frees.store(0);
     g_totals.live_base.store(0);
+    sites_reset_for_tests();
 }
 
 }  // namespace memtrack::detail

@@ -23,6 +23,8 @@
 
 namespace memtrack::detail {
 
+struct SiteShard;  // core/sites.hpp
+
 // Fold threshold: the multi-threaded error bound per thread, and the size from which a block
 // is accounted at once. Documented in docs/report-format.md; tested in tests/unit.
 inline constexpr std::int64_t kFoldBytes = std::int64_t{1} << 20;
@@ -50,9 +52,19 @@ struct ThreadState {
     ThreadState* next = nullptr;
     std::uint64_t seq_next = 0;  // allocation numbers this thread holds: [seq_next, seq_end)
     std::uint64_t seq_end = 0;
-    std::uint32_t disabled = 0;  // leak-check disable depth (core/ignored.hpp): >0 = its new
-                                 // blocks are ignored, and small_limit stays 0
+    std::uint32_t disabled = 0;     // leak-check disable depth (core/ignored.hpp): >0 = its new
+                                    // blocks are ignored, and small_limit stays 0
+    SiteShard* sites = nullptr;     // this thread's site deltas (core/sites.hpp); full mode
+    std::uintptr_t last_alloc = 0;  // last sited allocation, hidden (sites.hpp: temporary)
 };
+
+// The folded process total of live requested bytes (threads' batches not included). Written
+// by folds; read racily by the sited free path (core/sites.hpp) and snapshots.
+inline constinit std::atomic<std::int64_t> g_folded_current{0};
+inline std::int64_t folded_current_bytes() noexcept
+{
+    return g_folded_current.load(std::memory_order_relaxed);
+}
 
 template <class T> inline T read_racy(const T& field) noexcept
 {
@@ -97,9 +109,23 @@ inline void note_free(ThreadState& ts, std::size_t size) noexcept
         fold_slow(ts);
 }
 
-// Any size; a block of kFoldBytes or more is folded into the totals at once. Cold callers.
-void note_alloc_any(std::size_t size) noexcept;
-void note_free_any(std::size_t size) noexcept;
+// Any size; a block of kFoldBytes or more is folded into the totals at once. The slow paths'
+// callers (every allocation in full mode): inline, one more compare than note_alloc/note_free.
+inline void note_alloc_any(std::size_t size) noexcept
+{
+    ThreadState& ts = t_state;
+    note_alloc(ts, size);
+    if (static_cast<std::int64_t>(size) >= kFoldBytes) [[unlikely]]
+        fold_slow(ts);
+}
+
+inline void note_free_any(std::size_t size) noexcept
+{
+    ThreadState& ts = t_state;
+    note_free(ts, size);
+    if (static_cast<std::int64_t>(size) >= kFoldBytes) [[unlikely]]
+        fold_slow(ts);
+}
 
 // Counts a free or realloc of a pointer memtrack never allocated. Cold.
 void note_foreign_free() noexcept;

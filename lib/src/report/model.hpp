@@ -100,8 +100,31 @@ struct ReportLeaks {
     std::vector<ReportCycle> cycles;
     ReportScan scan;
     ReportGc gc;
-    // The stacks the groups and cycles name, by id (innermost frame first).
-    std::map<std::uint32_t, std::vector<ReportFrame>> stacks;
+};
+
+// One allocation site (a distinct allocation stack) and what it did (issue 10). Peak values
+// are the site's share of the peak since start or the last memtrack_reset_peak(); exit values
+// are what it held when the report was written.
+struct ReportSite {
+    std::uint32_t stack = 0;  // key into ReportModel::stacks; 0 = no stack, or the folded rest
+    std::uint64_t allocations = 0;
+    std::uint64_t bytes_allocated = 0;
+    std::uint64_t frees = 0;
+    std::int64_t peak_bytes = 0;
+    std::int64_t peak_blocks = 0;
+    std::int64_t exit_bytes = 0;
+    std::int64_t exit_blocks = 0;
+    std::uint64_t temporary = 0;
+    std::uint64_t largest_bytes = 0;
+};
+
+// The memory behind the sites.
+struct ReportSiteTable {
+    std::uint64_t sites = 0;           // sites with any count
+    std::uint64_t listed = 0;          // entries of `sites` (the cap's rest folded into stack 0)
+    std::uint64_t bytes_per_site = 0;  // the process table's entry
+    std::uint64_t table_bytes = 0;     // the process table
+    std::uint64_t thread_shard_bytes = 0;  // per allocating thread
 };
 
 struct ReportTimelinePoint {
@@ -143,7 +166,15 @@ struct ReportModel {
         std::uint64_t frees = 0;
         std::uint64_t bytes_allocated = 0;
         std::uint64_t foreign_frees = 0;
+        std::int64_t peak_attributed_bytes = 0;  // sum of the sites' peak_bytes; 0 without sites
     } heap;
+
+    bool sites_recorded = false;    // stacks were on: `sites` and `site_table` hold the profile
+    std::vector<ReportSite> sites;  // largest peak_bytes first
+    ReportSiteTable site_table;
+
+    // The stacks the leak groups, cycles and sites name, by id (innermost frame first).
+    std::map<std::uint32_t, std::vector<ReportFrame>> stacks;
 
     bool leak_checked = false;  // `leaks` holds the leak sections
     ReportLeaks leaks;

@@ -115,9 +115,12 @@ void leaks(JsonWriter& w, const ReportLeaks& l)
     triple(w, "live_blocks", g.live_blocks);
     triple(w, "live_bytes", g.live_bytes);
     w.end_object();
+}
 
+void stacks(JsonWriter& w, const std::map<std::uint32_t, std::vector<ReportFrame>>& list)
+{
     w.key("stacks").begin_object(Layout::Block);
-    for (const auto& [id, frames] : l.stacks) {
+    for (const auto& [id, frames] : list) {
         w.key(fmt::format("{}", id)).begin_array(Layout::Block);
         for (const ReportFrame& f : frames) {
             w.begin_object();
@@ -132,6 +135,34 @@ void leaks(JsonWriter& w, const ReportLeaks& l)
         }
         w.end_array();
     }
+    w.end_object();
+}
+
+void sites(JsonWriter& w, const ReportModel& r)
+{
+    w.key("sites").begin_array(Layout::Block);
+    for (const ReportSite& s : r.sites) {
+        w.begin_object();
+        w.key("stack").value(s.stack);
+        w.key("allocations").value(s.allocations);
+        w.key("bytes_allocated").value(s.bytes_allocated);
+        w.key("frees").value(s.frees);
+        w.key("peak_bytes").value(s.peak_bytes);
+        w.key("peak_blocks").value(s.peak_blocks);
+        w.key("exit_bytes").value(s.exit_bytes);
+        w.key("exit_blocks").value(s.exit_blocks);
+        w.key("temporary").value(s.temporary);
+        w.key("largest_bytes").value(s.largest_bytes);
+        w.end_object();
+    }
+    w.end_array();
+    const ReportSiteTable& t = r.site_table;
+    w.key("site_table").begin_object();
+    w.key("sites").value(t.sites);
+    w.key("listed").value(t.listed);
+    w.key("bytes_per_site").value(t.bytes_per_site);
+    w.key("table_bytes").value(t.table_bytes);
+    w.key("thread_shard_bytes").value(t.thread_shard_bytes);
     w.end_object();
 }
 
@@ -177,8 +208,11 @@ std::string render_json(const ReportModel& r)
     w.key("frees").value(h.frees);
     w.key("bytes_allocated").value(h.bytes_allocated);
     w.key("foreign_frees").value(h.foreign_frees);
+    w.key("peak_attributed_bytes").value(h.peak_attributed_bytes);
     w.end_object();
+    if (r.sites_recorded) sites(w, r);
     if (r.leak_checked) leaks(w, r.leaks);
+    if (r.leak_checked || r.sites_recorded) stacks(w, r.stacks);
     w.key("config").begin_object();
     w.key("interval_s").value(r.config.interval_s, -1);
     w.key("stack_depth").value(r.config.stack_depth);

@@ -12,6 +12,7 @@ namespace {
 
 constexpr std::size_t kTextGroups = 10;  // groups per kind in the summary
 constexpr int kTextFrames = 6;           // frames per group in the summary
+constexpr std::size_t kPeakSites = 5;    // sites named in the summary's "held by" lines
 // Longer lines are cut, as the library's stderr lines are (detail::log's 1 KiB buffer), so
 // that `memtrack report` prints what the run printed.
 constexpr std::size_t kMaxLine = 1024;
@@ -38,6 +39,12 @@ std::string frame_text(const ReportFrame& f)
     return s;
 }
 
+// part of total, in whole percent (rounded)
+std::int64_t percent(std::int64_t part, std::int64_t total)
+{
+    return total > 0 ? (part * 100 + total / 2) / total : 0;
+}
+
 // " [allocation #N]" or " [allocations #N..#M]"; "" when none was kept.
 std::string seq_text(std::uint64_t first, std::uint64_t last)
 {
@@ -54,6 +61,41 @@ public:
     {
         lines_.push_back(fmt::format(f, std::forward<Args>(args)...));
         if (lines_.back().size() > kMaxLine) lines_.back().resize(kMaxLine);
+    }
+
+    // What held the peak: the five largest shares, one line each, and the rest in one line.
+    void peak_sites()
+    {
+        const ReportModel::Heap& h = r_.heap;
+        const std::int64_t total = h.peak_attributed_bytes;
+        if (!r_.sites_recorded || total <= 0) return;
+        if (total == h.peak_bytes)
+            line("  peak    {} at {:.2f} s, held by:", Bytes{total}, h.peak_time_s);
+        else  // since a memtrack_reset_peak(), or other threads' unfolded batches
+            line("  peak    {} attributed to sites (heap peak {}), held by:", Bytes{total},
+                 Bytes{h.peak_bytes});
+        std::size_t shown = 0, more = 0;
+        std::int64_t more_bytes = 0;
+        for (const ReportSite& s : r_.sites) {
+            if (s.peak_bytes <= 0) continue;
+            if (shown == kPeakSites) {
+                ++more;
+                more_bytes += s.peak_bytes;
+                continue;
+            }
+            const ReportFrame* top = s.stack == 0 ? nullptr : program_frame(s.stack);
+            const bool folded = r_.site_table.listed < r_.site_table.sites;
+            line("    {} ({}%) {} block{}  {}", Bytes{s.peak_bytes}, percent(s.peak_bytes, total),
+                 s.peak_blocks, s.peak_blocks == 1 ? "" : "s",
+                 top != nullptr ? frame_text(*top)
+                 : s.stack != 0 ? std::string("(unknown)")
+                 : folded       ? std::string("(no stack recorded, and the sites beyond the list)")
+                                : std::string("(no stack recorded)"));
+            ++shown;
+        }
+        if (more > 0)
+            line("    ... and {} more site{} hold {} ({}%)", more, more == 1 ? "" : "s",
+                 Bytes{more_bytes}, percent(more_bytes, total));
     }
 
     void leaks()
@@ -95,8 +137,19 @@ private:
     const std::vector<ReportFrame>& frames(std::uint32_t id) const
     {
         static const std::vector<ReportFrame> kNone;
-        const auto it = r_.leaks.stacks.find(id);
-        return it == r_.leaks.stacks.end() ? kNone : it->second;
+        const auto it = r_.stacks.find(id);
+        return it == r_.stacks.end() ? kNone : it->second;
+    }
+
+    // The program's frame of a stack: the first one outside system headers and libraries
+    // (allocator and smart-pointer internals are all inlined from /usr/include); the innermost
+    // if there is none; nullptr for no frames.
+    const ReportFrame* program_frame(std::uint32_t id) const
+    {
+        const std::vector<ReportFrame>& f = frames(id);
+        for (const ReportFrame& fr : f)
+            if (!fr.file.empty() && !fr.file.starts_with("/usr/")) return &fr;
+        return f.empty() ? nullptr : &f.front();
     }
 
     void stack(std::uint32_t id, const char* indent)
@@ -161,16 +214,7 @@ private:
                         : (c.reached_from_direct ? ", reached from a direct leak" : ""));
             for (std::size_t k = 0; k < c.members.size(); ++k) {
                 const ReportCycleMember& m = c.members[k];
-                const std::vector<ReportFrame>& f = frames(m.stack);
-                // The program's frame: the first one outside system headers and libraries
-                // (allocator and smart-pointer internals are all inlined from /usr/include).
-                const ReportFrame* top = nullptr;
-                for (const ReportFrame& fr : f)
-                    if (!fr.file.empty() && !fr.file.starts_with("/usr/")) {
-                        top = &fr;
-                        break;
-                    }
-                if (top == nullptr && !f.empty()) top = &f.front();
+                const ReportFrame* top = program_frame(m.stack);
                 line("      [{}] {}{}{} from {}", k, bytes(m.size),
                      m.type.empty() ? std::string() : " " + m.type, seq_text(m.seq, m.seq),
                      top != nullptr ? frame_text(*top) : std::string("(unknown)"));
@@ -209,6 +253,7 @@ std::vector<std::string> render_summary(const ReportModel& r, const SummaryOptio
     s.line("  heap    peak {} at {:.2f} s; live {} {} in {} blocks", Bytes{h.peak_bytes},
            h.peak_time_s, r.at_exit ? "at exit" : "now", Bytes{h.live_bytes_at_exit},
            h.live_blocks_at_exit);
+    s.peak_sites();
     s.line("  calls   {} allocations, {} frees, {} allocated, {} foreign frees", h.allocations,
            h.frees, bytes(h.bytes_allocated), h.foreign_frees);
     s.line("  rss     max RSS {} (tracked heap peak {})", Bytes{r.process.max_rss_bytes},

@@ -5,6 +5,7 @@
 #include "config/config.hpp"
 #include "core/counters.hpp"
 #include "core/sampler.hpp"
+#include "core/sites.hpp"
 #include "leaks/collector.hpp"
 #include "leaks/suppressions.hpp"
 #include "platform/log.hpp"
@@ -19,6 +20,8 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <unistd.h>
@@ -45,9 +48,107 @@ ReportLeakGroup group_of(const LeakGroup& g, StackTable& stacks, std::set<std::u
     return {g.bytes, g.blocks, g.stack, g.first_seq, g.last_seq, stacks.get(g.stack).type};
 }
 
+// The frames of every stack in `used` into the model's stacks.
+void gather_stacks(StackTable& stacks, const std::set<std::uint32_t>& used,
+                   std::map<std::uint32_t, std::vector<ReportFrame>>& out)
+{
+    for (const std::uint32_t id : used) {
+        if (out.contains(id)) continue;
+        std::vector<ReportFrame>& frames = out[id];
+        for (const SymbolFrame& f : stacks.get(id).frames)
+            frames.push_back(
+                {f.pc, f.function, f.file, f.line, f.module, f.module_offset, f.inlined});
+    }
+}
+
+// Sites listed in the report; the rest fold into one entry with stack 0 (issue 10).
+constexpr std::size_t kMaxListedSites = 10000;
+// Sites whose stacks are symbolized into `stacks`: the first of each view (peak, exit,
+// allocations, bytes allocated, temporary). Symbolizing costs milliseconds per stack (all of
+// cc1plus's 2,000 sites made `g++ -c` ten times slower). TODO(#10): an option for more.
+constexpr std::size_t kSymbolizedPeak = 10;
+constexpr std::size_t kSymbolizedPerView = 10;
+
+// The site profile: every site with a count, largest share of the peak first, and the stacks
+// they name.
+void gather_sites(ReportModel& d, StackTable& stacks)
+{
+    SiteTableInfo info;
+    // The lifetime peak's shares: heap.peak_bytes is the lifetime peak too.
+    std::vector<SiteRecord> records(copy_sites(nullptr, 0, &info, true) + 256);
+    records.resize(
+        std::min(records.size(), copy_sites(records.data(), records.size(), &info, true)));
+    d.sites_recorded = true;
+    std::vector<ReportSite>& sites = d.sites;
+    sites.reserve(records.size());
+    for (const SiteRecord& r : records) {
+        sites.push_back({r.stack, r.allocations, r.bytes_allocated, r.frees, r.peak_bytes,
+                         r.peak_blocks, r.live_bytes, r.live_blocks, r.temporary, r.largest_bytes});
+        d.heap.peak_attributed_bytes += r.peak_bytes;
+    }
+    std::sort(sites.begin(), sites.end(), [](const ReportSite& a, const ReportSite& b) {
+        if (a.peak_bytes != b.peak_bytes) return a.peak_bytes > b.peak_bytes;
+        if (a.exit_bytes != b.exit_bytes) return a.exit_bytes > b.exit_bytes;
+        if (a.bytes_allocated != b.bytes_allocated) return a.bytes_allocated > b.bytes_allocated;
+        return a.stack < b.stack;
+    });
+    if (sites.size() > kMaxListedSites) {
+        // Stack 0's own entry and every site past the first kMaxListedSites - 1 others fold
+        // into one entry with stack 0, so that every total over the list stays exact.
+        ReportSite rest;
+        std::vector<ReportSite> kept;
+        kept.reserve(kMaxListedSites);
+        for (const ReportSite& x : sites) {
+            if (x.stack != 0 && kept.size() + 1 < kMaxListedSites) {
+                kept.push_back(x);
+                continue;
+            }
+            rest.allocations += x.allocations;
+            rest.bytes_allocated += x.bytes_allocated;
+            rest.frees += x.frees;
+            rest.peak_bytes += x.peak_bytes;
+            rest.peak_blocks += x.peak_blocks;
+            rest.exit_bytes += x.exit_bytes;
+            rest.exit_blocks += x.exit_blocks;
+            rest.temporary += x.temporary;
+            rest.largest_bytes = std::max(rest.largest_bytes, x.largest_bytes);
+        }
+        kept.push_back(rest);
+        std::stable_sort(kept.begin(), kept.end(), [](const ReportSite& x, const ReportSite& y) {
+            return x.peak_bytes > y.peak_bytes;
+        });
+        sites = std::move(kept);
+    }
+    d.site_table = {info.sites, sites.size(), info.entry_bytes, info.table_bytes, info.shard_bytes};
+    // Symbolizing costs milliseconds per stack (cc1plus has thousands of sites): the frames of
+    // the sites that lead in one of the views are written, the rest keep their id only.
+    std::set<std::uint32_t> used;
+    std::vector<const ReportSite*> order;
+    for (const ReportSite& s : sites)
+        if (s.stack != 0) order.push_back(&s);
+    const auto lead = [&](std::size_t count, auto key) {
+        const std::size_t n = std::min(order.size(), count);
+        std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(n),
+                          order.end(), [&](const ReportSite* a, const ReportSite* b) {
+                              return key(*a) != key(*b) ? key(*a) > key(*b) : a->stack < b->stack;
+                          });
+        for (std::size_t i = 0; i < n; ++i)
+            if (key(*order[i]) > 0) used.insert(order[i]->stack);
+    };
+    lead(kSymbolizedPeak, [](const ReportSite& s) { return static_cast<double>(s.peak_bytes); });
+    lead(kSymbolizedPerView, [](const ReportSite& s) { return static_cast<double>(s.exit_bytes); });
+    lead(kSymbolizedPerView,
+         [](const ReportSite& s) { return static_cast<double>(s.allocations); });
+    lead(kSymbolizedPerView,
+         [](const ReportSite& s) { return static_cast<double>(s.bytes_allocated); });
+    lead(kSymbolizedPerView, [](const ReportSite& s) { return static_cast<double>(s.temporary); });
+    gather_stacks(stacks, used, d.stacks);
+}
+
 // The leak sections of the model: groups and cycles with their types, and the frames of every
 // stack they name.
-void gather_leaks(const LeakReport& rep, ReportLeaks& out)
+void gather_leaks(const LeakReport& rep, ReportLeaks& out,
+                  std::map<std::uint32_t, std::vector<ReportFrame>>& stack_frames)
 {
     StackTable& stacks = *rep.stacks;
     std::set<std::uint32_t> used;
@@ -92,38 +193,43 @@ void gather_leaks(const LeakReport& rep, ReportLeaks& out)
     }
     rg.total_pause_s = written_seconds(g.total_pause_ns);
     rg.max_pause_s = written_seconds(g.max_pause_ns);
-    for (const std::uint32_t id : used) {
-        std::vector<ReportFrame>& frames = out.stacks[id];
-        for (const SymbolFrame& f : stacks.get(id).frames)
-            frames.push_back(
-                {f.pc, f.function, f.file, f.line, f.module, f.module_offset, f.inlined});
-    }
+    gather_stacks(stacks, used, stack_frames);
 }
 
 // The leak sections of the check that asked for no more checks (__lsan_do_leak_check); the
 // exit report shows them. Process lifetime; written once, under the Guard.
-constinit ReportLeaks* g_final_leaks = nullptr;
+struct FinalLeaks {
+    ReportLeaks leaks;
+    std::map<std::uint32_t, std::vector<ReportFrame>> stacks;  // the frames they name
+};
+constinit FinalLeaks* g_final_leaks = nullptr;
 constinit std::atomic<bool> g_final_done{false};
 
-// Scans (unless the final check ran already) and fills the model's leak sections.
-void gather_leak_sections(ReportReason reason, const LeakCheckRequest& request,
-                          std::uintptr_t program_sp, ReportModel& d)
+// Scans (unless the final check ran already) and fills the model's leak sections and the
+// frames of their stacks. Returns the scan's symbolized stacks (for the sites to share), or
+// nullptr.
+std::shared_ptr<StackTable> gather_leak_sections(ReportReason reason,
+                                                 const LeakCheckRequest& request,
+                                                 std::uintptr_t program_sp, ReportModel& d)
 {
     if (reason == ReportReason::Exit && g_final_done.load()) {
         if (g_final_leaks != nullptr) {
             d.leak_checked = true;
-            d.leaks = *g_final_leaks;
+            d.leaks = g_final_leaks->leaks;
+            d.stacks.insert(g_final_leaks->stacks.begin(), g_final_leaks->stacks.end());
         }
-        return;
+        return nullptr;
     }
-    if (!request.run) return;
+    if (!request.run) return nullptr;
     LeakReport leaks;
-    if (collect(2, program_sp, &leaks, false, request.new_only) < 0 || !leaks.ran) return;
+    if (collect(2, program_sp, &leaks, false, request.new_only) < 0 || !leaks.ran) return nullptr;
     finalize_leaks(leaks);
     d.leak_checked = true;
-    gather_leaks(leaks, d.leaks);
+    gather_leaks(leaks, d.leaks, d.stacks);
     if (request.totals != nullptr) *request.totals = leaks.totals;
-    if (request.final && !g_final_done.exchange(true)) g_final_leaks = new ReportLeaks(d.leaks);
+    if (request.final && !g_final_done.exchange(true))
+        g_final_leaks = new FinalLeaks{d.leaks, d.stacks};
+    return leaks.stacks;
 }
 
 ReportModel gather(ReportReason reason, int exit_status, std::uintptr_t program_sp,
@@ -132,7 +238,8 @@ ReportModel gather(ReportReason reason, int exit_status, std::uintptr_t program_
     const Config& cfg = config();
     ReportModel d;
     // The scan first: it sees the heap as the program left it, before the report allocates.
-    gather_leak_sections(reason, request, program_sp, d);
+    const std::shared_ptr<StackTable> leak_stacks =
+        gather_leak_sections(reason, request, program_sp, d);
     d.memtrack_version = MEMTRACK_VERSION_STRING;
     d.at_exit = reason == ReportReason::Exit;
     d.exit_status = exit_status;
@@ -154,9 +261,21 @@ ReportModel gather(ReportReason reason, int exit_status, std::uintptr_t program_
     d.process = {as_written(wall, 6), as_written(times.user_s, 6), as_written(times.sys_s, 6),
                  as_written(wall > 0 ? (times.user_s + times.sys_s) / wall : 0.0, 4),
                  times.max_rss_bytes};
-    d.heap = {h.current_bytes, h.lifetime_peak_bytes, written_seconds(h.lifetime_peak_time_ns),
-              h.current_bytes, h.live_blocks,         h.allocations,
-              h.frees,         h.bytes_allocated,     h.foreign_frees};
+    d.heap = {h.current_bytes,
+              h.lifetime_peak_bytes,
+              written_seconds(h.lifetime_peak_time_ns),
+              h.current_bytes,
+              h.live_blocks,
+              h.allocations,
+              h.frees,
+              h.bytes_allocated,
+              h.foreign_frees,
+              0};
+    if (g_sites_on) {
+        std::shared_ptr<StackTable> stacks = leak_stacks;
+        if (stacks == nullptr) stacks = std::make_shared<StackTable>();
+        gather_sites(d, *stacks);
+    }
     d.config = {seconds(cfg.interval_ns), cfg.stack_depth, cfg.leak_check, cfg.output};
     const UnwindCheck check = unwind_check();
     d.unwind_check = {check.on, check.stacks, check.differences};

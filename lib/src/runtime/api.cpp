@@ -4,18 +4,24 @@
 
 #include "core/counters.hpp"
 #include "core/ignored.hpp"
+#include "core/sites.hpp"
 #include "leaks/collector.hpp"
 #include "leaks/root_regions.hpp"
 #include "report/report.hpp"
 #include "runtime/lifecycle.hpp"
 #include "runtime/lsan.hpp"
+#include "stack/depot.hpp"
+#include "stack/resolved_stacks.hpp"
 
 #include <dlfcn.h>
+#include <pthread.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstring>
+#include <string>
+#include <vector>
 
 using namespace memtrack::detail;
 
@@ -164,6 +170,97 @@ MEMTRACK_API int memtrack_check_leaks(unsigned flags, memtrack_leak_totals* out)
 {
     MEMTRACK_PROGRAM_SP(program_sp);
     return check_leaks_from(flags, out, program_sp);
+}
+
+namespace {
+
+// The sites with a non-zero `key`, largest first, into the caller's array (memtrack.h).
+std::size_t sites_out(memtrack_site* out, std::size_t max, std::int64_t SiteRecord::*key)
+{
+    if (max > 0 && (out == nullptr || out->size < offsetof(memtrack_site, allocations))) return 0;
+    if (!g_sites_on) return 0;
+    Guard guard;  // the copy's vector is memtrack's own memory
+    try {
+        std::vector<SiteRecord> v(copy_sites(nullptr, 0, nullptr) + 256);
+        v.resize(std::min(v.size(), copy_sites(v.data(), v.size(), nullptr)));
+        std::erase_if(v, [key](const SiteRecord& r) { return r.*key <= 0; });
+        std::sort(v.begin(), v.end(), [key](const SiteRecord& a, const SiteRecord& b) {
+            return a.*key != b.*key ? a.*key > b.*key : a.stack < b.stack;
+        });
+        const std::size_t stride = max > 0 ? out->size : 0;
+        for (std::size_t i = 0; i < std::min(max, v.size()); ++i) {
+            const SiteRecord& r = v[i];
+            memtrack_site full{};
+            full.size = static_cast<std::uint32_t>(stride);
+            full.version = MEMTRACK_SITE_VERSION;
+            full.stack = r.stack;
+            full.allocations = r.allocations;
+            full.frees = r.frees;
+            full.bytes_allocated = r.bytes_allocated;
+            full.peak_bytes = r.peak_bytes;
+            full.peak_blocks = r.peak_blocks;
+            full.live_bytes = r.live_bytes;
+            full.live_blocks = r.live_blocks;
+            full.temporary = r.temporary;
+            full.largest_bytes = r.largest_bytes;
+            std::memcpy(reinterpret_cast<char*>(out) + i * stride, &full,
+                        std::min(stride, sizeof full));
+        }
+        return v.size();
+    } catch (...) {
+        return 0;
+    }
+}
+
+// Symbolized stacks for memtrack_stack_location, made on first use and kept (lock).
+constinit pthread_mutex_t g_location_lock = PTHREAD_MUTEX_INITIALIZER;
+constinit StackTable* g_locations = nullptr;
+
+}  // namespace
+
+MEMTRACK_API size_t memtrack_peak_sites(memtrack_site* out, size_t max)
+{
+    return sites_out(out, max, &SiteRecord::peak_bytes);
+}
+
+MEMTRACK_API size_t memtrack_take_snapshot(memtrack_site* out, size_t max)
+{
+    return sites_out(out, max, &SiteRecord::live_bytes);
+}
+
+MEMTRACK_API int memtrack_stack_location(uint32_t stack, char* buf, size_t len)
+{
+    if (stack == 0 || stack_of(stack).depth == 0) return -1;
+    Guard guard;
+    std::string text;
+    pthread_mutex_lock(&g_location_lock);
+    try {
+        if (g_locations == nullptr) g_locations = new StackTable;
+        const std::vector<SymbolFrame>& frames = g_locations->get(stack).frames;
+        const SymbolFrame* top = frames.empty() ? nullptr : &frames.front();
+        for (const SymbolFrame& f : frames)
+            if (!f.file.empty() && !f.file.starts_with("/usr/")) {
+                top = &f;
+                break;
+            }
+        if (top != nullptr) {
+            text = top->function.empty() ? "?" : top->function;
+            if (!top->file.empty()) {
+                const auto slash = top->file.rfind('/');
+                text += " " + top->file.substr(slash == std::string::npos ? 0 : slash + 1) + ":" +
+                        std::to_string(top->line);
+            }
+        }
+    } catch (...) {
+        text.clear();
+    }
+    pthread_mutex_unlock(&g_location_lock);
+    if (len > 0 && buf != nullptr) {
+        const std::size_t n = std::min(len - 1, text.size());
+        std::memcpy(buf, text.data(), n);
+        buf[n] = '\0';
+    }
+    return static_cast<int>(text.size());
 }
 
 MEMTRACK_API const char* memtrack_version(void)

@@ -7,6 +7,7 @@
 #include "core/block.hpp"
 #include "core/counters.hpp"
 #include "core/sampler.hpp"
+#include "core/sites.hpp"
 #include "leaks/collector.hpp"
 #include "leaks/root_regions.hpp"
 #include "platform/process.hpp"
@@ -89,12 +90,14 @@ void prepare_fork() noexcept
     root_regions_prepare_fork();
     big_blocks_prepare_fork();
     counters_prepare_fork();
+    sites_prepare_fork();
     sampler_prepare_fork();
 }
 
 void parent_after_fork() noexcept
 {
     sampler_parent_after_fork();
+    sites_parent_after_fork();
     counters_parent_after_fork();
     big_blocks_after_fork();
     root_regions_after_fork();
@@ -105,6 +108,7 @@ void parent_after_fork() noexcept
 void child_after_fork() noexcept
 {
     counters_child_after_fork();
+    sites_child_after_fork();
     big_blocks_after_fork();
     root_regions_after_fork();
     collector_after_fork();
@@ -141,6 +145,9 @@ void start() noexcept
     // Stacks are captured on the slow allocation path: with them on, every allocation takes it.
     set_unwind_check(config().unwind_check);
     set_stack_depth(config().stack_depth);
+    // Sites need stacks: stats-only mode has none (its blocks, but those allocated before
+    // this point, take the inline paths).
+    g_sites_on = stack_depth() > 0;
     // MEMTRACK_GC=auto counts allocations on the slow path too, and MEMTRACK_BREAK_ALLOC needs
     // every allocation numbered (block.hpp).
     if (config().gc_auto) g_alloc_slow_hook = gc_tick_slow;

@@ -57,12 +57,17 @@ TEST_CASE("report: every documented field, with exact marker values", "[report]"
     CHECK(has_peak);
     // The summary on stderr.
     const auto lines = memtrack_lines(r.err);
-    REQUIRE(lines.size() == 7);
+    // 7 lines, and what held the peak (issue 10): a line, then one per site (the start-up heap
+    // without a stack, stdio's buffer, the program's two blocks).
+    REQUIRE(lines.size() == 12);
     CHECK(lines[0].find("tp_c (pid ") != std::string::npos);
     CHECK(lines[0].find("exited with status 0") != std::string::npos);
     CHECK(lines[2].find("heap    peak 2.94 MiB") != std::string::npos);  // 72704 + 3010007 B
-    CHECK(lines[5].find("leaks   0 B direct in 0 blocks") != std::string::npos);
-    CHECK(lines[6].find(dir.path) != std::string::npos);
+    CHECK(lines[3].find("peak    2.94 MiB at ") != std::string::npos);
+    CHECK(lines[3].find(", held by:") != std::string::npos);
+    CHECK(lines[4].find("2.86 MiB (97%) 1 block  mode_basic tp_c.c:") != std::string::npos);
+    CHECK(lines[10].find("leaks   0 B direct in 0 blocks") != std::string::npos);
+    CHECK(lines[11].find(dir.path) != std::string::npos);
 }
 
 TEST_CASE("report: the program's buffered output comes before the summary", "[report]")
@@ -136,7 +141,7 @@ TEST_CASE("report: MEMTRACK_REPORT picks the parts", "[report]")
         TempDir dir;
         const RunResult r =
             run_tracked(dir, {program("tp_c"), "basic"}, {{"MEMTRACK_REPORT", "text"}});
-        CHECK(memtrack_lines(r.err).size() == 6);  // no "report" line: no file
+        CHECK(memtrack_lines(r.err).size() == 11);  // no "report" line: no file
         CHECK(reports_in(dir.path).empty());
     }
 }
@@ -191,8 +196,9 @@ TEST_CASE("report: a bad variable gets one line, the default, and an unharmed pr
         }
         CHECK(complaints == 1);
         // Every stderr line is memtrack's (the program writes none): the complaint and the
-        // summary (default text,json) with its report line.
-        CHECK(memtrack_lines(r.err).size() == 8);
+        // summary (default text,json) with its report line (5 of its lines say what held the
+        // peak).
+        CHECK(memtrack_lines(r.err).size() == 13);
         const auto reports = reports_in(dir.path);
         REQUIRE(reports.size() == 1);
         CHECK(reports[0]["exit_status"] == 5);
@@ -281,7 +287,7 @@ TEST_CASE("report: MEMTRACK_INTERVAL=0 turns the sampler off, the timeline keeps
     TempDir dir;
     const RunResult r = run_tracked(dir, {program("tp_c"), "basic"}, {{"MEMTRACK_INTERVAL", "0"}});
     REQUIRE(r.exit_code == 0);
-    CHECK(memtrack_lines(r.err).size() == 7);  // no complaint
+    CHECK(memtrack_lines(r.err).size() == 12);  // no complaint
     const auto j = only_report(dir.path);
     CHECK(j["config"]["interval_s"].get<double>() == 0);
     const auto& tl = j["timeline"];

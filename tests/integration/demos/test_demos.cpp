@@ -35,6 +35,16 @@ TEST_CASE("demo: process_data prints 3.00 / 2.00 / 3.00 / 2.00 / 1.00", "[demo]"
     CHECK(std::regex_search(r.out, std::regex("chain +96\\.00 MiB +3\\.00")));
     CHECK(std::regex_search(r.out, std::regex("owner +64\\.00 MiB +2\\.00")));
     CHECK(std::regex_search(r.out, std::regex("in-place +32\\.00 MiB +1\\.00")));
+    // What held each peak (issue 10): keep-local the load, modify1 and modify2; reassign two
+    // buffers; in place one.
+    const std::string held = " +32\\.00 MiB +held by 1 block from ";
+    CHECK(std::regex_search(r.out, std::regex("keep-local [^\n]*\n" + held +
+                                              "load_data\\(\\) process_data\\.cpp:\\d+\n" + held +
+                                              "modify1\\(\\) process_data\\.cpp:\\d+\n" + held +
+                                              "modify2\\(\\) process_data\\.cpp:\\d+\nreassign ")));
+    CHECK(std::regex_search(r.out, std::regex("reassign [^\n]*\n" + held + "load_data[^\n]*\n" +
+                                              held + "modify1[^\n]*\nchain ")));
+    CHECK(std::regex_search(r.out, std::regex("in-place [^\n]*\n" + held + "load_data[^\n]*\n\n")));
 }
 
 TEST_CASE("demo: process_data's JSON peak under LD_PRELOAD, one variant per run", "[demo]")

@@ -1,0 +1,378 @@
+// The process site table and the cold halves of core/sites.hpp: claiming shard slots, folding
+// shards, recording peaks, copying sites out. Takes the site lock (a pthread mutex); never
+// allocates through the tracked path (chunks are own_map'ed, shards come from mimalloc).
+#include "core/sites.hpp"
+
+#include "platform/own_memory.hpp"
+#include "stack/depot.hpp"
+
+#include <mimalloc.h>
+
+#include <cstring>
+#include <pthread.h>
+
+namespace memtrack::detail {
+
+namespace {
+
+// One site of the process table: 64 bytes. Live and at-peak amounts are signed (a thread may
+// fold a free of another thread's block before the allocating thread folds it); 48 bits hold any
+// byte count of a 47-bit address space, 40 any block count (each block has a 16-byte header).
+// `tag` is the peak epoch the entry last saw (16 bits: when the epoch wraps every tag is reset).
+struct SiteEntry {
+    std::uint64_t allocations;
+    std::uint64_t frees;
+    std::uint64_t bytes_allocated;
+    std::uint64_t temporary;
+    std::int64_t live_bytes : 48;
+    std::uint64_t largest_lo : 16;
+    std::int64_t live_blocks : 40;
+    std::uint64_t largest_mid : 24;
+    std::int64_t peak_bytes : 48;
+    std::uint64_t tag : 16;
+    std::int64_t peak_blocks : 40;
+    std::uint64_t largest_hi : 8;
+    std::uint64_t spare : 16;
+};
+static_assert(sizeof(SiteEntry) == 64);
+
+std::uint64_t largest_of(const SiteEntry& e) noexcept
+{
+    return e.largest_lo | (std::uint64_t{e.largest_mid} << 16) |
+           (std::uint64_t{e.largest_hi} << 40);
+}
+
+void set_largest(SiteEntry& e, std::uint64_t v) noexcept
+{
+    e.largest_lo = v & 0xffff;
+    e.largest_mid = (v >> 16) & 0xffffff;
+    e.largest_hi = (v >> 40) & 0xff;
+}
+
+constexpr std::uint32_t kStackIdLimit = 1u << 24;  // ids fit the header's 24 bits (block.hpp)
+constexpr std::uint32_t kChunkBits = 12;
+constexpr std::uint32_t kChunkEntries = 1u << kChunkBits;
+constexpr std::uint32_t kChunks = (kStackIdLimit + kChunkEntries - 1) / kChunkEntries;
+constexpr std::uint32_t kEpochLimit = 1u << 16;
+
+constinit pthread_mutex_t g_site_lock = PTHREAD_MUTEX_INITIALIZER;
+constinit SiteEntry* g_chunks[kChunks] = {};  // site lock
+constinit std::uint32_t g_chunk_count = 0;    // chunks mapped
+constinit std::uint32_t g_max_id = 0;         // highest id with an entry
+constinit std::uint32_t g_epoch = 1;          // entries start with tag 0: "use live"
+
+// The lifetime peak's shares, kept when memtrack_reset_peak() starts a new attribution while
+// the peak before it is the highest so far (so the report can still say what held
+// heap.peak_bytes). Indexed by id; g_life_level is the level they add up to, -1 = none kept.
+struct Share {
+    std::int64_t bytes;
+    std::int64_t blocks;
+};
+constinit Share* g_life = nullptr;
+constinit std::size_t g_life_cap = 0;  // entries mapped
+constinit std::int64_t g_life_level = -1;
+
+// The entry of `id`, mapping its chunk on first use; nullptr if the memory could not be had
+// (the site's counts are then lost: the table is short, not wrong elsewhere). Site lock.
+SiteEntry* entry_locked(std::uint32_t id) noexcept
+{
+    const std::uint32_t c = id >> kChunkBits;
+    if (c >= kChunks) return nullptr;
+    if (g_chunks[c] == nullptr) {
+        g_chunks[c] = static_cast<SiteEntry*>(own_map(kChunkEntries * sizeof(SiteEntry)));
+        if (g_chunks[c] == nullptr) return nullptr;
+        ++g_chunk_count;
+    }
+    if (id > g_max_id) g_max_id = id;
+    return &g_chunks[c][id & (kChunkEntries - 1)];
+}
+
+// The peak moves on: every entry's share is now its live amount. Site lock.
+void new_epoch_locked() noexcept
+{
+    if (++g_epoch == kEpochLimit) {
+        for (std::uint32_t c = 0; c < kChunks; ++c)
+            if (g_chunks[c] != nullptr)
+                for (std::uint32_t i = 0; i < kChunkEntries; ++i)
+                    g_chunks[c][i].tag = 0;
+        g_epoch = 1;
+    }
+}
+
+// The lazy rebase: the first change after the epoch moved copies live into at-peak.
+void rebase(SiteEntry& e) noexcept
+{
+    if (e.tag != g_epoch) {
+        e.peak_bytes = e.live_bytes;
+        e.peak_blocks = e.live_blocks;
+        e.tag = g_epoch;
+    }
+}
+
+void apply_locked(const SiteDelta& d) noexcept
+{
+    SiteEntry* e = entry_locked(d.stack);
+    if (e == nullptr) return;
+    rebase(*e);
+    e->allocations += d.allocs;
+    e->frees += d.frees;
+    e->bytes_allocated += d.bytes_allocated;
+    e->temporary += d.temporary;
+    e->live_bytes = e->live_bytes + d.bytes;
+    e->live_blocks = e->live_blocks + static_cast<std::int64_t>(d.allocs - d.frees);
+    if (d.largest > largest_of(*e)) set_largest(*e, d.largest);
+}
+
+void fold_shard_locked(SiteShard& s) noexcept
+{
+    for (std::uint32_t k = 0; k < s.ndirty; ++k) {
+        SiteDelta& d = s.slots[s.dirty[k]];
+        apply_locked(d);
+        d = SiteDelta{};
+    }
+    s.ndirty = 0;
+}
+
+std::int64_t level_of(const ThreadState& ts) noexcept
+{
+    return folded_current_bytes() + ts.pending;
+}
+
+// Records the level now as the peak if it is higher (or always). Site lock; the calling
+// thread's shard folded.
+void record_peak_locked(std::int64_t level, bool always) noexcept
+{
+    if (!always && level <= g_site_peak_level.load(std::memory_order_relaxed)) return;
+    new_epoch_locked();
+    g_site_peak_level.store(level, std::memory_order_relaxed);
+}
+
+// An entry's share of the recorded peak. Site lock.
+Share share_of(const SiteEntry& e) noexcept
+{
+    if (e.tag == g_epoch) return {e.peak_bytes, e.peak_blocks};
+    return {e.live_bytes, e.live_blocks};
+}
+
+// Keeps the shares of the recorded peak as the lifetime peak's, if it is the highest so far.
+// O(sites); once per memtrack_reset_peak(). Site lock.
+void keep_lifetime_locked() noexcept
+{
+    const std::int64_t level = g_site_peak_level.load(std::memory_order_relaxed);
+    if (level <= g_life_level) return;
+    const std::size_t need = std::size_t{g_max_id} + 1;
+    if (need > g_life_cap) {
+        const std::size_t cap = (need + kChunkEntries - 1) / kChunkEntries * kChunkEntries;
+        auto* fresh = static_cast<Share*>(own_map(cap * sizeof(Share)));
+        if (fresh == nullptr) return;  // the report then attributes the peak since the reset
+        if (g_life != nullptr) own_unmap(g_life, g_life_cap * sizeof(Share));
+        g_life = fresh;
+        g_life_cap = cap;
+    }
+    for (std::uint32_t id = 0; id <= g_max_id; ++id) {
+        const SiteEntry* chunk = g_chunks[id >> kChunkBits];
+        g_life[id] = chunk == nullptr ? Share{0, 0} : share_of(chunk[id & (kChunkEntries - 1)]);
+    }
+    for (std::size_t id = need; id < g_life_cap; ++id)
+        g_life[id] = Share{0, 0};
+    g_life_level = level;
+}
+
+class Locked {
+public:
+    Locked() noexcept { pthread_mutex_lock(&g_site_lock); }
+    ~Locked() { pthread_mutex_unlock(&g_site_lock); }
+    Locked(const Locked&) = delete;
+    Locked& operator=(const Locked&) = delete;
+};
+
+}  // namespace
+
+void site_event_slow(std::uint32_t stack, std::int64_t bytes, bool alloc, bool temporary) noexcept
+{
+    ThreadState& ts = t_state;
+    // A registered thread gets its shard now; a new or retired one (its first event, thread
+    // teardown) or one whose shard could not be had counts in the table directly.
+    if (ts.status == kRegistered && ts.sites == nullptr) {
+        ts.sites = static_cast<SiteShard*>(mi_zalloc(sizeof(SiteShard)));
+        if (ts.sites != nullptr) {
+            if (alloc)
+                site_alloc(stack, static_cast<std::size_t>(bytes),
+                           reinterpret_cast<const void*>(ts.last_alloc ^ kHideMask));
+            else {
+                SiteDelta* d = site_slot(ts, stack);
+                d->frees += 1;
+                d->bytes += bytes;
+                d->temporary += temporary ? 1 : 0;
+            }
+            return;
+        }
+    }
+    SiteDelta d{};
+    d.stack = stack;
+    d.bytes = bytes;
+    if (alloc) {
+        d.allocs = 1;
+        d.bytes_allocated = static_cast<std::uint64_t>(bytes);
+        d.largest = static_cast<std::uint64_t>(bytes);
+    } else {
+        d.frees = 1;
+        d.temporary = temporary ? 1 : 0;
+    }
+    Locked lock;
+    apply_locked(d);
+}
+
+SiteDelta& site_claim_slow(SiteShard& shard, std::uint32_t stack) noexcept
+{
+    const std::uint32_t slot = stack & (kShardSlots - 1);
+    SiteDelta& d = shard.slots[slot];
+    if (d.used != 0) {  // another site's deltas: into the table first
+        Locked lock;
+        apply_locked(d);
+    } else {
+        shard.dirty[shard.ndirty++] = static_cast<std::uint8_t>(slot);
+    }
+    d = SiteDelta{};
+    d.stack = stack;
+    d.used = 1;
+    return d;
+}
+
+void site_peak_slow(ThreadState& ts) noexcept
+{
+    Locked lock;
+    if (ts.sites != nullptr) fold_shard_locked(*ts.sites);
+    record_peak_locked(level_of(ts), false);
+}
+
+void sites_fold(ThreadState& ts) noexcept
+{
+    if (ts.sites == nullptr) return;
+    Locked lock;
+    fold_shard_locked(*ts.sites);
+}
+
+void sites_retire(ThreadState& ts) noexcept
+{
+    SiteShard* s = ts.sites;
+    if (s == nullptr) return;
+    {
+        Locked lock;
+        fold_shard_locked(*s);
+        ts.sites = nullptr;
+    }
+    mi_free(s);
+}
+
+void sites_reset_peak() noexcept
+{
+    ThreadState& ts = t_state;
+    Locked lock;
+    if (ts.sites != nullptr) fold_shard_locked(*ts.sites);
+    record_peak_locked(level_of(ts), false);  // the heap may not have fallen from a new high
+    keep_lifetime_locked();
+    record_peak_locked(level_of(ts), true);
+}
+
+std::size_t copy_sites(SiteRecord* out, std::size_t max, SiteTableInfo* info,
+                       bool lifetime) noexcept
+{
+    ThreadState& ts = t_state;
+    Locked lock;
+    if (ts.sites != nullptr) fold_shard_locked(*ts.sites);
+    record_peak_locked(level_of(ts), false);
+    const bool kept = lifetime && g_life_level > g_site_peak_level.load(std::memory_order_relaxed);
+    std::size_t n = 0;
+    for (std::uint32_t id = 0; id <= g_max_id; ++id) {
+        SiteEntry* chunk = g_chunks[id >> kChunkBits];
+        if (chunk == nullptr) {
+            id |= kChunkEntries - 1;
+            continue;
+        }
+        const SiteEntry& e = chunk[id & (kChunkEntries - 1)];
+        const bool at_peak = e.tag == g_epoch;
+        SiteRecord r;
+        r.stack = id;
+        r.allocations = e.allocations;
+        r.frees = e.frees;
+        r.bytes_allocated = e.bytes_allocated;
+        r.live_bytes = e.live_bytes;
+        r.live_blocks = e.live_blocks;
+        r.peak_bytes = at_peak ? e.peak_bytes : e.live_bytes;
+        r.peak_blocks = at_peak ? e.peak_blocks : e.live_blocks;
+        if (kept) {
+            const Share k = id < g_life_cap ? g_life[id] : Share{0, 0};
+            r.peak_bytes = k.bytes;
+            r.peak_blocks = k.blocks;
+        }
+        r.temporary = e.temporary;
+        r.largest_bytes = largest_of(e);
+        if (r.allocations == 0 && r.frees == 0 && r.live_bytes == 0 && r.live_blocks == 0 &&
+            r.peak_bytes == 0 && r.peak_blocks == 0)
+            continue;
+        if (n < max) out[n] = r;
+        ++n;
+    }
+    if (info != nullptr) {
+        info->sites = n;
+        info->table_bytes = std::uint64_t{g_chunk_count} * kChunkEntries * sizeof(SiteEntry);
+        info->entry_bytes = sizeof(SiteEntry);
+        info->shard_bytes = sizeof(SiteShard);
+        info->peak_level = kept ? g_life_level : g_site_peak_level.load(std::memory_order_relaxed);
+    }
+    return n;
+}
+
+void sites_prepare_fork() noexcept
+{
+    pthread_mutex_lock(&g_site_lock);
+}
+
+void sites_parent_after_fork() noexcept
+{
+    pthread_mutex_unlock(&g_site_lock);
+}
+
+void sites_fold_in_child(ThreadState& ts) noexcept
+{
+    // The lock is held since prepare; the thread's shard is left allocated (its owner is gone
+    // and nothing of what the child inherited is destroyed).
+    if (ts.sites != nullptr) fold_shard_locked(*ts.sites);
+    if (&ts != &t_state) ts.sites = nullptr;
+}
+
+void sites_child_after_fork() noexcept
+{
+    for (std::uint32_t c = 0; c < kChunks; ++c) {
+        if (g_chunks[c] == nullptr) continue;
+        for (std::uint32_t i = 0; i < kChunkEntries; ++i) {
+            SiteEntry& e = g_chunks[c][i];
+            e.allocations = e.frees = e.bytes_allocated = e.temporary = 0;
+            set_largest(e, 0);
+        }
+    }
+    t_state.last_alloc = 0;
+    g_life_level = -1;
+    record_peak_locked(level_of(t_state), true);
+    g_site_lock = PTHREAD_MUTEX_INITIALIZER;
+}
+
+void sites_reset_for_tests() noexcept
+{
+    Locked lock;
+    ThreadState& ts = t_state;
+    if (ts.sites != nullptr) {
+        std::memset(static_cast<void*>(ts.sites), 0, sizeof(SiteShard));
+    }
+    ts.last_alloc = 0;
+    for (std::uint32_t c = 0; c < kChunks; ++c)
+        if (g_chunks[c] != nullptr)
+            std::memset(static_cast<void*>(g_chunks[c]), 0, kChunkEntries * sizeof(SiteEntry));
+    g_max_id = 0;
+    g_epoch = 1;
+    g_life_level = -1;
+    g_site_peak_level.store(0, std::memory_order_relaxed);
+}
+
+}  // namespace memtrack::detail

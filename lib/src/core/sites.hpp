@@ -1,0 +1,174 @@
+// Per-site aggregates (a site is an allocation stack: a depot id) and the exact attribution of
+// the heap peak to sites (issue 10). The inline site_alloc/site_free run on the slow allocation
+// path and the free of a sited block, which only full mode (stacks on) takes: no lock, no
+// syscall, no shared write per event. Everything else is cold and takes the site lock.
+//
+// Data model. Each thread counts its events per site in a shard: a direct-mapped table of
+// kShardSlots deltas (slot = id mod kShardSlots) in mimalloc memory (not a root of the leak
+// scan; it holds no pointers). The process table holds one 64-byte SiteEntry per depot id, in
+// chunks mapped on first use; a shard's deltas reach it only under the site lock: when the
+// thread's heap batch folds (counters.hpp: so the unfolded part of a shard nets to less than
+// kFoldBytes, the heap's own bound), when a slot is claimed by another id, at a new peak, at
+// thread exit and when a report or API call reads the sites.
+//
+// The peak (memray's HighWaterMarkAggregator, lazy rebase). The heap only grows between frees,
+// so its maximum is always reached just before some free. Each sited free first compares the
+// heap level (folded total + the thread's batch) with the level recorded at the last peak; if
+// higher, a new peak was reached: the thread folds its shard and the peak epoch moves on. An
+// entry keeps its live amount, its amount at the peak and the epoch it last saw; the first
+// time a delta reaches it after the epoch moved, it copies live into at-peak. An entry's share
+// of the peak is then `tag == epoch ? at-peak : live`. O(1) per event, no copy of the table at
+// a peak (DHAT and Fil copy every site at each new peak: quadratic on growing programs).
+// With one thread the shares sum to heap.peak_bytes to the byte, since every block is sited
+// (site 0 holds blocks with no stack). With several, another thread's unfolded deltas count
+// after the peak they preceded: the sum is off by less than kFoldBytes per other thread, as
+// the heap peak itself. memtrack_reset_peak() records the level at the reset as the peak, so
+// the shares are those of the peak since the reset.
+//
+// Temporary allocations follow heaptrack's rule: a block freed by the thread that allocated it
+// before that thread allocated again.
+#pragma once
+
+#include "core/counters.hpp"
+
+#include <cstddef>
+#include <cstdint>
+
+namespace memtrack::detail {
+
+inline constexpr std::uint32_t kShardSlots = 128;
+
+struct SiteDelta {
+    std::uint32_t stack;
+    std::uint32_t used;  // 1 while the slot holds deltas of `stack` (it is in the dirty list)
+    std::int64_t bytes;  // live bytes: allocated - freed
+    std::uint64_t allocs;
+    std::uint64_t frees;
+    std::uint64_t bytes_allocated;
+    std::uint64_t temporary;
+    std::uint64_t largest;
+};
+
+struct SiteShard {
+    SiteDelta slots[kShardSlots];
+    std::uint8_t dirty[kShardSlots];  // slot indices in use, in claim order
+    std::uint32_t ndirty;
+};
+
+// Whether new tracked blocks get the kSited flag and a site (block.hpp). On until start-up
+// reads the configuration, so that blocks allocated before it are sited too (site 0); then
+// on exactly when stacks are on. Written at start-up only.
+inline constinit bool g_sites_on = true;
+
+// The heap level at the recorded peak (folded total + the recording thread's batch). Read
+// racily by every sited free; written under the site lock.
+inline constinit std::atomic<std::int64_t> g_site_peak_level{0};
+
+// The last allocated pointer of a thread is kept xor'ed with this: a thread's TLS is a root of
+// the leak scan, and a plain copy there would make a leaked block reachable.
+inline constexpr std::uintptr_t kHideMask = 0x5a5a5a5a5a5a5a5aull;
+
+// Cold halves.
+[[gnu::noinline, gnu::cold]] void site_event_slow(std::uint32_t stack, std::int64_t bytes,
+                                                  bool alloc, bool temporary) noexcept;
+[[gnu::noinline]] SiteDelta& site_claim_slow(SiteShard& shard, std::uint32_t stack) noexcept;
+[[gnu::noinline]] void site_peak_slow(ThreadState& ts) noexcept;
+
+inline SiteDelta* site_slot(ThreadState& ts, std::uint32_t stack) noexcept
+{
+    SiteShard* shard = ts.sites;
+    if (shard == nullptr) [[unlikely]]
+        return nullptr;
+    SiteDelta& d = shard->slots[stack & (kShardSlots - 1)];
+    if (d.stack != stack || d.used == 0) [[unlikely]]
+        return &site_claim_slow(*shard, stack);
+    return &d;
+}
+
+// An allocation of `size` bytes at `user` from site `stack`, after the heap counted it.
+// Hot in full mode: a slot lookup and five plain updates.
+inline void site_alloc(std::uint32_t stack, std::size_t size, const void* user) noexcept
+{
+    ThreadState& ts = t_state;
+    ts.last_alloc = reinterpret_cast<std::uintptr_t>(user) ^ kHideMask;
+    SiteDelta* d = site_slot(ts, stack);
+    if (d == nullptr) [[unlikely]]
+        return site_event_slow(stack, static_cast<std::int64_t>(size), true, false);
+    d->allocs += 1;
+    d->bytes += static_cast<std::int64_t>(size);
+    d->bytes_allocated += size;
+    if (size > d->largest) d->largest = size;
+}
+
+// A free of a sited block, before the heap counts it. Hot in full mode: the peak compare (two
+// relaxed loads of lines written only at folds and peaks), a slot lookup, three updates.
+inline void site_free(std::uint32_t stack, std::size_t size, const void* user) noexcept
+{
+    ThreadState& ts = t_state;
+    if (folded_current_bytes() + ts.pending > g_site_peak_level.load(std::memory_order_relaxed))
+        [[unlikely]]
+        site_peak_slow(ts);
+    const bool temporary = (reinterpret_cast<std::uintptr_t>(user) ^ kHideMask) == ts.last_alloc;
+    ts.last_alloc = 0;
+    SiteDelta* d = site_slot(ts, stack);
+    if (d == nullptr) [[unlikely]]
+        return site_event_slow(stack, -static_cast<std::int64_t>(size), false, temporary);
+    d->frees += 1;
+    d->bytes -= static_cast<std::int64_t>(size);
+    d->temporary += temporary ? 1 : 0;
+}
+
+// Moves the calling (or a stopped) thread's shard into the table. Takes the site lock.
+void sites_fold(ThreadState& ts) noexcept;
+// Thread exit: folds the shard and frees it; later events of the thread go to the table.
+void sites_retire(ThreadState& ts) noexcept;
+// memtrack_reset_peak(): the level now is the recorded peak; its shares are the live amounts.
+// The shares of the peak before it are kept if that is the highest so far (copy_sites).
+void sites_reset_peak() noexcept;
+
+// One site as reports and the API read it.
+struct SiteRecord {
+    std::uint32_t stack = 0;
+    std::uint64_t allocations = 0;
+    std::uint64_t frees = 0;
+    std::uint64_t bytes_allocated = 0;
+    std::int64_t peak_bytes = 0;
+    std::int64_t peak_blocks = 0;
+    std::int64_t live_bytes = 0;
+    std::int64_t live_blocks = 0;
+    std::uint64_t temporary = 0;
+    std::uint64_t largest_bytes = 0;
+};
+
+struct SiteTableInfo {
+    std::uint64_t sites = 0;        // entries with any count
+    std::uint64_t table_bytes = 0;  // memory of the process table (mapped chunks)
+    std::uint64_t entry_bytes = 0;  // per site (sizeof SiteEntry)
+    std::uint64_t shard_bytes = 0;  // per allocating thread
+    std::int64_t peak_level = 0;    // the heap level the peak shares add up to
+};
+
+// Copies at most `max` sites with any count into `out` (ascending ids) after folding the
+// calling thread's shard and recording the level now as the peak if it is higher (the heap may
+// not have fallen from it yet). Peak values: the peak since start or the last reset, or with
+// `lifetime` the highest peak since start (the report's heap.peak_bytes): memtrack_reset_peak()
+// keeps the shares of the peak before it when that one is the highest so far (O(sites) per
+// reset). Returns the number of such sites (may exceed `max`). Takes the site lock; does not
+// allocate. Any thread.
+std::size_t copy_sites(SiteRecord* out, std::size_t max, SiteTableInfo* info,
+                       bool lifetime = false) noexcept;
+
+// Fork: prepare takes the site lock, the parent releases it. In the child,
+// sites_fold_in_child folds a vanished thread's shard (registry walk of counters.cpp, lock
+// held), then sites_child_after_fork restarts the counts (allocations, frees, bytes, temporary,
+// largest: the child's run starts now), keeps the live amounts, records the level now as the
+// peak and recreates the lock.
+void sites_prepare_fork() noexcept;
+void sites_parent_after_fork() noexcept;
+void sites_fold_in_child(ThreadState& ts) noexcept;
+void sites_child_after_fork() noexcept;
+
+// Unit tests only: forget every site (no other thread may be tracking).
+void sites_reset_for_tests() noexcept;
+
+}  // namespace memtrack::detail

@@ -1,0 +1,201 @@
+// The site profile and the peak attribution (issue 10), from real processes' JSON reports:
+// exact values for known sites (tests/programs/tp_sites.cpp).
+#include "common.hpp"
+
+#include <string>
+
+using namespace mt_test;
+using nlohmann::json;
+
+namespace {
+
+// The site whose stack has a frame of function `fn`; null if none.
+const json* site(const json& r, const std::string& fn)
+{
+    for (const json& s : r.at("sites")) {
+        const std::string id = std::to_string(s.at("stack").get<std::uint32_t>());
+        if (!r.at("stacks").contains(id)) continue;
+        for (const json& f : r.at("stacks").at(id))
+            if (f.at("function").get<std::string>() == fn) return &s;
+    }
+    return nullptr;
+}
+
+std::int64_t field(const json* s, const char* name)
+{
+    REQUIRE(s != nullptr);
+    return s->at(name).get<std::int64_t>();
+}
+
+// The sum of a field over every site with a frame of function `fn` (a function calling it
+// from several places has several sites).
+std::int64_t sum_of(const json& r, const std::string& fn, const char* name)
+{
+    std::int64_t total = 0;
+    for (const json& s : r.at("sites")) {
+        const std::string id = std::to_string(s.at("stack").get<std::uint32_t>());
+        if (!r.at("stacks").contains(id)) continue;
+        for (const json& f : r.at("stacks").at(id))
+            if (f.at("function").get<std::string>() == fn) {
+                total += s.at(name).get<std::int64_t>();
+                break;
+            }
+    }
+    return total;
+}
+
+std::int64_t sum(const json& r, const char* name)
+{
+    std::int64_t total = 0;
+    for (const json& s : r.at("sites"))
+        total += s.at(name).get<std::int64_t>();
+    return total;
+}
+
+}  // namespace
+
+TEST_CASE("sites: a single-threaded peak is attributed exactly, site by site", "[sites]")
+{
+    TempDir dir;
+    const RunResult run = run_tracked(dir, {program("tp_sites"), "peak"});
+    REQUIRE(run.exit_code == 0);
+    const json r = only_report(dir.path);
+    // Every site together holds the peak to the byte, and what is live at exit.
+    CHECK(sum(r, "peak_bytes") == heap(r, "peak_bytes"));
+    CHECK(heap(r, "peak_attributed_bytes") == heap(r, "peak_bytes"));
+    CHECK(sum(r, "exit_bytes") == heap(r, "live_bytes_at_exit"));
+    CHECK(sum(r, "exit_blocks") == heap(r, "live_blocks_at_exit"));
+    CHECK(sum(r, "allocations") == heap(r, "allocations"));
+    CHECK(sum(r, "frees") == heap(r, "frees"));
+    CHECK(sum(r, "bytes_allocated") == heap(r, "bytes_allocated"));
+    CHECK(r.at("site_table").at("bytes_per_site") == 64);
+    CHECK(r.at("site_table").at("listed") == r.at("sites").size());
+
+    const json* big = site(r, "tp_site_big");  // >= 1 MiB blocks
+    CHECK(field(big, "allocations") == 3);
+    CHECK(field(big, "peak_bytes") == 3 * 2097159);
+    CHECK(field(big, "peak_blocks") == 3);
+    CHECK(field(big, "exit_bytes") == 2097159);
+    CHECK(field(big, "exit_blocks") == 1);
+    CHECK(field(big, "frees") == 2);
+    CHECK(field(big, "largest_bytes") == 2097159);
+    const json* news = site(r, "tp_site_new");  // operator new[]
+    CHECK(field(news, "peak_bytes") == 5 * 20012);
+    CHECK(field(news, "peak_blocks") == 5);
+    CHECK(field(news, "exit_bytes") == 0);
+    CHECK(field(news, "bytes_allocated") == 5 * 20012);
+    const json* wide = site(r, "tp_site_aligned_new");  // over-aligned operator new
+    CHECK(field(wide, "peak_bytes") == 7 * 30016);
+    CHECK(field(wide, "peak_blocks") == 7);
+    CHECK(field(wide, "exit_bytes") == 7 * 30016);
+    const json* early = site(r, "tp_site_early");  // all freed before the peak
+    CHECK(field(early, "peak_bytes") == 0);
+    CHECK(field(early, "peak_blocks") == 0);
+    CHECK(field(early, "bytes_allocated") == 500009);
+    CHECK(field(early, "temporary") == 1);
+    // A realloc chain: each realloc moves the block to its own site.
+    const json* c0 = site(r, "tp_site_chain0");
+    const json* c1 = site(r, "tp_site_chain1");
+    const json* c2 = site(r, "tp_site_chain2");
+    CHECK(field(c0, "peak_bytes") == 0);
+    CHECK(field(c0, "frees") == 1);
+    CHECK(field(c1, "peak_bytes") == 0);
+    CHECK(field(c1, "allocations") == 1);
+    CHECK(field(c2, "peak_bytes") == 100003);
+    CHECK(field(c2, "exit_bytes") == 100003);
+    // The first site is the largest share; the summary names it.
+    CHECK(r.at("sites").at(0).at("peak_bytes") == 3 * 2097159);
+    const auto lines = memtrack_lines(run.err);
+    bool held_by = false, named = false;
+    for (const std::string& l : lines) {
+        held_by = held_by || (l.find("peak    6.46 MiB at ") != std::string::npos &&
+                              l.find(", held by:") != std::string::npos);
+        named = named ||
+                l.find("6.00 MiB (93%) 3 blocks  tp_site_big tp_sites.cpp:") != std::string::npos;
+    }
+    CHECK(held_by);
+    CHECK(named);
+}
+
+TEST_CASE("sites: after memtrack_reset_peak the API gives the second phase's peak, the report "
+          "the lifetime peak's",
+          "[sites]")
+{
+    TempDir dir;
+    const RunResult run = run_tracked(dir, {program("tp_sites"), "reset"});
+    REQUIRE(run.exit_code == 0);
+    // memtrack_peak_sites (C API through dlsym): phase 2's three blocks, at tp_site_phase2.
+    CHECK(run.out.find("first=30027 blocks=3 version=1 at=tp_site_phase2 tp_sites.cpp:") !=
+          std::string::npos);
+    const json r = only_report(dir.path);
+    // The report's heap.peak_bytes is the lifetime peak: phase 1 held it.
+    CHECK(field(site(r, "tp_site_phase1"), "peak_bytes") == 4000037);
+    CHECK(field(site(r, "tp_site_phase1"), "peak_blocks") == 1);
+    CHECK(field(site(r, "tp_site_phase1"), "bytes_allocated") == 4000037);
+    CHECK(field(site(r, "tp_site_phase2"), "peak_bytes") == 0);
+    CHECK(field(site(r, "tp_site_phase2"), "bytes_allocated") == 3 * 10009);
+    CHECK(heap(r, "peak_attributed_bytes") == sum(r, "peak_bytes"));
+    CHECK(heap(r, "peak_attributed_bytes") == heap(r, "peak_bytes"));
+}
+
+TEST_CASE("sites: threads sharing a site and with their own, within the fold bound", "[sites]")
+{
+    TempDir dir;
+    REQUIRE(run_tracked(dir, {program("tp_sites"), "threads"}).exit_code == 0);
+    const json r = only_report(dir.path);
+    const json* shared = site(r, "tp_site_shared");
+    const json* own = site(r, "tp_site_own");
+    CHECK(field(shared, "allocations") == 4000);
+    CHECK(field(shared, "frees") == 4000);
+    CHECK(field(own, "allocations") == 4000);
+    CHECK(field(own, "exit_bytes") == 0);
+    CHECK(sum(r, "allocations") == heap(r, "allocations"));
+    CHECK(sum(r, "exit_bytes") == heap(r, "live_bytes_at_exit"));
+    const std::int64_t bound = 4 * (std::int64_t{1} << 20);
+    CHECK(std::llabs(sum(r, "peak_bytes") - heap(r, "peak_bytes")) <= bound);
+    CHECK(field(shared, "peak_bytes") <= 4000 * 1009);
+    CHECK(field(own, "peak_bytes") <= 4000 * 1013);
+}
+
+TEST_CASE("sites: a forked child's attribution is its own", "[sites]")
+{
+    TempDir dir;
+    REQUIRE(run_tracked(dir, {program("tp_sites"), "fork"}).exit_code == 0);
+    const auto reports = reports_in(dir.path);
+    REQUIRE(reports.size() == 2);
+    const json& child = reports[0]["ppid"] == reports[1]["pid"] ? reports[0] : reports[1];
+    const json& parent = &child == &reports[0] ? reports[1] : reports[0];
+    // The child inherited the parent's block: it is live in the child, not allocated there.
+    const json* inherited = site(child, "tp_site_parent");
+    CHECK(field(inherited, "allocations") == 0);
+    CHECK(field(inherited, "exit_bytes") == 70001);
+    CHECK(field(site(child, "tp_site_child"), "peak_bytes") == 90001);
+    CHECK(field(site(child, "tp_site_child"), "allocations") == 1);
+    CHECK(sum(child, "peak_bytes") == heap(child, "peak_bytes"));
+    CHECK(sum(child, "allocations") == heap(child, "allocations"));
+    CHECK(site(parent, "tp_site_child") == nullptr);
+    CHECK(field(site(parent, "tp_site_parent"), "peak_bytes") == 70001);
+    CHECK(sum(parent, "peak_bytes") == heap(parent, "peak_bytes"));
+}
+
+TEST_CASE("sites: temporary allocations, heaptrack's rule", "[sites]")
+{
+    TempDir dir;
+    REQUIRE(run_tracked(dir, {program("tp_sites"), "temp"}).exit_code == 0);
+    const json r = only_report(dir.path);
+    CHECK(sum_of(r, "tp_site_temp", "allocations") == 18);
+    CHECK(sum_of(r, "tp_site_temp", "temporary") == 10);
+    CHECK(sum_of(r, "tp_site_kept", "allocations") == 8);
+    CHECK(sum_of(r, "tp_site_kept", "temporary") == 3);
+    CHECK(field(site(r, "tp_site_temp"), "largest_bytes") == 333);
+}
+
+TEST_CASE("sites: stats-only mode has no sites", "[sites]")
+{
+    TempDir dir;
+    REQUIRE(run_tracked(dir, {program("tp_sites"), "peak"}, {{"MEMTRACK_STACK_DEPTH", "0"}})
+                .exit_code == 0);
+    const json r = only_report(dir.path);
+    CHECK_FALSE(r.contains("sites"));
+    CHECK(heap(r, "peak_attributed_bytes") == 0);
+}
