@@ -7,16 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-enum { kRing = 10000 };
+#include "xorshift.h"
 
-static uint64_t state = 0x9E3779B97F4A7C15ull;
-static inline uint64_t next(void)
-{
-    state ^= state << 13;
-    state ^= state >> 7;
-    state ^= state << 17;
-    return state;
-}
+enum { kRing = 10000 };
 
 int main(int argc, char** argv)
 {
@@ -34,7 +27,8 @@ int main(int argc, char** argv)
         ring[slot][0] = (unsigned char)i;
         ring[slot][size - 1] = 1;
     }
-    for (size_t k = 0; k < kRing; ++k) free(ring[k]);
+    for (size_t k = 0; k < kRing; ++k)
+        free(ring[k]);
     printf("%llu\n", (unsigned long long)sum);
     return 0;
 }

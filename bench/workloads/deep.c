@@ -7,16 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-enum { kRing = 10000 };
+#include "xorshift.h"
 
-static uint64_t state = 0x9E3779B97F4A7C15ull;
-static inline uint64_t next(void)
-{
-    state ^= state << 13;
-    state ^= state >> 7;
-    state ^= state << 17;
-    return state;
-}
+enum { kRing = 10000 };
 
 static unsigned char* ring[kRing];
 static uint64_t sum;
@@ -69,7 +62,8 @@ int main(int argc, char** argv)
         const uint64_t path = next();
         down_a(36 + (int)(path % 9), path >> 4, i);
     }
-    for (size_t k = 0; k < kRing; ++k) free(ring[k]);
+    for (size_t k = 0; k < kRing; ++k)
+        free(ring[k]);
     printf("%llu\n", (unsigned long long)sum);
     return 0;
 }

@@ -67,6 +67,28 @@ bool stack_mentions(const json& j, std::int64_t stack, const std::string& what)
     return false;
 }
 
+// The sizes of the direct leak groups of [lo, hi] bytes, checking that each group's stack has
+// exactly `depth` physical frames and starts at tp_leaks' leak_one.
+std::set<std::int64_t> stacks_from_leak_one(const json& j, std::int64_t lo, std::int64_t hi,
+                                            int depth)
+{
+    std::set<std::int64_t> seen;
+    for (const auto& g : j["leaks"]["direct"]) {
+        const std::int64_t bytes = g["bytes"].get<std::int64_t>();
+        if (bytes < lo || bytes > hi) continue;
+        seen.insert(bytes);
+        INFO("leak of " << bytes << " bytes");
+        const auto& frames = j["stacks"][std::to_string(g["stack"].get<std::int64_t>())];
+        int physical = 0;  // inlined frames share a return address: they are extra entries
+        for (const auto& f : frames)
+            if (!f["inlined"].get<bool>()) ++physical;
+        CHECK(physical == depth);
+        REQUIRE(!frames.empty());
+        CHECK(frames[0]["function"].get<std::string>().find("leak_one") != std::string::npos);
+    }
+    return seen;
+}
+
 }  // namespace
 
 TEST_CASE("leaks: a program that frees everything has no leaks", "[leaks]")
@@ -606,20 +628,7 @@ TEST_CASE("leaks: through every allocation entry point, a stack has exactly the 
     const json j =
         leaks_of(dir, {program("tp_leaks"), "entry_points"}, {{"MEMTRACK_STACK_DEPTH", "6"}});
     CHECK(j["config"]["stack_depth"] == 6);
-    std::set<std::int64_t> seen;
-    for (const auto& g : j["leaks"]["direct"]) {
-        const std::int64_t bytes = g["bytes"].get<std::int64_t>();
-        if (bytes < 9001 || bytes > 9009 + 4096) continue;
-        seen.insert(bytes);
-        INFO("leak of " << bytes << " bytes");
-        const auto& frames = j["stacks"][std::to_string(g["stack"].get<std::int64_t>())];
-        int physical = 0;  // inlined frames share a return address: they are extra entries
-        for (const auto& f : frames)
-            if (!f["inlined"].get<bool>()) ++physical;
-        CHECK(physical == 6);
-        REQUIRE(!frames.empty());
-        CHECK(frames[0]["function"].get<std::string>().find("leak_one") != std::string::npos);
-    }
+    const std::set<std::int64_t> seen = stacks_from_leak_one(j, 9001, 9009 + 4096, 6);
     CHECK(seen == std::set<std::int64_t>{9001, 9002, 9003, 9004, 9005, 9006, 9007, 9216, 13105});
 }
 
@@ -632,20 +641,7 @@ TEST_CASE("issue 9: valloc, pvalloc, memalign, reallocarray and nothrow new[] gi
     TempDir dir;
     const json j =
         leaks_of(dir, {program("tp_leaks"), "entry_points_more"}, {{"MEMTRACK_STACK_DEPTH", "6"}});
-    std::set<std::int64_t> seen;
-    for (const auto& g : j["leaks"]["direct"]) {
-        const std::int64_t bytes = g["bytes"].get<std::int64_t>();
-        if (bytes < 9010 || bytes > 12288) continue;
-        seen.insert(bytes);
-        INFO("leak of " << bytes << " bytes");
-        const auto& frames = j["stacks"][std::to_string(g["stack"].get<std::int64_t>())];
-        int physical = 0;
-        for (const auto& f : frames)
-            if (!f["inlined"].get<bool>()) ++physical;
-        CHECK(physical == 6);
-        REQUIRE(!frames.empty());
-        CHECK(frames[0]["function"].get<std::string>().find("leak_one") != std::string::npos);
-    }
+    const std::set<std::int64_t> seen = stacks_from_leak_one(j, 9010, 12288, 6);
     CHECK(seen == std::set<std::int64_t>{9010, 12288, 9012, 9013, 9014});
 }
 
