@@ -3,6 +3,7 @@
 // I/O (STYLE.md). The throwing operator new forms are the only ones not noexcept.
 #include "core/entry_points.hpp"
 #include "runtime/dlclose.hpp"
+#include "runtime/ends.hpp"
 
 #include <cstddef>
 #include <new>
@@ -13,6 +14,11 @@ namespace md = memtrack::detail;
     extern "C" __attribute__((visibility("default"))) ret name params noexcept                     \
     {                                                                                              \
         return call;                                                                               \
+    }
+#define MEMTRACK_EXPORT_C_NORETURN(name, params, call)                                             \
+    extern "C" __attribute__((visibility("default"), noreturn)) void name params noexcept         \
+    {                                                                                              \
+        call;                                                                                      \
     }
 #define MEMTRACK_EXPORT_CXX(mangled, ret, op, params, call)                                        \
     __attribute__((visibility("default"))) ret op params noexcept                                  \
@@ -25,5 +31,6 @@ namespace md = memtrack::detail;
         return call;                                                                               \
     }
 #define MEMTRACK_EXPORT_PATTERN(glob)
+#define MEMTRACK_EXPORT_ELSEWHERE(name)
 
 #include "exports.def"

@@ -221,6 +221,39 @@ Snapshot snapshot() noexcept
     return s;
 }
 
+Snapshot snapshot_in_signal() noexcept
+{
+    Snapshot s;
+    std::int64_t current = g_totals.current.load(std::memory_order_relaxed);
+    std::uint64_t allocs = g_totals.allocs.load(std::memory_order_relaxed);
+    std::uint64_t frees = g_totals.frees.load(std::memory_order_relaxed);
+    std::uint64_t bytes = g_totals.bytes_allocated.load(std::memory_order_relaxed);
+    if (pthread_mutex_trylock(&g_registry_lock) == 0) {
+        for (ThreadState* t = g_registry_head; t != nullptr; t = t->next) {
+            current += read_racy(t->pending);
+            allocs += read_racy(t->allocs);
+            frees += read_racy(t->frees);
+            bytes += read_racy(t->bytes_allocated);
+        }
+        pthread_mutex_unlock(&g_registry_lock);
+    }
+    const std::int64_t now = uptime_ns();
+    const std::int64_t life_peak = g_totals.life_peak.load(std::memory_order_relaxed);
+    s.current_bytes = current;
+    s.peak_bytes = g_totals.peak.load(std::memory_order_relaxed);
+    s.peak_time_ns = g_totals.peak_ns.load(std::memory_order_relaxed);
+    s.lifetime_peak_bytes = life_peak > current ? life_peak : current;
+    s.lifetime_peak_time_ns =
+        life_peak > current ? g_totals.life_peak_ns.load(std::memory_order_relaxed) : now;
+    s.allocations = allocs;
+    s.frees = frees;
+    s.bytes_allocated = bytes;
+    s.live_blocks = g_totals.live_base.load(std::memory_order_relaxed) + allocs - frees;
+    s.foreign_frees = g_totals.foreign_frees.load(std::memory_order_relaxed);
+    s.uptime_ns = now;
+    return s;
+}
+
 std::int64_t current_bytes() noexcept
 {
     std::int64_t current = 0;

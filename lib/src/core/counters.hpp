@@ -160,6 +160,10 @@ struct Snapshot {
     std::int64_t uptime_ns = 0;
 };
 Snapshot snapshot() noexcept;
+// snapshot() for a signal handler (issue 11): never waits for the registry lock (the
+// interrupted thread may hold it) and folds nothing (it may be mid-fold). Without the lock,
+// threads' unfolded batches (each within kFoldBytes) are left out. Async-signal-safe.
+Snapshot snapshot_in_signal() noexcept;
 
 // Current bytes only (same accuracy as snapshot()); for the timeline sampler.
 std::int64_t current_bytes() noexcept;

@@ -168,6 +168,15 @@ std::size_t copy_timeline(TimelinePoint* out, std::size_t cap) noexcept
     return n;
 }
 
+std::size_t copy_timeline_in_signal(TimelinePoint* out, std::size_t cap) noexcept
+{
+    if (pthread_mutex_trylock(&g_sampler.lock) != 0) return 0;
+    const std::size_t n = g_sampler.count < cap ? g_sampler.count : cap;
+    if (n > 0) std::memcpy(out, g_sampler.points, n * sizeof(TimelinePoint));
+    pthread_mutex_unlock(&g_sampler.lock);
+    return n;
+}
+
 std::size_t timeline_size() noexcept
 {
     pthread_mutex_lock(&g_sampler.lock);

@@ -32,6 +32,8 @@ void add_timeline_point(std::int64_t t_ns, std::int64_t bytes) noexcept;
 // Copies up to `cap` points into out (oldest first); returns how many.
 std::size_t copy_timeline(TimelinePoint* out, std::size_t cap) noexcept;
 std::size_t timeline_size() noexcept;
+// copy_timeline for a signal handler: 0 points if the timeline's lock is taken. Async-signal-safe.
+std::size_t copy_timeline_in_signal(TimelinePoint* out, std::size_t cap) noexcept;
 
 // Fork: prepare locks the timeline; parent unlocks; child empties it and forgets the
 // parent's sampler thread (the caller restarts one).

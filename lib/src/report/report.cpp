@@ -16,6 +16,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <set>
 #include <string>
@@ -103,13 +104,13 @@ ReportModel gather(ReportReason reason, int exit_status, std::uintptr_t program_
     ReportModel d;
     // The scan first: it sees the heap as the program left it, before the report allocates.
     LeakReport leaks;
-    if (cfg.leak_check && collect(2, program_sp, &leaks, false) >= 0 && leaks.ran) {
+    if (cfg.leak_check && reason != ReportReason::Exec && collect(2, program_sp, &leaks, false) >= 0 && leaks.ran) {
         finalize_leaks(leaks);
         d.leak_checked = true;
         gather_leaks(leaks, d.leaks);
     }
     d.memtrack_version = MEMTRACK_VERSION_STRING;
-    d.at_exit = reason == ReportReason::Exit;
+    d.reason = reason_name(reason);
     d.exit_status = exit_status;
     d.final_status = exit_status;
     const Snapshot h = snapshot();
@@ -151,20 +152,36 @@ constinit GateVerdict g_gate{};
 
 }  // namespace
 
+const char* reason_name(ReportReason reason) noexcept
+{
+    switch (reason) {
+    case ReportReason::Exit:
+        return "exit";
+    case ReportReason::QuickExit:
+        return "_exit";
+    case ReportReason::Exec:
+        return "exec";
+    case ReportReason::Api:
+        return "api";
+    }
+    return "api";
+}
+
 GateVerdict last_gate_verdict() noexcept
 {
     return g_gate;
 }
 
-int write_report(ReportReason reason, const char* path, int exit_status,
-                 std::uintptr_t program_sp) noexcept
+int write_report(ReportReason reason, const char* path, int exit_status, std::uintptr_t program_sp,
+                 char* written, std::size_t written_size) noexcept
 {
     Guard guard;
+    if (written != nullptr && written_size > 0) written[0] = '\0';
     const Config& cfg = config();
     if (!cfg.report_text && !cfg.report_json && !cfg.gates()) return 0;
     try {
         ReportModel d = gather(reason, exit_status, program_sp);
-        if (reason == ReportReason::Exit) {
+        if (reason == ReportReason::Exit || reason == ReportReason::QuickExit) {
             g_gate = evaluate_gates(cfg, d);
             if (g_gate.failed) {
                 d.final_status = g_gate.status;
@@ -190,12 +207,14 @@ int write_report(ReportReason reason, const char* path, int exit_status,
                     report_line = fmt::format("(JSON report not written: {})", std::strerror(err));
                 } else {
                     report_line = final_path;
+                    if (written != nullptr && written_size > 0)
+                        std::snprintf(written, written_size, "%s", final_path);
                     if (std::strcmp(final_path, target) != 0)
                         report_line += fmt::format(" ({} existed; not overwritten)", target);
                 }
             }
         }
-        if (cfg.report_text) {
+        if (cfg.report_text && reason != ReportReason::Exec) {
             for (const std::string& line : render_summary(d, {report_line, false}))
                 log("{}", line);
         } else if (g_gate.failed) {

@@ -89,7 +89,7 @@ TEST_CASE("report: exit does not wait for a stdio lock another thread holds", "[
     CHECK(r.term_signal == 0);
     CHECK(r.exit_code == 0);
     CHECK(r.out.find("leaving") != std::string::npos);
-    CHECK(only_report(dir.path)["exit_status"] == 0);
+    CHECK(final_report(dir.path)["exit_status"] == 0);
 }
 
 TEST_CASE("report: exit status from exit(N) and from return N", "[report]")

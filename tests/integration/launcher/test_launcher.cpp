@@ -402,11 +402,12 @@ TEST_CASE("launcher: a taken name gets .N, and the program's own report is annou
 TEST_CASE("launcher: only the direct child's report is announced", "[launcher]")
 {
     TempDir dir;
-    // bash forks /bin/true, which writes its own report first; bash's comes last.
+    // bash forks /bin/true, which writes its own report first (and bash's forked child its
+    // exec report before that); bash's comes last.
     const RunResult r =
         launch({"-o", dir.file("r.%e.%p.json"), "--", "bash", "-c", "/bin/true; exit 4"});
     CHECK(r.exit_code == 4);
-    REQUIRE(reports_in(dir.path).size() == 2);
+    REQUIRE(reports_in(dir.path).size() == 3);
     const std::string path = announced(r);
     REQUIRE_FALSE(path.empty());
     const nlohmann::json report = nlohmann::json::parse(read_file(path));

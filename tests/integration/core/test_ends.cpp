@@ -1,0 +1,266 @@
+// Issue 11: a report from every process however it ends. tp_ends allocates 10 MiB and ends in
+// one way; each test checks the report's reason and that the program's own status is unchanged.
+#include "common.hpp"
+
+#include <csignal>
+#include <map>
+#include <sstream>
+#include <unistd.h>
+
+using namespace mt_test;
+
+namespace {
+
+constexpr std::int64_t kBlock = 10485760;
+
+// "pid P" (and "child C") from tp_ends' stdout; the first of each (an exec'd image prints its
+// own "pid" line after).
+std::map<std::string, int> ids(const std::string& out)
+{
+    std::map<std::string, int> m;
+    std::istringstream in(out);
+    std::string line;
+    while (std::getline(in, line)) {
+        const std::size_t sp = line.rfind(' ');
+        if (sp == std::string::npos) continue;
+        m.emplace(line.substr(0, sp), std::atoi(line.c_str() + sp + 1));
+    }
+    return m;
+}
+
+// The reports of `pid` in dir, oldest name first.
+std::vector<nlohmann::json> reports_of(const std::string& dir, int pid)
+{
+    std::vector<nlohmann::json> out;
+    for (auto& j : reports_in(dir))
+        if (j["pid"] == pid) out.push_back(std::move(j));
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("issue 11: exit and return write reason exit", "[ends]")
+{
+    TempDir dir;
+    const RunResult r = run_tracked(dir, {program("tp_ends"), "exit", "3"});
+    INFO(r.out << r.err);
+    CHECK(r.exit_code == 3);
+    const auto j = only_report(dir.path);
+    CHECK(j["reason"] == "exit");
+    CHECK(j["signal"].is_null());
+    CHECK(j["exit_status"] == 3);
+    CHECK(heap(j, "current_bytes") >= kBlock);
+}
+
+TEST_CASE("issue 11: _exit and _Exit write reason _exit with the program's status", "[ends]")
+{
+    for (const char* way : {"_exit", "_Exit"}) {
+        TempDir dir;
+        const RunResult r = run_tracked(dir, {program("tp_ends"), way, "5"});
+        INFO(way << "\n" << r.out << r.err);
+        CHECK(r.exit_code == 5);
+        const auto j = only_report(dir.path);
+        CHECK(j["reason"] == "_exit");
+        CHECK(j["exit_status"] == 5);
+        CHECK(j["final_status"] == 5);
+        CHECK(j["pid"] == ids(r.out)["pid"]);
+        CHECK(heap(j, "current_bytes") >= kBlock);
+        CHECK(j.contains("leaks"));  // the leak check runs as at exit
+        CHECK(r.err.find("exited with status 5 (_exit)") != std::string::npos);
+    }
+}
+
+TEST_CASE("issue 11: _exit from another thread than main", "[ends]")
+{
+    TempDir dir;
+    const RunResult r = run_tracked(dir, {program("tp_ends"), "thread_exit", "7"});
+    INFO(r.out << r.err);
+    CHECK(r.exit_code == 7);
+    const auto j = only_report(dir.path);
+    CHECK(j["reason"] == "_exit");
+    CHECK(j["exit_status"] == 7);
+}
+
+TEST_CASE("issue 11: a run gate changes an _exit status as it does an exit status", "[ends]")
+{
+    TempDir dir;
+    const RunResult r =
+        run_tracked(dir, {program("tp_ends"), "_exit", "0"}, {{"MEMTRACK_MAX_PEAK", "1M"}});
+    INFO(r.out << r.err);
+    CHECK(r.exit_code == 1);
+    const auto j = only_report(dir.path);
+    CHECK(j["reason"] == "_exit");
+    CHECK(j["exit_status"] == 0);
+    CHECK(j["final_status"] == 1);
+}
+
+TEST_CASE("issue 11: sh -c 'exit 5' (dash's exit builtin calls _exit)", "[ends]")
+{
+    TempDir dir;
+    const RunResult r = run_tracked(dir, {"/bin/sh", "-c", "exit 5"});
+    INFO(r.out << r.err);
+    CHECK(r.exit_code == 5);
+    const auto j = only_report(dir.path);
+    CHECK(j["exit_status"] == 5);
+    CHECK((j["reason"] == "_exit" || j["reason"] == "exit"));  // dash: _exit; bash: exit
+}
+
+TEST_CASE("issue 11: multiprocessing.Pool workers end with os._exit and report", "[ends]")
+{
+    REQUIRE(file_exists("/usr/bin/python3"));
+    TempDir dir;
+    const RunResult r = run_tracked(
+        dir,
+        {"/usr/bin/python3", "-c",
+         "import multiprocessing as mp, os\n"
+         "if __name__ == '__main__':\n"
+         "    mp.set_start_method('fork')\n"
+         "    p = mp.Pool(2)\n"
+         "    print(sum(p.map(abs, range(-50, 50))))\n"
+         "    p.close(); p.join()\n"},
+        {{"MEMTRACK_REPORT", "json"}});
+    INFO(r.out << r.err);
+    CHECK(r.exit_code == 0);
+    CHECK(r.out == "2500\n");
+    const auto reports = reports_in(dir.path);
+    int parent = 0, workers = 0;
+    for (const auto& j : reports)
+        if (j["reason"] == "exit") parent = j["pid"];
+    REQUIRE(parent != 0);
+    for (const auto& j : reports) {
+        if (j["pid"] == parent) continue;
+        CHECK(j["reason"] == "_exit");
+        CHECK(j["ppid"] == parent);
+        CHECK(j["exit_status"] == 0);
+        ++workers;
+    }
+    CHECK(workers == 2);
+}
+
+TEST_CASE("issue 11: exec writes a report before the image is replaced", "[ends]")
+{
+    TempDir dir;
+    const RunResult r = run_tracked(dir, {program("tp_ends"), "exec", "4"});
+    INFO(r.out << r.err);
+    CHECK(r.exit_code == 4);
+    const int pid = ids(r.out)["pid"];
+    const auto reports = reports_of(dir.path, pid);
+    REQUIRE(reports.size() == 2);
+    int exec_reports = 0, exit_reports = 0;
+    for (const auto& j : reports) {
+        if (j["reason"] == "exec") {
+            ++exec_reports;
+            CHECK(j["exit_status"].is_null());
+            CHECK(j["final_status"].is_null());
+            CHECK(j["argv"] == nlohmann::json::array({program("tp_ends"), "exec", "4"}));
+            CHECK(heap(j, "current_bytes") >= kBlock);
+            CHECK_FALSE(j.contains("leaks"));  // the JSON alone: the next image reports
+        } else {
+            ++exit_reports;
+            CHECK(j["reason"] == "exit");
+            CHECK(j["exit_status"] == 4);
+            CHECK(j["argv"] == nlohmann::json::array({"tp_ends", "exit", "4"}));
+        }
+    }
+    CHECK(exec_reports == 1);
+    CHECK(exit_reports == 1);
+    // One summary: the new image's; the exec report is quiet.
+    CHECK(r.err.find("exited with status 4") != std::string::npos);
+    CHECK(r.err.find("replaced its image") == std::string::npos);
+}
+
+TEST_CASE("issue 11: execvp searches PATH and reports", "[ends]")
+{
+    TempDir dir;
+    const RunResult r = run_tracked(dir, {program("tp_ends"), "execvp"});
+    INFO(r.out << r.err);
+    CHECK(r.exit_code == 0);
+    const auto reports = reports_of(dir.path, ids(r.out)["pid"]);
+    REQUIRE(reports.size() == 2);
+    int exec_reports = 0;
+    for (const auto& j : reports) {
+        if (j["reason"] == "exec") {
+            ++exec_reports;
+            CHECK(j["program"] == program("tp_ends"));
+        } else {
+            CHECK(j["program"].get<std::string>().ends_with("/true"));
+        }
+    }
+    CHECK(exec_reports == 1);
+}
+
+TEST_CASE("issue 11: a failed exec leaves no report behind and the run goes on", "[ends]")
+{
+    TempDir dir;
+    const RunResult r = run_tracked(dir, {program("tp_ends"), "execfail", "3"});
+    INFO(r.out << r.err);
+    CHECK(r.exit_code == 3);
+    const auto j = only_report(dir.path);  // also: no temporary file left
+    CHECK(j["reason"] == "exit");
+    CHECK(heap(j, "current_bytes") >= kBlock + 20011);
+}
+
+TEST_CASE("issue 11: a forked child that _exits writes its own report", "[ends]")
+{
+    TempDir dir;
+    const RunResult r = run_tracked(dir, {program("tp_ends"), "fork_exit", "3"});
+    INFO(r.out << r.err);
+    CHECK(r.exit_code == 0);
+    auto m = ids(r.out);
+    CHECK(m["child status"] == 3);
+    const auto child = reports_of(dir.path, m["child"]);
+    REQUIRE(child.size() == 1);
+    const auto& j = child[0];
+    CHECK(j["reason"] == "_exit");
+    CHECK(j["exit_status"] == 3);
+    CHECK(j["ppid"] == m["pid"]);
+    // the child's own run: it freed the inherited 10 MiB block and allocated 30011 B
+    CHECK(heap(j, "allocations") == 1);
+    CHECK(heap(j, "frees") == 1);
+    CHECK(heap(j, "bytes_allocated") == 30011);
+    const auto parent = reports_of(dir.path, m["pid"]);
+    REQUIRE(parent.size() == 1);
+    CHECK(parent[0]["reason"] == "exit");
+    CHECK(heap(parent[0], "current_bytes") >= kBlock);
+}
+
+TEST_CASE("issue 11: a forked child that execs reports as itself, then as the new image",
+          "[ends]")
+{
+    TempDir dir;
+    const RunResult r = run_tracked(dir, {program("tp_ends"), "fork_exec"});
+    INFO(r.out << r.err);
+    CHECK(r.exit_code == 0);
+    auto m = ids(r.out);
+    CHECK(m["child status"] == 4);
+    const auto child = reports_of(dir.path, m["child"]);
+    REQUIRE(child.size() == 2);
+    int seen = 0;
+    for (const auto& j : child) {
+        CHECK(j["ppid"] == m["pid"]);
+        if (j["reason"] == "exec") {
+            seen |= 1;
+            CHECK(heap(j, "bytes_allocated") == 30011);
+            CHECK(heap(j, "frees") == 1);
+        } else {
+            seen |= 2;
+            CHECK(j["reason"] == "_exit");
+            CHECK(j["exit_status"] == 4);
+        }
+    }
+    CHECK(seen == 3);
+}
+
+TEST_CASE("issue 11: a vfork child's _exit writes nothing (it shares its parent's memory)",
+          "[ends]")
+{
+    TempDir dir;
+    const RunResult r = run_tracked(dir, {program("tp_ends"), "vfork_exit", "5"});
+    INFO(r.out << r.err);
+    CHECK(r.exit_code == 0);
+    auto m = ids(r.out);
+    CHECK(m["child status"] == 5);
+    const auto j = only_report(dir.path);
+    CHECK(j["pid"] == m["pid"]);
+    CHECK(j["reason"] == "exit");
+}
