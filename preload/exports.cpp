@@ -4,6 +4,7 @@
 #include "core/entry_points.hpp"
 #include "runtime/dlclose.hpp"
 #include "runtime/ends.hpp"
+#include "runtime/signals.hpp"
 
 #include <cstddef>
 #include <new>

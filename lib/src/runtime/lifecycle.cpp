@@ -12,6 +12,7 @@
 #include "platform/tasks.hpp"
 #include "report/report.hpp"
 #include "runtime/ends.hpp"
+#include "runtime/signals.hpp"
 #include "stack/unwind.hpp"
 
 #include "platform/log.hpp"
@@ -124,6 +125,13 @@ bool begin_final_report() noexcept
     return true;
 }
 
+bool begin_signal_report() noexcept
+{
+    if (getpid() != g_pid.load(std::memory_order_relaxed)) return false;
+    Phase expected = Phase::Active;
+    return g_phase.compare_exchange_strong(expected, Phase::Stopping);
+}
+
 void end_final_report() noexcept
 {
     g_phase.store(Phase::Stopped);
@@ -164,6 +172,7 @@ void start() noexcept
     }
     g_small_limit = stack_depth() > 0 || config().gc_auto || g_break_seq != 0 ? 0 : kFoldBytes;
     resolve_exec_functions();
+    install_signal_handlers();
     on_exit(report_at_exit, nullptr);
     pthread_atfork(prepare_fork, parent_after_fork, child_after_fork);
     add_timeline_point(uptime_ns(), current_bytes());

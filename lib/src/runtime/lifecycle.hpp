@@ -15,6 +15,9 @@ Phase phase() noexcept;
 // write a report of its own).
 bool begin_final_report() noexcept;
 void end_final_report() noexcept;
+// begin_final_report for the signal handler: the same checks, without stopping the sampler
+// (a join is not async-signal-safe; the process ends right after). Async-signal-safe.
+bool begin_signal_report() noexcept;
 void resume_after_exec() noexcept;
 
 // Starts the tracker (config, exit and fork handlers, sampler). Idempotent. Runs from the

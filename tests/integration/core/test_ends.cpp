@@ -264,3 +264,112 @@ TEST_CASE("issue 11: a vfork child's _exit writes nothing (it shares its parent'
     CHECK(j["pid"] == m["pid"]);
     CHECK(j["reason"] == "exit");
 }
+
+// ---- signals --------------------------------------------------------------------------------
+
+namespace {
+
+// The signal report of a run killed by `sig`: the process's own status is the signal's.
+nlohmann::json signal_report(const RunResult& r, const TempDir& dir, int sig)
+{
+    INFO(r.out << r.err);
+    CHECK(r.term_signal == sig);
+    CHECK(r.exit_code == -1);
+    const auto j = only_report(dir.path);
+    CHECK(j["reason"] == "signal");
+    CHECK(j["signal"]["number"] == sig);
+    CHECK(j["signal"]["name"] == std::string("SIG") + sigabbrev_np(sig));
+    CHECK(j["exit_status"].is_null());
+    CHECK(j["pid"] == ids(r.out)["pid"]);
+    CHECK(heap(j, "current_bytes") >= kBlock);
+    CHECK(heap(j, "peak_bytes") >= kBlock);
+    CHECK(j["timeline"].size() >= 2);
+    CHECK_FALSE(j.contains("leaks"));
+    CHECK(r.err.find(std::string("killed by SIG") + sigabbrev_np(sig)) != std::string::npos);
+    return j;
+}
+
+}  // namespace
+
+TEST_CASE("issue 11: abort, SIGSEGV and raised signals report and keep their status", "[ends]")
+{
+    {
+        TempDir dir;
+        signal_report(run_tracked(dir, {program("tp_ends"), "abort"}), dir, SIGABRT);
+    }
+    {
+        TempDir dir;
+        signal_report(run_tracked(dir, {program("tp_ends"), "segv"}), dir, SIGSEGV);
+    }
+    for (const int sig : {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGBUS, SIGILL, SIGFPE, SIGSYS}) {
+        TempDir dir;
+        INFO("signal " << sig);
+        signal_report(run_tracked(dir, {program("tp_ends"), "raise", std::to_string(sig)}), dir,
+                      sig);
+    }
+}
+
+TEST_CASE("issue 11: a fault in another thread than main reports", "[ends]")
+{
+    TempDir dir;
+    signal_report(run_tracked(dir, {program("tp_ends"), "thread_segv"}), dir, SIGSEGV);
+}
+
+TEST_CASE("issue 11: the program's own handler keeps priority", "[ends]")
+{
+    TempDir dir;
+    RunResult r = run_tracked(dir, {program("tp_ends"), "handler", std::to_string(SIGTERM)});
+    INFO(r.out << r.err);
+    CHECK(r.exit_code == 100 + SIGTERM);
+    CHECK(r.out.find("own handler") != std::string::npos);
+    CHECK(only_report(dir.path)["reason"] == "_exit");  // its handler's _exit
+    TempDir dir2;
+    r = run_tracked(dir2, {program("tp_ends"), "sigaction_handler", std::to_string(SIGINT)});
+    CHECK(r.exit_code == 100 + SIGINT);
+    CHECK(r.out.find("old default yes") != std::string::npos);  // memtrack's stays hidden
+}
+
+TEST_CASE("issue 11: SIG_DFL set again puts memtrack's report back", "[ends]")
+{
+    TempDir dir;
+    const RunResult r = run_tracked(dir, {program("tp_ends"), "restore", std::to_string(SIGTERM)});
+    CHECK(r.out.find("now default yes") != std::string::npos);
+    signal_report(r, dir, SIGTERM);
+}
+
+TEST_CASE("issue 11: an ignored signal stays ignored", "[ends]")
+{
+    TempDir dir;
+    const RunResult r = run_tracked(dir, {program("tp_ends"), "ignore", std::to_string(SIGTERM)});
+    CHECK(r.exit_code == 0);
+    CHECK(only_report(dir.path)["reason"] == "exit");
+}
+
+TEST_CASE("issue 11: a shell killed by SIGTERM, and kill from outside", "[ends]")
+{
+    TempDir dir;
+    RunResult r = run_tracked(dir, {"/bin/bash", "-c", "kill -TERM $$"});
+    CHECK(r.term_signal == SIGTERM);
+    CHECK(only_report(dir.path)["reason"] == "signal");
+    TempDir dir2;
+    // from outside, to a background sleep (SIGTERM: a shell's background jobs ignore SIGINT)
+    r = run_tracked(dir2, {"/bin/sh", "-c", "sleep 10 & p=$!; sleep 0.3; kill -TERM $p; wait $p; "
+                                            "echo status $?"});
+    CHECK(r.out == "status 143\n");
+    int signalled = 0;
+    for (const auto& j : reports_in(dir2.path))
+        if (j["reason"] == "signal") {
+            ++signalled;
+            CHECK(j["signal"]["name"] == "SIGTERM");
+            CHECK(j["program"].get<std::string>().ends_with("/sleep"));
+        }
+    CHECK(signalled == 1);
+}
+
+TEST_CASE("issue 11: SIGKILL leaves no report and the status is the kill", "[ends]")
+{
+    TempDir dir;
+    const RunResult r = run_tracked(dir, {program("tp_ends"), "raise", std::to_string(SIGKILL)});
+    CHECK(r.term_signal == SIGKILL);
+    CHECK(reports_in(dir.path).empty());  // TODO(#11): checkpoints
+}
