@@ -2,7 +2,10 @@
  * the ways a process can end, for the tests of "a report from every process however it ends"
  * (issue 11). Prints "pid P" first, and "child C" for the ways that fork. */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <pthread.h>
+#include <sched.h>
+#include <time.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -120,6 +123,36 @@ int main(int argc, char** argv)
         pthread_create(&t, NULL, segv_in_thread, NULL);
         pthread_join(t, NULL);
         return 98;
+    }
+    if (strcmp(way, "grow") == 0) {
+        /* STATUS steps of 2 MiB, 60 ms apart: the timeline's points come from these allocations */
+        for (int i = 0; i < status; ++i) {
+            void* volatile p = malloc(2 << 20);
+            (void)p;
+            const struct timespec pause = {0, 60 * 1000 * 1000};
+            nanosleep(&pause, NULL);
+        }
+        exit(0);
+    }
+    if (strcmp(way, "threads") == 0) {
+        /* the number of threads of this process: 1 (memtrack starts none) */
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%d/status", (int)getpid());
+        FILE* f = fopen(path, "r");
+        char line[256];
+        while (f != NULL && fgets(line, sizeof line, f) != NULL)
+            if (strncmp(line, "Threads:", 8) == 0) printf("%s", line);
+        if (f != NULL) fclose(f);
+        exit(0);
+    }
+    if (strcmp(way, "unshare") == 0) {
+        /* unshare(CLONE_NEWUSER) fails with EINVAL in a multi-threaded process */
+        if (unshare(CLONE_NEWUSER) != 0) {
+            printf("unshare failed: %s\n", strerror(errno));
+            exit(1);
+        }
+        printf("unshare ok\n");
+        exit(0);
     }
     if (strcmp(way, "thread_exit") == 0) {
         pthread_t t;

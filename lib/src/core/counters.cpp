@@ -2,6 +2,7 @@
 // registry lock; never allocates; async-signal-unsafe.
 #include "core/counters.hpp"
 
+#include "core/sampler.hpp"
 #include "platform/check.hpp"
 #include "platform/clock.hpp"
 
@@ -144,6 +145,7 @@ void fold_slow(ThreadState& ts) noexcept
     if (ts.status == kNew) register_thread(ts);
     fold_into_totals(ts);
     if (ts.status == kRetired) ts.pending_max = -1;
+    timeline_on_fold();  // the timeline's points come from here (core/sampler.hpp)
 }
 
 void note_high(ThreadState& ts, std::int64_t pending) noexcept

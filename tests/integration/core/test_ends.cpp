@@ -4,6 +4,7 @@
 
 #include <csignal>
 #include <map>
+#include <regex>
 #include <sstream>
 #include <unistd.h>
 
@@ -372,4 +373,64 @@ TEST_CASE("issue 11: SIGKILL leaves no report and the status is the kill", "[end
     const RunResult r = run_tracked(dir, {program("tp_ends"), "raise", std::to_string(SIGKILL)});
     CHECK(r.term_signal == SIGKILL);
     CHECK(reports_in(dir.path).empty());  // TODO(#11): checkpoints
+}
+
+// ---- the host sees nothing ------------------------------------------------------------------
+
+TEST_CASE("issue 11: memtrack starts no thread in the host", "[ends][host]")
+{
+    TempDir dir;
+    const RunResult r = run_tracked(dir, {program("tp_ends"), "threads"});
+    INFO(r.err);
+    CHECK(r.out.find("Threads:\t1\n") != std::string::npos);
+}
+
+TEST_CASE("issue 11: unshare(CLONE_NEWUSER) works with the defaults", "[ends][host]")
+{
+    RunOptions plain;
+    plain.argv = {program("tp_ends"), "unshare"};
+    plain.preload = false;
+    const RunResult without = run(plain);
+    if (without.exit_code != 0) SUCCEED("user namespaces are not available here: " << without.out);
+    if (without.exit_code != 0) return;
+    TempDir dir;
+    const RunResult r = run_tracked(dir, {program("tp_ends"), "unshare"});
+    INFO(r.out << r.err);
+    CHECK(r.exit_code == 0);
+    CHECK(r.out.find("unshare ok") != std::string::npos);
+}
+
+TEST_CASE("issue 11: gdb's breakpoint output is the same with and without the preload",
+          "[ends][host]")
+{
+    if (!file_exists("/usr/bin/gdb")) {
+        SUCCEED("no gdb");
+        return;
+    }
+    auto under_gdb = [](bool preload) {
+        RunOptions o;
+        o.preload = false;  // gdb itself runs plain; the preload is the inferior's
+        o.argv = {"/usr/bin/gdb", "-nx", "-batch", "-ex", "set startup-with-shell off"};
+        if (preload) o.argv.insert(o.argv.end(), {"-ex", "set environment LD_PRELOAD " + lib_path()});
+        o.argv.insert(o.argv.end(), {"-ex", "set environment MEMTRACK_REPORT none", "-ex",
+                                     "break exit", "-ex", "run", "-ex", "continue", "--args",
+                                     program("tp_ends"), "exit", "0"});
+        const RunResult r = run(o);
+        // The lines about breakpoints, threads and the inferior's end.
+        std::string kept;
+        std::istringstream in(r.out + r.err);
+        for (std::string line; std::getline(in, line);)
+            if (line.find("Breakpoint") != std::string::npos ||
+                line.find("Thread") != std::string::npos ||
+                line.find("exited") != std::string::npos)
+                kept += std::regex_replace(line.substr(0, line.find(" at ")),
+                                           std::regex("process [0-9]+"), "process N") +
+                        "\n";
+        return kept;
+    };
+    const std::string plain = under_gdb(false);
+    const std::string tracked = under_gdb(true);
+    INFO("plain:\n" << plain << "tracked:\n" << tracked);
+    CHECK(plain.find("Breakpoint 1, ") != std::string::npos);
+    CHECK(tracked == plain);
 }
