@@ -154,6 +154,41 @@ int main(int argc, char** argv)
         printf("unshare ok\n");
         exit(0);
     }
+    if (strcmp(way, "oom") == 0) {
+        /* a child grows by 10 MiB steps and is killed by SIGKILL from here at STATUS MiB; prints
+         * "child C" and "killed at B" (its live heap, bytes) */
+        int fds[2], acks[2];
+        if (pipe(fds) != 0 || pipe(acks) != 0) return 3;
+        const pid_t child = fork();
+        if (child == 0) {
+            /* in step with the parent: each 10 MiB, report and wait for the go-ahead */
+            close(fds[0]);
+            close(acks[1]);
+            long long live = 0;
+            char go = 0;
+            for (;;) {
+                void* volatile p = malloc(10 << 20);
+                (void)p;
+                live += 10 << 20;
+                if (write(fds[1], &live, sizeof live) != (ssize_t)sizeof live) _exit(4);
+                if (read(acks[0], &go, 1) != 1) _exit(5);
+            }
+        }
+        close(fds[1]);
+        close(acks[0]);
+        long long live = 0;
+        while (read(fds[0], &live, sizeof live) == (ssize_t)sizeof live) {
+            if (live >= (long long)status << 20) break;
+            if (write(acks[1], "g", 1) != 1) break;
+        }
+        kill(child, SIGKILL);
+        int st = 0;
+        waitpid(child, &st, 0);
+        printf("child %d\n", (int)child);
+        printf("killed at %lld\n", live);
+        printf("child status %d\n", WIFSIGNALED(st) ? -WTERMSIG(st) : WEXITSTATUS(st));
+        return 0;
+    }
     if (strcmp(way, "thread_exit") == 0) {
         pthread_t t;
         pthread_create(&t, NULL, exit_from_thread, (void*)(long)status);

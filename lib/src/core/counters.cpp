@@ -146,6 +146,11 @@ void fold_slow(ThreadState& ts) noexcept
     fold_into_totals(ts);
     if (ts.status == kRetired) ts.pending_max = -1;
     timeline_on_fold();  // the timeline's points come from here (core/sampler.hpp)
+    std::int64_t at = g_checkpoint_at.load(std::memory_order_relaxed);
+    const std::int64_t peak = g_totals.life_peak.load(std::memory_order_relaxed);
+    if (peak >= at && g_checkpoint_hook != nullptr && ts.guard == 0) [[unlikely]]
+        if (g_checkpoint_at.compare_exchange_strong(at, INT64_MAX, std::memory_order_relaxed))
+            g_checkpoint_hook(peak);
 }
 
 void note_high(ThreadState& ts, std::int64_t pending) noexcept

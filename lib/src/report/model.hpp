@@ -111,7 +111,8 @@ struct ReportModel {
     std::string memtrack_version;
     // Why the report was written: "exit" (exit() or return from main), "_exit" (_exit or
     // _Exit), "exec" (before the image is replaced), "signal" (killed by `signal`), "api"
-    // (memtrack_write_report); a reader keeps any other value as it is.
+    // (memtrack_write_report), "checkpoint" (the last state seen while the heap grew, left by a
+    // process killed by SIGKILL); a reader keeps any other value as it is.
     std::string reason = "exit";
     // For "signal": the signal's number and name (11, "SIGSEGV"); 0 and "" otherwise (null).
     int signal = 0;

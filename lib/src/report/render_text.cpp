@@ -195,6 +195,9 @@ std::vector<std::string> render_summary(const ReportModel& r, const SummaryOptio
     const double wall = r.process.wall_s;
     if (r.reason == "api")
         s.line("{} (pid {}) report requested at {:.2f} s", name, r.pid, wall);
+    else if (r.reason == "checkpoint")
+        s.line("{} (pid {}) checkpoint at {:.2f} s: the last state seen, not the end", name, r.pid,
+               wall);
     else if (r.reason == "exec")
         s.line("{} (pid {}) replaced its image by exec at {:.2f} s", name, r.pid, wall);
     else if (r.reason == "signal")

@@ -104,7 +104,8 @@ ReportModel gather(ReportReason reason, int exit_status, std::uintptr_t program_
     ReportModel d;
     // The scan first: it sees the heap as the program left it, before the report allocates.
     LeakReport leaks;
-    if (cfg.leak_check && reason != ReportReason::Exec && collect(2, program_sp, &leaks, false) >= 0 && leaks.ran) {
+    if (cfg.leak_check && reason != ReportReason::Exec && reason != ReportReason::Checkpoint &&
+        collect(2, program_sp, &leaks, false) >= 0 && leaks.ran) {
         finalize_leaks(leaks);
         d.leak_checked = true;
         gather_leaks(leaks, d.leaks);
@@ -149,8 +150,20 @@ ReportModel gather(ReportReason reason, int exit_status, std::uintptr_t program_
 }
 
 constinit GateVerdict g_gate{};
+// This process's last checkpoint file; "" if none (or once the end's report replaced it).
+constinit char g_checkpoint_path[4200] = {};
 
 }  // namespace
+
+const char* checkpoint_path() noexcept
+{
+    return g_checkpoint_path;
+}
+
+void forget_checkpoint_in_child() noexcept
+{
+    g_checkpoint_path[0] = '\0';
+}
 
 const char* reason_name(ReportReason reason) noexcept
 {
@@ -161,6 +174,8 @@ const char* reason_name(ReportReason reason) noexcept
         return "_exit";
     case ReportReason::Exec:
         return "exec";
+    case ReportReason::Checkpoint:
+        return "checkpoint";
     case ReportReason::Api:
         return "api";
     }
@@ -200,7 +215,16 @@ int write_report(ReportReason reason, const char* path, int exit_status, std::ui
                 report_line = "(JSON report not written: path too long)";
             } else {
                 const std::string json = render_json(d);
-                const int err = write_report_file(target, json, final_path, sizeof final_path);
+                // A checkpoint replaces the last one, and the end's report the checkpoint.
+                const bool replace = reason != ReportReason::Api && g_checkpoint_path[0] != '\0';
+                const int err = replace ? replace_report_file(g_checkpoint_path, json, final_path,
+                                                              sizeof final_path)
+                                        : write_report_file(target, json, final_path,
+                                                            sizeof final_path);
+                if (err == 0 && reason == ReportReason::Checkpoint)
+                    std::snprintf(g_checkpoint_path, sizeof g_checkpoint_path, "%s", final_path);
+                else if (err == 0 && replace)
+                    g_checkpoint_path[0] = '\0';
                 if (err != 0) {
                     log("cannot write the JSON report to {}: {}", target, std::strerror(err));
                     result = -1;
@@ -214,7 +238,8 @@ int write_report(ReportReason reason, const char* path, int exit_status, std::ui
                 }
             }
         }
-        if (cfg.report_text && reason != ReportReason::Exec) {
+        if (cfg.report_text && reason != ReportReason::Exec &&
+            reason != ReportReason::Checkpoint) {
             for (const std::string& line : render_summary(d, {report_line, false}))
                 log("{}", line);
         } else if (g_gate.failed) {

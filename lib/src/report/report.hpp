@@ -14,7 +14,14 @@ namespace memtrack::detail {
 // _Exit. An Exec report is the JSON alone (no leak scan, no summary): the image that follows
 // writes its own report, and a shell that execs its last command would otherwise print one
 // summary per trampoline.
-enum class ReportReason { Exit, QuickExit, Exec, Api };
+// A Checkpoint is the JSON alone too, written over the last checkpoint of this process; the
+// report of its end replaces it in turn (no stale checkpoint is left behind).
+enum class ReportReason { Exit, QuickExit, Exec, Checkpoint, Api };
+
+// The file of this process's last checkpoint ("" if none), for the report of its end.
+const char* checkpoint_path() noexcept;
+// A forked child's reports are its own: it forgets its parent's checkpoint.
+void forget_checkpoint_in_child() noexcept;
 const char* reason_name(ReportReason reason) noexcept;
 
 // Writes the parts MEMTRACK_REPORT asks for. path: nullptr = the MEMTRACK_OUTPUT template;

@@ -11,6 +11,7 @@
 #include "platform/process.hpp"
 #include "platform/report_file.hpp"
 #include "report/json_fields.hpp"
+#include "report/report.hpp"
 
 #include <cstring>
 #include <ctime>
@@ -188,8 +189,11 @@ int write_signal_report(int sig) noexcept
         } else if (!expand_template(cfg.output, d.pid, base, s.target, sizeof s.target)) {
             report_line = "(JSON report not written: path too long)";
             result = -1;
-        } else if (write_report_file(s.target, w.sink().text(), s.final_path,
-                                     sizeof s.final_path) != 0) {
+        } else if ((checkpoint_path()[0] != '\0'
+                        ? replace_report_file(checkpoint_path(), w.sink().text(), s.final_path,
+                                              sizeof s.final_path)
+                        : write_report_file(s.target, w.sink().text(), s.final_path,
+                                            sizeof s.final_path)) != 0) {
             report_line = "(JSON report not written)";
             result = -1;
         } else {

@@ -115,6 +115,15 @@ void resolve_exec_functions() noexcept
     next_function(g_fexecve, "fexecve");
 }
 
+void write_checkpoint(std::int64_t peak_bytes) noexcept
+{
+    if (phase() == Phase::Active && own_process())
+        write_report(ReportReason::Checkpoint, nullptr, -1, 0);
+    const std::int64_t next = peak_bytes + peak_bytes / 10;
+    g_checkpoint_at.store(next > kCheckpointFloor ? next : kCheckpointFloor,
+                          std::memory_order_relaxed);
+}
+
 void quick_exit_tracked(int status) noexcept
 {
     // The leak scan's view of this thread: its frames from here up (as at exit).

@@ -98,6 +98,8 @@ void child_after_fork() noexcept
     collector_after_fork();
     sampler_child_after_fork();
     add_timeline_point(0, current_bytes());
+    forget_checkpoint_in_child();
+    if (g_checkpoint_hook != nullptr) g_checkpoint_at.store(kCheckpointFloor);
     if (g_phase.load(std::memory_order_relaxed) == Phase::Active)
         start_sampler(config().interval_ns);
 }
@@ -114,6 +116,11 @@ void child_after_fork() noexcept
 Phase phase() noexcept
 {
     return g_phase.load(std::memory_order_relaxed);
+}
+
+bool own_process() noexcept
+{
+    return getpid() == g_pid.load(std::memory_order_relaxed);
 }
 
 bool begin_final_report() noexcept
@@ -172,6 +179,10 @@ void start() noexcept
     }
     g_small_limit = stack_depth() > 0 || config().gc_auto || g_break_seq != 0 ? 0 : kFoldBytes;
     resolve_exec_functions();
+    if (config().report_json) {
+        g_checkpoint_hook = write_checkpoint;
+        g_checkpoint_at.store(kCheckpointFloor);
+    }
     install_signal_handlers();
     on_exit(report_at_exit, nullptr);
     pthread_atfork(prepare_fork, parent_after_fork, child_after_fork);

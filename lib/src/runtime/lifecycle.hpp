@@ -15,6 +15,8 @@ Phase phase() noexcept;
 // write a report of its own).
 bool begin_final_report() noexcept;
 void end_final_report() noexcept;
+// Whether this is the process the counters are of (not a vfork child).
+bool own_process() noexcept;
 // begin_final_report for the signal handler: the same checks, without stopping the sampler
 // (a join is not async-signal-safe; the process ends right after). Async-signal-safe.
 bool begin_signal_report() noexcept;

@@ -367,12 +367,52 @@ TEST_CASE("issue 11: a shell killed by SIGTERM, and kill from outside", "[ends]"
     CHECK(signalled == 1);
 }
 
-TEST_CASE("issue 11: SIGKILL leaves no report and the status is the kill", "[ends]")
+TEST_CASE("issue 11: a small program killed by SIGKILL leaves no checkpoint", "[ends]")
 {
     TempDir dir;
     const RunResult r = run_tracked(dir, {program("tp_ends"), "raise", std::to_string(SIGKILL)});
     CHECK(r.term_signal == SIGKILL);
-    CHECK(reports_in(dir.path).empty());  // TODO(#11): checkpoints
+    CHECK(reports_in(dir.path).empty());  // 10 MiB: below the first checkpoint (64 MiB)
+}
+
+TEST_CASE("issue 11: a growing process killed by SIGKILL leaves a checkpoint near its peak",
+          "[ends]")
+{
+    TempDir dir;
+    const RunResult r = run_tracked(dir, {program("tp_ends"), "oom", "500"},
+                                    {{"MEMTRACK_REPORT", "json"}});
+    INFO(r.out << r.err);
+    REQUIRE(r.exit_code == 0);
+    auto m = ids(r.out);
+    CHECK(m["child status"] == -SIGKILL);
+    const auto child = reports_of(dir.path, m["child"]);
+    REQUIRE(child.size() == 1);  // one checkpoint file, rewritten in place
+    const auto& j = child[0];
+    CHECK(j["reason"] == "checkpoint");
+    CHECK(j["exit_status"].is_null());
+    const std::int64_t killed_at = m["killed at"];
+    CHECK(killed_at >= 500LL << 20);
+    // the child waits for the parent at each step: its heap at the kill is killed_at (plus
+    // its start-up heap); the checkpoint's peak is within a tenth of it
+    CHECK(heap(j, "peak_bytes") >= (killed_at * 9) / 10);
+    CHECK(heap(j, "peak_bytes") <= killed_at + (1LL << 20));
+    CHECK(j["timeline"].size() >= 2);
+    // The parent's end replaced nothing of the child's, and no checkpoint of its own was left
+    // (it never grew): its exit report.
+    const auto parent = reports_of(dir.path, m["pid"]);
+    REQUIRE(parent.size() == 1);
+    CHECK(parent[0]["reason"] == "exit");
+}
+
+TEST_CASE("issue 11: at a normal end the checkpoint is replaced by the final report", "[ends]")
+{
+    TempDir dir;
+    const RunResult r = run_tracked(dir, {program("tp_ends"), "grow", "40"},
+                                    {{"MEMTRACK_INTERVAL", "0"}, {"MEMTRACK_REPORT", "json"}});
+    REQUIRE(r.exit_code == 0);
+    const auto j = only_report(dir.path);  // 80 MiB: a checkpoint was were written, then replaced
+    CHECK(j["reason"] == "exit");
+    CHECK(heap(j, "peak_bytes") >= 80LL << 20);
 }
 
 // ---- the host sees nothing ------------------------------------------------------------------
