@@ -154,6 +154,15 @@ int main(int argc, char** argv)
         printf("unshare ok\n");
         exit(0);
     }
+    if (strcmp(way, "grow_kill") == 0) {
+        /* STATUS steps of 10 MiB, then SIGKILL (as the OOM killer would) */
+        for (int i = 0; i < status; ++i) {
+            void* volatile p = malloc(10 << 20);
+            (void)p;
+        }
+        raise(SIGKILL);
+        return 97;
+    }
     if (strcmp(way, "oom") == 0) {
         /* a child grows by 10 MiB steps and is killed by SIGKILL from here at STATUS MiB; prints
          * "child C" and "killed at B" (its live heap, bytes) */

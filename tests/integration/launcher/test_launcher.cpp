@@ -108,6 +108,10 @@ TEST_CASE("launcher: exit status is the program's, death by signal N is 128+N", 
     CHECK(has(term.err, "was killed by signal 15"));
     const RunResult kill9 = launch({"--report=none", "--", "bash", "-c", "kill -KILL $$"});
     CHECK(kill9.exit_code == 128 + SIGKILL);
+    // issue 11: killed by SIGKILL after its heap grew: the launcher points to the checkpoint
+    const RunResult oom = launch({"-o", out, "--", program("tp_ends"), "grow_kill", "20"});
+    CHECK(oom.exit_code == 128 + SIGKILL);
+    CHECK(has(oom.err, "was killed by SIGKILL (out of memory?); last checkpoint at 200."));
     // The program's own 127 is passed back as such, not taken for an exec failure.
     const RunResult own = launch({"--report=none", "--", "bash", "-c", "exit 127"});
     CHECK(own.exit_code == 127);
