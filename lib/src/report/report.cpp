@@ -240,6 +240,7 @@ int write_report(ReportReason reason, const char* path, int exit_status, std::ui
         }
         if (cfg.report_text && reason != ReportReason::Exec &&
             reason != ReportReason::Checkpoint) {
+            const SummaryLog to_log(d.pid, base_name(d.program));
             for (const std::string& line : render_summary(d, {report_line, false}))
                 log("{}", line);
         } else if (g_gate.failed) {

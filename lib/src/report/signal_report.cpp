@@ -202,6 +202,7 @@ int write_signal_report(int sig) noexcept
     }
     if (cfg.report_text) {
         const std::string_view program = d.program;
+        const SummaryLog to_log(d.pid, program.substr(program.rfind('/') + 1));
         const std::size_t slash = program.rfind('/');
         log("{} (pid {}) killed by {} (signal {})",
             slash == std::string_view::npos ? program : program.substr(slash + 1), d.pid,

@@ -474,3 +474,24 @@ TEST_CASE("issue 11: gdb's breakpoint output is the same with and without the pr
     CHECK(plain.find("Breakpoint 1, ") != std::string::npos);
     CHECK(tracked == plain);
 }
+
+TEST_CASE("issue 11: MEMTRACK_LOG sends the summary to a file instead of stderr", "[ends][host]")
+{
+    TempDir dir;
+    const RunResult r = run_tracked(dir, {program("tp_ends"), "_exit", "3"},
+                                    {{"MEMTRACK_LOG", dir.path + "/log.%p.txt"}});
+    CHECK(r.exit_code == 3);
+    CHECK(memtrack_lines(r.err).empty());
+    const auto j = only_report(dir.path);
+    const std::string log = read_file(dir.path + "/log." + std::to_string(j["pid"].get<int>()) +
+                                      ".txt");
+    CHECK(log.find("memtrack: tp_ends (pid") != std::string::npos);
+    CHECK(log.find("exited with status 3 (_exit)") != std::string::npos);
+    // and the signal path's summary
+    TempDir sig_dir;
+    const RunResult s = run_tracked(sig_dir, {program("tp_ends"), "abort"},
+                                    {{"MEMTRACK_LOG", sig_dir.path + "/log.txt"}});
+    CHECK(s.term_signal == SIGABRT);
+    CHECK(memtrack_lines(s.err).empty());
+    CHECK(read_file(sig_dir.path + "/log.txt").find("killed by SIGABRT") != std::string::npos);
+}
