@@ -84,8 +84,8 @@ std::optional<Candidate> examine(const char* path, pid_t pid, timespec not_befor
         pid_field->get<long long>() != pid)
         return std::nullopt;
     const auto reason = report.find("reason");
-    const bool at_end = reason != report.end() &&
-                        (*reason == "exit" || *reason == "_exit" || *reason == "signal");
+    const bool at_end =
+        reason != report.end() && (*reason == "exit" || *reason == "_exit" || *reason == "signal");
     return Candidate{path, st.st_mtim, at_end};
 }
 

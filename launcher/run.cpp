@@ -92,16 +92,18 @@ void announce_report(const RunRequest& request, pid_t pid, timespec started, int
     const std::string found = find_report(templ, pid, started);
     const long long peak = found.empty() ? -1 : checkpoint_peak(found);
     if (term_signal == SIGKILL && peak >= 0)
-        fmt::print(stderr, "memtrack: {} was killed by SIGKILL (out of memory?); last checkpoint "
-                           "at {:.2f} MiB: {}\n",
+        fmt::print(stderr,
+                   "memtrack: {} was killed by SIGKILL (out of memory?); last checkpoint "
+                   "at {:.2f} MiB: {}\n",
                    request.command[0], static_cast<double>(peak) / (1 << 20), found);
     else if (!found.empty())
         fmt::print(stderr, "memtrack: report written to {}\n", found);
     else
-        fmt::print(stderr,
-                   "memtrack: no report found for pid {} (MEMTRACK_REPORT=none, or it was killed by "
-                   "SIGKILL before its heap reached the first checkpoint)\n",
-                   pid);
+        fmt::print(
+            stderr,
+            "memtrack: no report found for pid {} (MEMTRACK_REPORT=none, or it was killed by "
+            "SIGKILL before its heap reached the first checkpoint)\n",
+            pid);
 }
 
 }  // namespace

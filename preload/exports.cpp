@@ -17,7 +17,7 @@ namespace md = memtrack::detail;
         return call;                                                                               \
     }
 #define MEMTRACK_EXPORT_C_NORETURN(name, params, call)                                             \
-    extern "C" __attribute__((visibility("default"), noreturn)) void name params noexcept         \
+    extern "C" __attribute__((visibility("default"), noreturn)) void name params noexcept          \
     {                                                                                              \
         call;                                                                                      \
     }

@@ -22,7 +22,7 @@
       "JSON report path template: %p pid, %e executable name, %% a percent sign; relative to "     \
       "the current directory (default memtrack.%e.%p.json)")                                       \
     X(MEMTRACK_LOG, path_template, "stderr",                                                       \
-      "a file path template (%p = pid, %e = executable name, %% = %)", "stderr", "--log-file",    \
+      "a file path template (%p = pid, %e = executable name, %% = %)", "stderr", "--log-file",     \
       "TEMPLATE", "memtrack.%e.%p.log",                                                            \
       "write the summary to this file (appended; same template as --output) instead of stderr "    \
       "(default stderr)")                                                                          \

@@ -217,10 +217,10 @@ int write_report(ReportReason reason, const char* path, int exit_status, std::ui
                 const std::string json = render_json(d);
                 // A checkpoint replaces the last one, and the end's report the checkpoint.
                 const bool replace = reason != ReportReason::Api && g_checkpoint_path[0] != '\0';
-                const int err = replace ? replace_report_file(g_checkpoint_path, json, final_path,
-                                                              sizeof final_path)
-                                        : write_report_file(target, json, final_path,
-                                                            sizeof final_path);
+                const int err =
+                    replace ? replace_report_file(g_checkpoint_path, json, final_path,
+                                                  sizeof final_path)
+                            : write_report_file(target, json, final_path, sizeof final_path);
                 if (err == 0 && reason == ReportReason::Checkpoint)
                     std::snprintf(g_checkpoint_path, sizeof g_checkpoint_path, "%s", final_path);
                 else if (err == 0 && replace)
@@ -238,8 +238,7 @@ int write_report(ReportReason reason, const char* path, int exit_status, std::ui
                 }
             }
         }
-        if (cfg.report_text && reason != ReportReason::Exec &&
-            reason != ReportReason::Checkpoint) {
+        if (cfg.report_text && reason != ReportReason::Exec && reason != ReportReason::Checkpoint) {
             const SummaryLog to_log(d.pid, base_name(d.program));
             for (const std::string& line : render_summary(d, {report_line, false}))
                 log("{}", line);

@@ -140,8 +140,8 @@ int write_signal_report(int sig) noexcept
 {
     const Config& cfg = config();
     if (!cfg.report_text && !cfg.report_json) return 0;
-    void* mem = mmap(nullptr, sizeof(Scratch), PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void* mem =
+        mmap(nullptr, sizeof(Scratch), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (mem == MAP_FAILED) {
         write_line("report after a signal not written: no memory");
         return -1;
@@ -160,15 +160,10 @@ int write_signal_report(int sig) noexcept
     const double wall = static_cast<double>(h.uptime_ns) / 1e9;
     d.process = {wall, times.user_s, times.sys_s,
                  wall > 0 ? (times.user_s + times.sys_s) / wall : 0.0, times.max_rss_bytes};
-    d.heap = {h.current_bytes,
-              h.lifetime_peak_bytes,
-              static_cast<double>(h.lifetime_peak_time_ns) / 1e9,
-              h.current_bytes,
-              h.live_blocks,
-              h.allocations,
-              h.frees,
-              h.bytes_allocated,
-              h.foreign_frees};
+    d.heap = {
+        h.current_bytes, h.lifetime_peak_bytes, static_cast<double>(h.lifetime_peak_time_ns) / 1e9,
+        h.current_bytes, h.live_blocks,         h.allocations,
+        h.frees,         h.bytes_allocated,     h.foreign_frees};
     d.config = {static_cast<double>(cfg.interval_ns) / 1e9, cfg.stack_depth, cfg.leak_check,
                 cfg.output};
     d.timeline = {s.timeline, gather_timeline(s, h)};

@@ -63,7 +63,8 @@ bool found_on_path(const char* file) noexcept
     char candidate[4096];
     for (const char* p = path;; ++p) {
         const char* end = std::strchr(p, ':');
-        const std::size_t dir_len = end != nullptr ? static_cast<std::size_t>(end - p) : std::strlen(p);
+        const std::size_t dir_len =
+            end != nullptr ? static_cast<std::size_t>(end - p) : std::strlen(p);
         if (dir_len + file_len + 2 <= sizeof candidate) {
             std::size_t n = 0;
             if (dir_len == 0) {

@@ -22,8 +22,8 @@ namespace memtrack::detail {
 
 namespace {
 
-constexpr int kWatched[] = {SIGINT,  SIGTERM, SIGHUP,  SIGQUIT, SIGSEGV,
-                            SIGBUS,  SIGILL,  SIGFPE,  SIGABRT, SIGSYS};
+constexpr int kWatched[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGSEGV,
+                            SIGBUS, SIGILL,  SIGFPE, SIGABRT, SIGSYS};
 
 // Set once the handlers are installed: from then on SIG_DFL on a watched signal means ours.
 constinit std::atomic<bool> g_installed{false};
@@ -137,7 +137,8 @@ int sigaction_tracked(int sig, const struct sigaction* act, struct sigaction* ol
 
 __sighandler_t signal_tracked(int sig, __sighandler_t handler) noexcept
 {
-    struct sigaction act {}, old{};
+    struct sigaction act {
+    }, old{};
     act.sa_handler = handler;
     sigemptyset(&act.sa_mask);
     if (handler == SIG_ERR || sigaddset(&act.sa_mask, sig) < 0) {

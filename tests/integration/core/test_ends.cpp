@@ -110,16 +110,15 @@ TEST_CASE("issue 11: multiprocessing.Pool workers end with os._exit and report",
 {
     REQUIRE(file_exists("/usr/bin/python3"));
     TempDir dir;
-    const RunResult r = run_tracked(
-        dir,
-        {"/usr/bin/python3", "-c",
-         "import multiprocessing as mp, os\n"
-         "if __name__ == '__main__':\n"
-         "    mp.set_start_method('fork')\n"
-         "    p = mp.Pool(2)\n"
-         "    print(sum(p.map(abs, range(-50, 50))))\n"
-         "    p.close(); p.join()\n"},
-        {{"MEMTRACK_REPORT", "json"}});
+    const RunResult r = run_tracked(dir,
+                                    {"/usr/bin/python3", "-c",
+                                     "import multiprocessing as mp, os\n"
+                                     "if __name__ == '__main__':\n"
+                                     "    mp.set_start_method('fork')\n"
+                                     "    p = mp.Pool(2)\n"
+                                     "    print(sum(p.map(abs, range(-50, 50))))\n"
+                                     "    p.close(); p.join()\n"},
+                                    {{"MEMTRACK_REPORT", "json"}});
     INFO(r.out << r.err);
     CHECK(r.exit_code == 0);
     CHECK(r.out == "2500\n");
@@ -225,8 +224,7 @@ TEST_CASE("issue 11: a forked child that _exits writes its own report", "[ends]"
     CHECK(heap(parent[0], "current_bytes") >= kBlock);
 }
 
-TEST_CASE("issue 11: a forked child that execs reports as itself, then as the new image",
-          "[ends]")
+TEST_CASE("issue 11: a forked child that execs reports as itself, then as the new image", "[ends]")
 {
     TempDir dir;
     const RunResult r = run_tracked(dir, {program("tp_ends"), "fork_exec"});
@@ -354,8 +352,9 @@ TEST_CASE("issue 11: a shell killed by SIGTERM, and kill from outside", "[ends]"
     CHECK(only_report(dir.path)["reason"] == "signal");
     TempDir dir2;
     // from outside, to a background sleep (SIGTERM: a shell's background jobs ignore SIGINT)
-    r = run_tracked(dir2, {"/bin/sh", "-c", "sleep 10 & p=$!; sleep 0.3; kill -TERM $p; wait $p; "
-                                            "echo status $?"});
+    r = run_tracked(dir2, {"/bin/sh", "-c",
+                           "sleep 10 & p=$!; sleep 0.3; kill -TERM $p; wait $p; "
+                           "echo status $?"});
     CHECK(r.out == "status 143\n");
     int signalled = 0;
     for (const auto& j : reports_in(dir2.path))
@@ -379,8 +378,8 @@ TEST_CASE("issue 11: a growing process killed by SIGKILL leaves a checkpoint nea
           "[ends]")
 {
     TempDir dir;
-    const RunResult r = run_tracked(dir, {program("tp_ends"), "oom", "500"},
-                                    {{"MEMTRACK_REPORT", "json"}});
+    const RunResult r =
+        run_tracked(dir, {program("tp_ends"), "oom", "500"}, {{"MEMTRACK_REPORT", "json"}});
     INFO(r.out << r.err);
     REQUIRE(r.exit_code == 0);
     auto m = ids(r.out);
@@ -451,10 +450,11 @@ TEST_CASE("issue 11: gdb's breakpoint output is the same with and without the pr
         RunOptions o;
         o.preload = false;  // gdb itself runs plain; the preload is the inferior's
         o.argv = {"/usr/bin/gdb", "-nx", "-batch", "-ex", "set startup-with-shell off"};
-        if (preload) o.argv.insert(o.argv.end(), {"-ex", "set environment LD_PRELOAD " + lib_path()});
-        o.argv.insert(o.argv.end(), {"-ex", "set environment MEMTRACK_REPORT none", "-ex",
-                                     "break exit", "-ex", "run", "-ex", "continue", "--args",
-                                     program("tp_ends"), "exit", "0"});
+        if (preload)
+            o.argv.insert(o.argv.end(), {"-ex", "set environment LD_PRELOAD " + lib_path()});
+        o.argv.insert(o.argv.end(),
+                      {"-ex", "set environment MEMTRACK_REPORT none", "-ex", "break exit", "-ex",
+                       "run", "-ex", "continue", "--args", program("tp_ends"), "exit", "0"});
         const RunResult r = run(o);
         // The lines about breakpoints, threads and the inferior's end.
         std::string kept;
@@ -483,8 +483,8 @@ TEST_CASE("issue 11: MEMTRACK_LOG sends the summary to a file instead of stderr"
     CHECK(r.exit_code == 3);
     CHECK(memtrack_lines(r.err).empty());
     const auto j = only_report(dir.path);
-    const std::string log = read_file(dir.path + "/log." + std::to_string(j["pid"].get<int>()) +
-                                      ".txt");
+    const std::string log =
+        read_file(dir.path + "/log." + std::to_string(j["pid"].get<int>()) + ".txt");
     CHECK(log.find("memtrack: tp_ends (pid") != std::string::npos);
     CHECK(log.find("exited with status 3 (_exit)") != std::string::npos);
     // and the signal path's summary

@@ -108,8 +108,8 @@ TEST_CASE("report: the allocation path fills the timeline at MEMTRACK_INTERVAL",
     // issue 11: no sampler thread; a fold (here each 2 MiB block) adds a point once the
     // interval has passed. 10 steps 60 ms apart with a 50 ms interval: a point per step.
     TempDir dir;
-    const RunResult r = run_tracked(dir, {program("tp_ends"), "grow", "10"},
-                                    {{"MEMTRACK_INTERVAL", "50ms"}});
+    const RunResult r =
+        run_tracked(dir, {program("tp_ends"), "grow", "10"}, {{"MEMTRACK_INTERVAL", "50ms"}});
     REQUIRE(r.exit_code == 0);
     const auto j = only_report(dir.path);
     CHECK(j["config"]["interval_s"].get<double>() == Approx(0.05));

@@ -235,9 +235,8 @@ nlohmann::json final_report(const std::string& dir)
         if (r.value("reason", "") != "exec") reports.push_back(std::move(r));
     }
     if (reports.size() != 1)
-        FAIL("expected one report other than exec reports in " << dir << ", found "
-                                                                 << reports.size() << ": "
-                                                                 << listing);
+        FAIL("expected one report other than exec reports in "
+             << dir << ", found " << reports.size() << ": " << listing);
     return reports.front();
 }
 
