@@ -62,9 +62,9 @@ std::string numbered_glob(const std::string& pattern)
 struct Candidate {
     std::string path;
     timespec mtime{};
-    bool at_exit = false;
+    bool at_exit = false;  // the report of the process's end (not "exec" or "api")
 
-    // Newest first; at equal times the exit report beats an earlier memtrack_write_report(),
+    // Newest first; at equal times the end's report beats an earlier memtrack_write_report(),
     // and a longer ".N" name (written after the shorter ones were taken) beats a shorter one.
     auto key() const { return std::tuple(mtime.tv_sec, mtime.tv_nsec, at_exit, path.size(), path); }
 };
@@ -84,7 +84,9 @@ std::optional<Candidate> examine(const char* path, pid_t pid, timespec not_befor
         pid_field->get<long long>() != pid)
         return std::nullopt;
     const auto reason = report.find("reason");
-    return Candidate{path, st.st_mtim, reason != report.end() && *reason == "exit"};
+    const bool at_end =
+        reason != report.end() && (*reason == "exit" || *reason == "_exit" || *reason == "signal");
+    return Candidate{path, st.st_mtim, at_end};
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <dlfcn.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 namespace memtrack::launcher {
@@ -105,8 +106,9 @@ void stop_tracking_self(char** argv)
         unsetenv("LD_PRELOAD");
     else
         setenv("LD_PRELOAD", kept.c_str(), 1);
-    // exec ends the tracked image without running exit handlers, so it writes no report.
-    execv("/proc/self/exe", argv);
+    // The raw system call: libmemtrack.so interposes execv to write an exec report first, and
+    // this image of the launcher is not the user's to report on.
+    syscall(SYS_execve, "/proc/self/exe", argv, environ);
     fmt::print(stderr, "memtrack: cannot re-run the launcher without libmemtrack.so: {}\n",
                std::strerror(errno));
     setenv("LD_PRELOAD", old.c_str(), 1);

@@ -201,7 +201,11 @@ md::ReportModel read_model(const json& r)
 {
     md::ReportModel m;
     m.memtrack_version = string(r, "memtrack_version");
-    m.at_exit = string(r, "reason", "exit") == "exit";
+    m.reason = string(r, "reason", "exit");
+    if (const auto sig = r.find("signal"); sig != r.end() && sig->is_object()) {
+        m.signal = static_cast<int>(integer(*sig, "number"));
+        m.signal_name = string(*sig, "name");
+    }
     m.program = string(r, "program", "?");
     for (const json& a : array(r, "argv"))
         if (a.is_string()) m.argv.push_back(a.get<std::string>());

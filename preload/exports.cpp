@@ -3,7 +3,9 @@
 // I/O (STYLE.md). The throwing operator new forms are the only ones not noexcept.
 #include "core/entry_points.hpp"
 #include "runtime/dlclose.hpp"
+#include "runtime/ends.hpp"
 #include "runtime/lsan.hpp"
+#include "runtime/signals.hpp"
 
 #include <cstddef>
 #include <new>
@@ -14,6 +16,11 @@ namespace md = memtrack::detail;
     extern "C" __attribute__((visibility("default"))) ret name params noexcept                     \
     {                                                                                              \
         return call;                                                                               \
+    }
+#define MEMTRACK_EXPORT_C_NORETURN(name, params, call)                                             \
+    extern "C" __attribute__((visibility("default"), noreturn)) void name params noexcept          \
+    {                                                                                              \
+        call;                                                                                      \
     }
 #define MEMTRACK_EXPORT_CXX(mangled, ret, op, params, call)                                        \
     __attribute__((visibility("default"))) ret op params noexcept                                  \
@@ -26,5 +33,6 @@ namespace md = memtrack::detail;
         return call;                                                                               \
     }
 #define MEMTRACK_EXPORT_PATTERN(glob)
+#define MEMTRACK_EXPORT_ELSEWHERE(name)
 
 #include "exports.def"

@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <fcntl.h>
 #include <unistd.h>
 #include <utility>
 
@@ -143,6 +144,26 @@ bool valid_output_template(std::string_view text) noexcept
     return report_name::valid_output_template(text);
 }
 
+SummaryLog::SummaryLog(long pid, std::string_view exe) noexcept
+{
+    const Config& c = config();
+    if (c.log[0] == '\0') return;
+    char path[4096];
+    if (!expand_template(c.log, pid, exe, path, sizeof path)) return;
+    fd_ = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd_ < 0)
+        write_line("MEMTRACK_LOG: cannot open the log file; the summary goes to stderr");
+    else
+        set_log_fd(fd_);
+}
+
+SummaryLog::~SummaryLog()
+{
+    if (fd_ < 0) return;
+    set_log_fd(2);
+    close(fd_);
+}
+
 bool expand_template(std::string_view templ, long pid, std::string_view exe, char* out,
                      std::size_t out_size) noexcept
 {
@@ -255,6 +276,9 @@ void store(Config& c, Option id, const Value& value) noexcept
     case Option::MEMTRACK_OUTPUT:
         copy_text(c.output, sizeof c.output, value.text);
         break;
+    case Option::MEMTRACK_LOG:
+        copy_text(c.log, sizeof c.log, value.text);
+        break;
     case Option::MEMTRACK_REPORT:
         c.report_text = value.kinds.text;
         c.report_json = value.kinds.json;
@@ -310,14 +334,15 @@ void load_config() noexcept
     }
     // A relative output path is relative to the working directory at start-up, where the
     // launcher looks for it, even if the program changes directory later.
-    if (c.output[0] != '/') {
+    for (char* path : {c.output, c.log}) {
+        if (path[0] == '/' || path[0] == '\0') continue;
         char cwd[2048];
         if (getcwd(cwd, sizeof cwd) != nullptr) {
             char joined[sizeof c.output];
-            const auto r = fmt::format_to_n(joined, sizeof joined - 1, "{}/{}", cwd, c.output);
+            const auto r = fmt::format_to_n(joined, sizeof joined - 1, "{}/{}", cwd, path);
             if (r.size < sizeof joined - 1) {
                 joined[r.size] = '\0';
-                std::memcpy(c.output, joined, r.size + 1);
+                std::memcpy(path, joined, r.size + 1);
             }
         }
     }

@@ -13,6 +13,7 @@ namespace memtrack::detail {
 struct Config {
     // MEMTRACK_OUTPUT, made absolute against the start-up working directory.
     char output[4096] = "memtrack.%e.%p.json";
+    char log[4096] = "";  // MEMTRACK_LOG: the summary's file template; "" = stderr
     bool report_text = true;
     bool report_json = true;
     std::int64_t interval_ns = 100'000'000;
@@ -59,6 +60,20 @@ bool valid_output_template(std::string_view text) noexcept;
 // Sizes: a number with an optional unit: B, KiB, MiB, GiB, TiB (binary), kB, MB, GB, TB
 // (decimal), or K, M, G, T (binary). nullopt for anything else.
 std::optional<std::int64_t> parse_size(std::string_view text) noexcept;
+
+// MEMTRACK_LOG while it lives: the summary lines (detail::log) go to the log file, opened for
+// appending (O_CLOEXEC), instead of stderr; nothing changes without MEMTRACK_LOG or if the
+// file cannot be opened (then a line on stderr says so). Async-signal-safe.
+class SummaryLog {
+public:
+    SummaryLog(long pid, std::string_view exe) noexcept;
+    ~SummaryLog();
+    SummaryLog(const SummaryLog&) = delete;
+    SummaryLog& operator=(const SummaryLog&) = delete;
+
+private:
+    int fd_ = -1;
+};
 
 // Expands %p, %e and %% of `templ` into out (NUL-terminated). False if it does not fit.
 bool expand_template(std::string_view templ, long pid, std::string_view exe, char* out,

@@ -21,6 +21,11 @@
       "TEMPLATE", "r.%e.%p.json",                                                                  \
       "JSON report path template: %p pid, %e executable name, %% a percent sign; relative to "     \
       "the current directory (default memtrack.%e.%p.json)")                                       \
+    X(MEMTRACK_LOG, path_template, "stderr",                                                       \
+      "a file path template (%p = pid, %e = executable name, %% = %)", "stderr", "--log-file",     \
+      "TEMPLATE", "memtrack.%e.%p.log",                                                            \
+      "write the summary to this file (appended; same template as --output) instead of stderr "    \
+      "(default stderr)")                                                                          \
     X(MEMTRACK_REPORT, report_list, "text,json", "a comma list of text and json, or none", "",     \
       "--report", "LIST", "text,json",                                                             \
       "what to write at exit: text (summary on stderr), json, text,json or none "                  \

@@ -4,6 +4,7 @@
 
 #include "core/sites.hpp"
 
+#include "core/sampler.hpp"
 #include "platform/check.hpp"
 #include "platform/clock.hpp"
 
@@ -147,6 +148,12 @@ void fold_slow(ThreadState& ts) noexcept
     if (ts.status == kRetired) ts.pending_max = -1;
     // The shard's unfolded part stays within the heap batch's bound (core/sites.hpp).
     if (ts.sites != nullptr) sites_fold(ts);
+    timeline_on_fold();  // the timeline's points come from here (core/sampler.hpp)
+    std::int64_t at = g_checkpoint_at.load(std::memory_order_relaxed);
+    const std::int64_t peak = g_totals.life_peak.load(std::memory_order_relaxed);
+    if (peak >= at && g_checkpoint_hook != nullptr && ts.guard == 0) [[unlikely]]
+        if (g_checkpoint_at.compare_exchange_strong(at, INT64_MAX, std::memory_order_relaxed))
+            g_checkpoint_hook(peak);
 }
 
 void note_high(ThreadState& ts, std::int64_t pending) noexcept
@@ -202,6 +209,39 @@ Snapshot snapshot() noexcept
     s.peak_time_ns = g_totals.peak_ns.load(std::memory_order_relaxed);
     s.lifetime_peak_bytes = g_totals.life_peak.load(std::memory_order_relaxed);
     s.lifetime_peak_time_ns = g_totals.life_peak_ns.load(std::memory_order_relaxed);
+    s.allocations = allocs;
+    s.frees = frees;
+    s.bytes_allocated = bytes;
+    s.live_blocks = g_totals.live_base.load(std::memory_order_relaxed) + allocs - frees;
+    s.foreign_frees = g_totals.foreign_frees.load(std::memory_order_relaxed);
+    s.uptime_ns = now;
+    return s;
+}
+
+Snapshot snapshot_in_signal() noexcept
+{
+    Snapshot s;
+    std::int64_t current = g_folded_current.load(std::memory_order_relaxed);
+    std::uint64_t allocs = g_totals.allocs.load(std::memory_order_relaxed);
+    std::uint64_t frees = g_totals.frees.load(std::memory_order_relaxed);
+    std::uint64_t bytes = g_totals.bytes_allocated.load(std::memory_order_relaxed);
+    if (pthread_mutex_trylock(&g_registry_lock) == 0) {
+        for (ThreadState* t = g_registry_head; t != nullptr; t = t->next) {
+            current += read_racy(t->pending);
+            allocs += read_racy(t->allocs);
+            frees += read_racy(t->frees);
+            bytes += read_racy(t->bytes_allocated);
+        }
+        pthread_mutex_unlock(&g_registry_lock);
+    }
+    const std::int64_t now = uptime_ns();
+    const std::int64_t life_peak = g_totals.life_peak.load(std::memory_order_relaxed);
+    s.current_bytes = current;
+    s.peak_bytes = g_totals.peak.load(std::memory_order_relaxed);
+    s.peak_time_ns = g_totals.peak_ns.load(std::memory_order_relaxed);
+    s.lifetime_peak_bytes = life_peak > current ? life_peak : current;
+    s.lifetime_peak_time_ns =
+        life_peak > current ? g_totals.life_peak_ns.load(std::memory_order_relaxed) : now;
     s.allocations = allocs;
     s.frees = frees;
     s.bytes_allocated = bytes;

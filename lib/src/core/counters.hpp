@@ -189,6 +189,18 @@ struct Snapshot {
 };
 Snapshot snapshot() noexcept;
 
+// Checkpoints (issue 11: a report for SIGKILL and the OOM killer): when the lifetime peak has
+// reached g_checkpoint_at, the out-of-line fold on the allocating thread takes the checkpoint
+// (the value goes to INT64_MAX meanwhile, so one thread takes it) and calls the hook, which
+// writes the checkpoint and sets the next threshold. runtime/ points the hook at its writer.
+using CheckpointHook = void (*)(std::int64_t peak_bytes) noexcept;
+inline constinit CheckpointHook g_checkpoint_hook = nullptr;
+inline constinit std::atomic<std::int64_t> g_checkpoint_at{INT64_MAX};
+// snapshot() for a signal handler (issue 11): never waits for the registry lock (the
+// interrupted thread may hold it) and folds nothing (it may be mid-fold). Without the lock,
+// threads' unfolded batches (each within kFoldBytes) are left out. Async-signal-safe.
+Snapshot snapshot_in_signal() noexcept;
+
 // Current bytes only (same accuracy as snapshot()); for the timeline sampler.
 std::int64_t current_bytes() noexcept;
 

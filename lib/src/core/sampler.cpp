@@ -1,5 +1,8 @@
-// Timeline sampler thread and its buffer (cold path; takes its own lock and the registry lock;
-// buffer memory from mimalloc, never tracked).
+// The timeline and its buffer (cold path; takes its own lock and the registry lock; buffer
+// memory from mimalloc, never tracked). No thread (issue 11: the host must not see one): the
+// heap only changes when the program allocates or frees, so the allocation path adds the
+// points, at the fold points of the per-thread counters (every kFoldBytes of a thread's net
+// change, and every block of kFoldBytes or more), at most one per interval.
 #include "core/sampler.hpp"
 
 #include "core/counters.hpp"
@@ -7,12 +10,8 @@
 #include <mimalloc.h>
 
 #include <atomic>
-#include <csignal>
 #include <cstring>
-#include <ctime>
 #include <pthread.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 namespace memtrack::detail {
 
@@ -24,11 +23,6 @@ constexpr std::size_t kMaxPoints = 16384;
 
 struct SamplerState {
     pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-    pthread_cond_t wake{};
-    bool cond_ready = false;
-    bool running = false;
-    bool stop = false;
-    pthread_t thread{};
     std::int64_t interval_ns = 0;
     TimelinePoint* points = nullptr;
     std::size_t count = 0;
@@ -51,105 +45,53 @@ void append_locked(std::int64_t t_ns, std::int64_t bytes) noexcept
     s.points[s.count++] = TimelinePoint{t_ns, bytes};
 }
 
-void init_cond_locked() noexcept
-{
-    if (g_sampler.cond_ready) return;
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&g_sampler.wake, &attr);
-    pthread_condattr_destroy(&attr);
-    g_sampler.cond_ready = true;
-}
-
-constinit std::atomic<pid_t> g_sampler_tid{0};
-
-void* sampler_main(void*) noexcept
-{
-    g_sampler_tid.store(static_cast<pid_t>(syscall(SYS_gettid)), std::memory_order_relaxed);
-    Guard guard;  // for the rest of this thread's life: nothing it allocates is tracked
-    SamplerState& s = g_sampler;
-    pthread_mutex_lock(&s.lock);
-    timespec next{};
-    clock_gettime(CLOCK_MONOTONIC, &next);
-    while (!s.stop) {
-        const std::int64_t ns = next.tv_nsec + s.interval_ns;
-        next.tv_sec += ns / 1'000'000'000;
-        next.tv_nsec = ns % 1'000'000'000;
-        while (!s.stop && pthread_cond_timedwait(&s.wake, &s.lock, &next) == 0) {
-        }
-        if (s.stop) break;
-        pthread_mutex_unlock(&s.lock);
-        const std::int64_t bytes = current_bytes();
-        const std::int64_t t = uptime_ns();
-        pthread_mutex_lock(&s.lock);
-        append_locked(t, bytes);
-    }
-    pthread_mutex_unlock(&s.lock);
-    return nullptr;
-}
+// The next moment a fold may add a point (uptime ns), and the interval (0 = timeline off).
+constinit std::atomic<std::int64_t> g_next_tick_ns{0};
+constinit std::atomic<std::int64_t> g_tick_interval_ns{0};
 
 }  // namespace
 
 std::uintptr_t sampler_tcb() noexcept
 {
-    return g_sampler_tid.load(std::memory_order_relaxed) != 0
-               ? static_cast<std::uintptr_t>(g_sampler.thread)
-               : 0;
+    return 0;  // no thread of memtrack's own (issue 11)
 }
 
 pid_t sampler_tid() noexcept
 {
-    return g_sampler_tid.load(std::memory_order_relaxed);
+    return 0;
 }
 
 void start_sampler(std::int64_t interval_ns) noexcept
 {
     if (interval_ns <= 0) return;
-    Guard guard;  // pthread_create allocates
-    SamplerState& s = g_sampler;
-    pthread_mutex_lock(&s.lock);
-    init_cond_locked();
-    if (s.running) {
-        pthread_mutex_unlock(&s.lock);
-        return;
-    }
-    s.interval_ns = interval_ns;
-    s.stop = false;
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);  // the thread inherits "all blocked"
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setstacksize(&attr, 64 * 1024);
-    s.running = pthread_create(&s.thread, &attr, sampler_main, nullptr) == 0;
-    pthread_attr_destroy(&attr);
-    pthread_sigmask(SIG_SETMASK, &old, nullptr);
-    // Wait (briefly) for its tid: the leak scan's stop-the-world must know to skip it, and it
-    // publishes its tid first thing, before it takes this lock.
-    for (int i = 0; s.running && i < 2000 && g_sampler_tid.load(std::memory_order_relaxed) == 0;
-         ++i) {
-        const timespec pause{0, 50'000};
-        nanosleep(&pause, nullptr);
-    }
-    pthread_mutex_unlock(&s.lock);
+    pthread_mutex_lock(&g_sampler.lock);
+    g_sampler.interval_ns = interval_ns;
+    pthread_mutex_unlock(&g_sampler.lock);
+    g_next_tick_ns.store(uptime_ns() + interval_ns, std::memory_order_relaxed);
+    g_tick_interval_ns.store(interval_ns, std::memory_order_relaxed);
 }
 
 void stop_sampler() noexcept
 {
-    SamplerState& s = g_sampler;
-    pthread_mutex_lock(&s.lock);
-    if (!s.running) {
-        pthread_mutex_unlock(&s.lock);
+    g_tick_interval_ns.store(0, std::memory_order_relaxed);
+}
+
+void timeline_on_fold() noexcept
+{
+    const std::int64_t interval = g_tick_interval_ns.load(std::memory_order_relaxed);
+    if (interval <= 0) return;
+    const std::int64_t now = uptime_ns();
+    std::int64_t due = g_next_tick_ns.load(std::memory_order_relaxed);
+    if (now < due) return;
+    // One thread takes each point; the others go on.
+    if (!g_next_tick_ns.compare_exchange_strong(due, now + interval, std::memory_order_relaxed))
         return;
-    }
-    s.stop = true;
-    pthread_cond_signal(&s.wake);
-    const pthread_t thread = s.thread;
-    s.running = false;
-    pthread_mutex_unlock(&s.lock);
-    Guard guard;
-    pthread_join(thread, nullptr);
+    const std::int64_t bytes = current_bytes();
+    pthread_mutex_lock(&g_sampler.lock);
+    append_locked(now, bytes);
+    // append_locked doubles the interval when it thins a full buffer.
+    g_tick_interval_ns.store(g_sampler.interval_ns, std::memory_order_relaxed);
+    pthread_mutex_unlock(&g_sampler.lock);
 }
 
 void add_timeline_point(std::int64_t t_ns, std::int64_t bytes) noexcept
@@ -162,6 +104,15 @@ void add_timeline_point(std::int64_t t_ns, std::int64_t bytes) noexcept
 std::size_t copy_timeline(TimelinePoint* out, std::size_t cap) noexcept
 {
     pthread_mutex_lock(&g_sampler.lock);
+    const std::size_t n = g_sampler.count < cap ? g_sampler.count : cap;
+    if (n > 0) std::memcpy(out, g_sampler.points, n * sizeof(TimelinePoint));
+    pthread_mutex_unlock(&g_sampler.lock);
+    return n;
+}
+
+std::size_t copy_timeline_in_signal(TimelinePoint* out, std::size_t cap) noexcept
+{
+    if (pthread_mutex_trylock(&g_sampler.lock) != 0) return 0;
     const std::size_t n = g_sampler.count < cap ? g_sampler.count : cap;
     if (n > 0) std::memcpy(out, g_sampler.points, n * sizeof(TimelinePoint));
     pthread_mutex_unlock(&g_sampler.lock);
@@ -190,11 +141,8 @@ void sampler_child_after_fork() noexcept
 {
     SamplerState& s = g_sampler;
     s.lock = PTHREAD_MUTEX_INITIALIZER;
-    s.cond_ready = false;  // the parent's condition variable may be mid-use: make a new one
-    s.running = false;
-    s.stop = false;
     s.count = 0;
-    g_sampler_tid.store(0, std::memory_order_relaxed);
+    g_tick_interval_ns.store(0, std::memory_order_relaxed);  // the caller restarts it
 }
 
 }  // namespace memtrack::detail

@@ -1,7 +1,6 @@
-// The timeline: a background thread samples current heap bytes every MEMTRACK_INTERVAL into a
-// bounded buffer. The thread blocks all signals, allocates nothing through the tracked path
-// (its buffer comes from mimalloc directly and it runs inside the reentrancy guard) and stops
-// cleanly at exit and in a forked child.
+// The timeline: current heap bytes at most every MEMTRACK_INTERVAL into a bounded buffer. The
+// points are taken on the allocation path where per-thread counters fold (timeline_on_fold),
+// not by a thread: memtrack starts none (issue 11). Its buffer comes from mimalloc directly.
 #pragma once
 
 #include <cstdint>
@@ -17,21 +16,27 @@ struct TimelinePoint {
     std::int64_t bytes;
 };
 
-// Starts the sampler if interval_ns > 0 and it is not running. Cold; creates a thread.
+// Starts the timeline if interval_ns > 0: from now on a fold adds a point once per interval.
+// Cold; no thread.
 void start_sampler(std::int64_t interval_ns) noexcept;
-// Stops and joins the sampler (no-op if not running).
+// Stops adding points (the report adds the last one). Async-signal-safe.
 void stop_sampler() noexcept;
+// Called by the counters' out-of-line fold (core/counters.cpp), on any thread: a point if the
+// interval has passed. Cold: an atomic load and a clock read when not due; when due, the
+// registry lock (current_bytes) and the timeline's. Never with the registry lock held.
+void timeline_on_fold() noexcept;
 
-// The sampler thread's kernel tid (0 if none was started). It blocks every signal, so the leak
-// scan's stop-the-world skips it; it never holds user pointers.
+// The sampler thread's kernel tid and descriptor, for the leak scan's stop-the-world: always 0
+// now that there is no thread (kept for the interface).
 pid_t sampler_tid() noexcept;
-// Its thread descriptor (pthread_t as an address), 0 if none.
 std::uintptr_t sampler_tcb() noexcept;
 // Appends one point now (used for the start and the end of a run).
 void add_timeline_point(std::int64_t t_ns, std::int64_t bytes) noexcept;
 // Copies up to `cap` points into out (oldest first); returns how many.
 std::size_t copy_timeline(TimelinePoint* out, std::size_t cap) noexcept;
 std::size_t timeline_size() noexcept;
+// copy_timeline for a signal handler: 0 points if the timeline's lock is taken. Async-signal-safe.
+std::size_t copy_timeline_in_signal(TimelinePoint* out, std::size_t cap) noexcept;
 
 // Fork: prepare locks the timeline; parent unlocks; child empties it and forgets the
 // parent's sampler thread (the caller restarts one).

@@ -1,11 +1,21 @@
 // stderr messages and raw writes (cold path; no allocation).
 #include "platform/log.hpp"
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <unistd.h>
 
 namespace memtrack::detail {
+
+namespace {
+constinit std::atomic<int> g_log_fd{2};
+}  // namespace
+
+void set_log_fd(int fd) noexcept
+{
+    g_log_fd.store(fd, std::memory_order_relaxed);
+}
 
 bool write_all(int fd, const char* data, std::size_t size) noexcept
 {
@@ -34,7 +44,7 @@ void write_line(std::string_view text) noexcept
     len += n;
     line[len++] = '\n';
     const int saved = errno;
-    write_all(2, line, len);
+    write_all(g_log_fd.load(std::memory_order_relaxed), line, len);
     errno = saved;
 }
 

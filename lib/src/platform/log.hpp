@@ -9,7 +9,11 @@
 
 namespace memtrack::detail {
 
-// Writes "memtrack: <text>\n" to fd 2 with one write(2) call (retried on EINTR/short writes).
+// Where write_line writes: fd 2 unless set (MEMTRACK_LOG, for the summary). Async-signal-safe.
+void set_log_fd(int fd) noexcept;
+
+// Writes "memtrack: <text>\n" to fd 2 (or the set_log_fd one) with one write(2) call (retried on
+// EINTR/short writes).
 void write_line(std::string_view text) noexcept;
 
 // Formats into a 1 KiB stack buffer (longer messages are cut) and writes one line.

@@ -85,3 +85,15 @@ std::size_t command_line(char* buf, std::size_t size) noexcept
 }
 
 }  // namespace memtrack::detail
+
+namespace memtrack::detail {
+
+void exit_process_now(int status) noexcept
+{
+    for (;;) {
+        syscall(SYS_exit_group, status);
+        syscall(SYS_exit, status);
+    }
+}
+
+}  // namespace memtrack::detail

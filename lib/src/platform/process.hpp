@@ -22,6 +22,9 @@ std::string_view base_name(std::string_view path) noexcept;
 // Nanoseconds since this process started (/proc/self/stat starttime against CLOCK_BOOTTIME;
 // clock-tick resolution, usually 10 ms), or -1 if unknown.
 std::int64_t process_age_ns() noexcept;
+// Ends the process now with `status`, as glibc's _exit does (exit_group, no handlers, no
+// flush), without going through an interposed _exit. Async-signal-safe.
+[[noreturn]] void exit_process_now(int status) noexcept;
 // /proc/self/cmdline into buf (NUL-separated arguments); returns the byte count.
 std::size_t command_line(char* buf, std::size_t size) noexcept;
 

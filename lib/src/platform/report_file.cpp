@@ -40,15 +40,16 @@ bool numbered(const char* path, unsigned n, char* out, std::size_t size) noexcep
 
 }  // namespace
 
-int write_report_file(const char* path, std::string_view data, char* final_path,
-                      std::size_t final_size) noexcept
+namespace {
+
+// The data in a new temporary file beside `path` (so that the rename stays on one filesystem);
+// its name into tmp. Returns 0 or an errno value (no file left behind).
+int write_temporary(const char* path, std::string_view data, char (&tmp)[4200]) noexcept
 {
-    // Temporary file beside the destination, so the rename stays on one filesystem.
     const std::string_view p(path);
     const std::size_t slash = p.rfind('/');
     const std::string_view dir =
         slash == std::string_view::npos ? std::string_view(".") : p.substr(0, slash ? slash : 1);
-    char tmp[4200];
     const auto r = fmt::format_to_n(tmp, sizeof tmp - 1, "{}/.memtrack-{}-XXXXXX", dir, getpid());
     if (r.size >= sizeof tmp - 1) return ENAMETOOLONG;
     tmp[r.size] = '\0';
@@ -65,6 +66,31 @@ int write_report_file(const char* path, std::string_view data, char* final_path,
         unlink(tmp);
         return err;
     }
+    return 0;
+}
+
+}  // namespace
+
+int replace_report_file(const char* path, std::string_view data, char* final_path,
+                        std::size_t final_size) noexcept
+{
+    char tmp[4200];
+    if (const int err = write_temporary(path, data, tmp); err != 0) return err;
+    if (rename(tmp, path) != 0) {
+        const int err = errno;
+        unlink(tmp);
+        return err;
+    }
+    std::snprintf(final_path, final_size, "%s", path);
+    return 0;
+}
+
+int write_report_file(const char* path, std::string_view data, char* final_path,
+                      std::size_t final_size) noexcept
+{
+    char tmp[4200];
+    int err = write_temporary(path, data, tmp);
+    if (err != 0) return err;
     char dest[4200];
     std::snprintf(dest, sizeof dest, "%s", path);
     for (unsigned n = 1;; ++n) {

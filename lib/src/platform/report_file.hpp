@@ -13,5 +13,9 @@ namespace memtrack::detail {
 // temporary file.
 int write_report_file(const char* path, std::string_view data, char* final_path,
                       std::size_t final_size) noexcept;
+// The same, replacing `path` (a checkpoint memtrack wrote): the rename replaces a file or a
+// symlink there, never writes through it. Async-signal-safe (no allocation).
+int replace_report_file(const char* path, std::string_view data, char* final_path,
+                        std::size_t final_size) noexcept;
 
 }  // namespace memtrack::detail

@@ -8,7 +8,8 @@ namespace memtrack::detail {
 GateVerdict evaluate_gates(const Config& cfg, const ReportModel& r) noexcept
 {
     GateVerdict v;
-    if (!cfg.gates() || !r.at_exit || r.exit_status != 0) return v;
+    // Only an end with a status of its own (exit, _exit) can be given another one.
+    if (!cfg.gates() || (r.reason != "exit" && r.reason != "_exit") || r.exit_status != 0) return v;
     const std::uint64_t blocks = r.leaks.totals.direct_blocks + r.leaks.totals.indirect_blocks;
     const std::uint64_t bytes = r.leaks.totals.direct_bytes + r.leaks.totals.indirect_bytes;
     char* out = v.reason;

@@ -134,7 +134,14 @@ struct ReportTimelinePoint {
 
 struct ReportModel {
     std::string memtrack_version;
-    bool at_exit = true;  // "reason": "exit"; false: "api" (memtrack_write_report)
+    // Why the report was written: "exit" (exit() or return from main), "_exit" (_exit or
+    // _Exit), "exec" (before the image is replaced), "signal" (killed by `signal`), "api"
+    // (memtrack_write_report), "checkpoint" (the last state seen while the heap grew, left by a
+    // process killed by SIGKILL); a reader keeps any other value as it is.
+    std::string reason = "exit";
+    // For "signal": the signal's number and name (11, "SIGSEGV"); 0 and "" otherwise (null).
+    int signal = 0;
+    std::string signal_name;
     std::string program;
     std::vector<std::string> argv;
     std::int64_t pid = 0;
@@ -196,6 +203,12 @@ struct ReportModel {
         std::uint64_t differences = 0;
     } unwind_check;
 };
+
+// The process ended with this report (exit, _exit or a signal): its heap is the one it left.
+inline bool ends_process(const ReportModel& r)
+{
+    return r.reason == "exit" || r.reason == "_exit" || r.reason == "signal";
+}
 
 // `v` as the JSON report holds it: rounded to `decimals` decimals (the renderers' fixed
 // formats), so that a value read back from the file compares equal.

@@ -1,5 +1,6 @@
-// The JSON rendering of a report (see render.hpp; the format is docs/report-format.md).
-#include "report/json_writer.hpp"
+// The JSON rendering of a report (see render.hpp; the format is docs/report-format.md; the
+// field list is report/json_fields.hpp).
+#include "report/json_fields.hpp"
 #include "report/render.hpp"
 
 #include <fmt/format.h>
@@ -9,15 +10,6 @@ namespace memtrack::detail {
 namespace {
 
 using Layout = JsonWriter::Layout;
-
-void status(JsonWriter& w, const char* name, int value)
-{
-    w.key(name);
-    if (value >= 0)
-        w.value(value);
-    else
-        w.null();
-}
 
 void groups(JsonWriter& w, const char* name, const std::vector<ReportLeakGroup>& list)
 {
@@ -43,7 +35,9 @@ template <class T> void triple(JsonWriter& w, const char* name, const T (&v)[3])
     w.end_array();
 }
 
-void leaks(JsonWriter& w, const ReportLeaks& l)
+}  // namespace
+
+void write_leak_sections(JsonWriter& w, const ReportLeaks& l)
 {
     w.key("leaks").begin_object(Layout::Block);
     groups(w, "direct", l.direct);
@@ -117,19 +111,19 @@ void leaks(JsonWriter& w, const ReportLeaks& l)
     w.end_object();
 }
 
-void stacks(JsonWriter& w, const std::map<std::uint32_t, std::vector<ReportFrame>>& list)
+void write_stacks(JsonWriter& w, const std::map<std::uint32_t, std::vector<ReportFrame>>& list)
 {
     w.key("stacks").begin_object(Layout::Block);
     for (const auto& [id, frames] : list) {
         w.key(fmt::format("{}", id)).begin_array(Layout::Block);
         for (const ReportFrame& f : frames) {
             w.begin_object();
-            w.key("pc").value(fmt::format("0x{:x}", f.pc));
+            w.key("pc").hex(f.pc);
             w.key("function").value(f.function);
             w.key("file").value(f.file);
             w.key("line").value(f.line);
             w.key("module").value(f.module);
-            w.key("offset").value(fmt::format("0x{:x}", f.offset));
+            w.key("offset").hex(f.offset);
             w.key("inlined").value(f.inlined);
             w.end_object();
         }
@@ -138,7 +132,7 @@ void stacks(JsonWriter& w, const std::map<std::uint32_t, std::vector<ReportFrame
     w.end_object();
 }
 
-void sites(JsonWriter& w, const ReportModel& r)
+void write_sites(JsonWriter& w, const ReportModel& r)
 {
     w.key("sites").begin_array(Layout::Block);
     for (const ReportSite& s : r.sites) {
@@ -166,74 +160,10 @@ void sites(JsonWriter& w, const ReportModel& r)
     w.end_object();
 }
 
-}  // namespace
-
 std::string render_json(const ReportModel& r)
 {
     JsonWriter w;
-    w.begin_object(Layout::Block);
-    w.key("format").value(kReportFormat);
-    w.key("version").value(kReportVersion);
-    w.key("memtrack_version").value(r.memtrack_version);
-    w.key("reason").value(r.at_exit ? "exit" : "api");
-    w.key("program").value(r.program);
-    w.key("argv").begin_array();
-    for (const std::string& a : r.argv)
-        w.value(a);
-    w.end_array();
-    w.key("pid").value(r.pid);
-    w.key("ppid").value(r.ppid);
-    status(w, "exit_status", r.exit_status);
-    status(w, "final_status", r.final_status);
-    w.key("gate");
-    if (r.gate.empty())
-        w.null();
-    else
-        w.value(r.gate);
-    w.key("process").begin_object();
-    w.key("wall_s").value(r.process.wall_s, 6);
-    w.key("user_s").value(r.process.user_s, 6);
-    w.key("sys_s").value(r.process.sys_s, 6);
-    w.key("cpu_wall_ratio").value(r.process.cpu_wall_ratio, 4);
-    w.key("max_rss_bytes").value(r.process.max_rss_bytes);
-    w.end_object();
-    const ReportModel::Heap& h = r.heap;
-    w.key("heap").begin_object();
-    w.key("current_bytes").value(h.current_bytes);
-    w.key("peak_bytes").value(h.peak_bytes);
-    w.key("peak_time_s").value(h.peak_time_s, 6);
-    w.key("live_bytes_at_exit").value(h.live_bytes_at_exit);
-    w.key("live_blocks_at_exit").value(h.live_blocks_at_exit);
-    w.key("allocations").value(h.allocations);
-    w.key("frees").value(h.frees);
-    w.key("bytes_allocated").value(h.bytes_allocated);
-    w.key("foreign_frees").value(h.foreign_frees);
-    w.key("peak_attributed_bytes").value(h.peak_attributed_bytes);
-    w.end_object();
-    if (r.sites_recorded) sites(w, r);
-    if (r.leak_checked) leaks(w, r.leaks);
-    if (r.leak_checked || r.sites_recorded) stacks(w, r.stacks);
-    w.key("config").begin_object();
-    w.key("interval_s").value(r.config.interval_s, -1);
-    w.key("stack_depth").value(r.config.stack_depth);
-    w.key("leak_check").value(r.config.leak_check);
-    w.key("output").value(r.config.output);
-    w.end_object();
-    if (r.unwind_check.on) {
-        w.key("unwind_check").begin_object();
-        w.key("stacks").value(r.unwind_check.stacks);
-        w.key("differences").value(r.unwind_check.differences);
-        w.end_object();
-    }
-    w.key("timeline").begin_array();
-    for (const ReportTimelinePoint& p : r.timeline) {
-        w.begin_array();
-        w.value(p.t_s, 6);
-        w.value(p.bytes);
-        w.end_array();
-    }
-    w.end_array();
-    w.end_object();
+    write_report_fields(w, r);
     std::string out = w.take();
     out += '\n';
     return out;

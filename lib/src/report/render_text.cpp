@@ -242,16 +242,25 @@ std::vector<std::string> render_summary(const ReportModel& r, const SummaryOptio
     const ReportModel::Heap& h = r.heap;
     const std::string_view name = base_name(r.program);
     const double wall = r.process.wall_s;
-    if (!r.at_exit)
+    if (r.reason == "api")
         s.line("{} (pid {}) report requested at {:.2f} s", name, r.pid, wall);
+    else if (r.reason == "checkpoint")
+        s.line("{} (pid {}) checkpoint at {:.2f} s: the last state seen, not the end", name, r.pid,
+               wall);
+    else if (r.reason == "exec")
+        s.line("{} (pid {}) replaced its image by exec at {:.2f} s", name, r.pid, wall);
+    else if (r.reason == "signal")
+        s.line("{} (pid {}) killed by {} (signal {})", name, r.pid,
+               r.signal_name.empty() ? std::string("a signal") : r.signal_name, r.signal);
     else if (r.exit_status >= 0)
-        s.line("{} (pid {}) exited with status {}", name, r.pid, r.exit_status);
+        s.line("{} (pid {}) exited with status {}{}", name, r.pid, r.exit_status,
+               r.reason == "_exit" ? " (_exit)" : "");
     else
         s.line("{} (pid {}) finished", name, r.pid);
     s.line("  time    wall {:.2f} s, user {:.2f} s, sys {:.2f} s, CPU/wall {:.2f}", wall,
            r.process.user_s, r.process.sys_s, r.process.cpu_wall_ratio);
     s.line("  heap    peak {} at {:.2f} s; live {} {} in {} blocks", Bytes{h.peak_bytes},
-           h.peak_time_s, r.at_exit ? "at exit" : "now", Bytes{h.live_bytes_at_exit},
+           h.peak_time_s, ends_process(r) ? "at exit" : "now", Bytes{h.live_bytes_at_exit},
            h.live_blocks_at_exit);
     s.peak_sites();
     s.line("  calls   {} allocations, {} frees, {} allocated, {} foreign frees", h.allocations,

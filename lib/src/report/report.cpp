@@ -19,6 +19,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -212,7 +213,8 @@ std::shared_ptr<StackTable> gather_leak_sections(ReportReason reason,
                                                  const LeakCheckRequest& request,
                                                  std::uintptr_t program_sp, ReportModel& d)
 {
-    if (reason == ReportReason::Exit && g_final_done.load()) {
+    if ((reason == ReportReason::Exit || reason == ReportReason::QuickExit) &&
+        g_final_done.load()) {
         if (g_final_leaks != nullptr) {
             d.leak_checked = true;
             d.leaks = g_final_leaks->leaks;
@@ -220,7 +222,10 @@ std::shared_ptr<StackTable> gather_leak_sections(ReportReason reason,
         }
         return nullptr;
     }
-    if (!request.run) return nullptr;
+    // An exec report is written just before the image goes, a checkpoint while the heap grows:
+    // neither scans.
+    if (!request.run || reason == ReportReason::Exec || reason == ReportReason::Checkpoint)
+        return nullptr;
     LeakReport leaks;
     if (collect(2, program_sp, &leaks, false, request.new_only) < 0 || !leaks.ran) return nullptr;
     finalize_leaks(leaks);
@@ -241,7 +246,7 @@ ReportModel gather(ReportReason reason, int exit_status, std::uintptr_t program_
     const std::shared_ptr<StackTable> leak_stacks =
         gather_leak_sections(reason, request, program_sp, d);
     d.memtrack_version = MEMTRACK_VERSION_STRING;
-    d.at_exit = reason == ReportReason::Exit;
+    d.reason = reason_name(reason);
     d.exit_status = exit_status;
     d.final_status = exit_status;
     const Snapshot h = snapshot();
@@ -294,20 +299,49 @@ ReportModel gather(ReportReason reason, int exit_status, std::uintptr_t program_
 }
 
 constinit GateVerdict g_gate{};
+// This process's last checkpoint file; "" if none (or once the end's report replaced it).
+constinit char g_checkpoint_path[4200] = {};
 
 }  // namespace
+
+const char* checkpoint_path() noexcept
+{
+    return g_checkpoint_path;
+}
+
+void forget_checkpoint_in_child() noexcept
+{
+    g_checkpoint_path[0] = '\0';
+}
+
+const char* reason_name(ReportReason reason) noexcept
+{
+    switch (reason) {
+    case ReportReason::Exit:
+        return "exit";
+    case ReportReason::QuickExit:
+        return "_exit";
+    case ReportReason::Exec:
+        return "exec";
+    case ReportReason::Checkpoint:
+        return "checkpoint";
+    case ReportReason::Api:
+        return "api";
+    }
+    return "api";
+}
 
 GateVerdict last_gate_verdict() noexcept
 {
     return g_gate;
 }
 
-int write_report(ReportReason reason, const char* path, int exit_status,
-                 std::uintptr_t program_sp) noexcept
+int write_report(ReportReason reason, const char* path, int exit_status, std::uintptr_t program_sp,
+                 char* written, std::size_t written_size) noexcept
 {
     LeakCheckRequest request;
     request.run = config().leak_check;
-    return write_report(reason, path, exit_status, program_sp, request);
+    return write_report(reason, path, exit_status, program_sp, request, written, written_size);
 }
 
 bool check_leaks(const LeakCheckRequest& request, std::uintptr_t program_sp) noexcept
@@ -331,14 +365,15 @@ bool check_leaks(const LeakCheckRequest& request, std::uintptr_t program_sp) noe
 }
 
 int write_report(ReportReason reason, const char* path, int exit_status, std::uintptr_t program_sp,
-                 const LeakCheckRequest& request) noexcept
+                 const LeakCheckRequest& request, char* written, std::size_t written_size) noexcept
 {
     Guard guard;
+    if (written != nullptr && written_size > 0) written[0] = '\0';
     const Config& cfg = config();
     if (!cfg.report_text && !cfg.report_json && !cfg.gates() && request.totals == nullptr) return 0;
     try {
         ReportModel d = gather(reason, exit_status, program_sp, request);
-        if (reason == ReportReason::Exit) {
+        if (reason == ReportReason::Exit || reason == ReportReason::QuickExit) {
             g_gate = evaluate_gates(cfg, d);
             if (g_gate.failed) {
                 d.final_status = g_gate.status;
@@ -357,19 +392,31 @@ int write_report(ReportReason reason, const char* path, int exit_status, std::ui
                 report_line = "(JSON report not written: path too long)";
             } else {
                 const std::string json = render_json(d);
-                const int err = write_report_file(target, json, final_path, sizeof final_path);
+                // A checkpoint replaces the last one, and the end's report the checkpoint.
+                const bool replace = reason != ReportReason::Api && g_checkpoint_path[0] != '\0';
+                const int err =
+                    replace ? replace_report_file(g_checkpoint_path, json, final_path,
+                                                  sizeof final_path)
+                            : write_report_file(target, json, final_path, sizeof final_path);
+                if (err == 0 && reason == ReportReason::Checkpoint)
+                    std::snprintf(g_checkpoint_path, sizeof g_checkpoint_path, "%s", final_path);
+                else if (err == 0 && replace)
+                    g_checkpoint_path[0] = '\0';
                 if (err != 0) {
                     log("cannot write the JSON report to {}: {}", target, std::strerror(err));
                     result = -1;
                     report_line = fmt::format("(JSON report not written: {})", std::strerror(err));
                 } else {
                     report_line = final_path;
+                    if (written != nullptr && written_size > 0)
+                        std::snprintf(written, written_size, "%s", final_path);
                     if (std::strcmp(final_path, target) != 0)
                         report_line += fmt::format(" ({} existed; not overwritten)", target);
                 }
             }
         }
-        if (cfg.report_text) {
+        if (cfg.report_text && reason != ReportReason::Exec && reason != ReportReason::Checkpoint) {
+            const SummaryLog to_log(d.pid, base_name(d.program));
             for (const std::string& line : render_summary(d, {report_line, false}))
                 log("{}", line);
         } else if (g_gate.failed) {

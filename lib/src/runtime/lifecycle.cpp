@@ -13,7 +13,9 @@
 #include "platform/process.hpp"
 #include "platform/tasks.hpp"
 #include "report/report.hpp"
+#include "runtime/ends.hpp"
 #include "runtime/lsan.hpp"
+#include "runtime/signals.hpp"
 #include "stack/unwind.hpp"
 
 #include "platform/log.hpp"
@@ -29,6 +31,9 @@ namespace memtrack::detail {
 namespace {
 
 constinit std::atomic<Phase> g_phase{Phase::Uninit};
+// The process the counters are this run's of: set at start and in a forked child. A vfork
+// child (no fork handler) has another pid and shares its parent's memory.
+constinit std::atomic<pid_t> g_pid{0};
 
 // CI gates (MEMTRACK_ERROR_EXITCODE, MEMTRACK_MAX_PEAK, MEMTRACK_MAX_LEAKED): a run the exit
 // report failed (report/gates.cpp decides; the report says why) ends here with the error
@@ -43,7 +48,7 @@ void apply_gates() noexcept
         fflush(nullptr);
     else
         fflush_unlocked(stdout);
-    _exit(v.status);
+    exit_process_now(v.status);
 }
 
 // The exit report. An on_exit handler is the only place that learns the status main returned
@@ -107,6 +112,7 @@ void parent_after_fork() noexcept
 // The child is its own run: own clock, counters, timeline, sampler and report (with its ppid).
 void child_after_fork() noexcept
 {
+    g_pid.store(getpid(), std::memory_order_relaxed);
     counters_child_after_fork();
     sites_child_after_fork();
     big_blocks_after_fork();
@@ -114,6 +120,8 @@ void child_after_fork() noexcept
     collector_after_fork();
     sampler_child_after_fork();
     add_timeline_point(0, current_bytes());
+    forget_checkpoint_in_child();
+    if (g_checkpoint_hook != nullptr) g_checkpoint_at.store(kCheckpointFloor);
     if (g_phase.load(std::memory_order_relaxed) == Phase::Active)
         start_sampler(config().interval_ns);
 }
@@ -132,6 +140,38 @@ Phase phase() noexcept
     return g_phase.load(std::memory_order_relaxed);
 }
 
+bool own_process() noexcept
+{
+    return getpid() == g_pid.load(std::memory_order_relaxed);
+}
+
+bool begin_final_report() noexcept
+{
+    if (getpid() != g_pid.load(std::memory_order_relaxed)) return false;
+    Phase expected = Phase::Active;
+    if (!g_phase.compare_exchange_strong(expected, Phase::Stopping)) return false;
+    stop_sampler();
+    return true;
+}
+
+bool begin_signal_report() noexcept
+{
+    if (getpid() != g_pid.load(std::memory_order_relaxed)) return false;
+    Phase expected = Phase::Active;
+    return g_phase.compare_exchange_strong(expected, Phase::Stopping);
+}
+
+void end_final_report() noexcept
+{
+    g_phase.store(Phase::Stopped);
+}
+
+void resume_after_exec() noexcept
+{
+    start_sampler(config().interval_ns);
+    g_phase.store(Phase::Active);
+}
+
 void start() noexcept
 {
     Phase expected = Phase::Uninit;
@@ -140,6 +180,7 @@ void start() noexcept
     // Wall time counts from the process start, not from our first allocation.
     const std::int64_t age = process_age_ns();
     reset_clock(age > 0 ? age : 0);
+    g_pid.store(getpid(), std::memory_order_relaxed);
     load_config();
     lsan_start();  // the program's __lsan_default_options(), read before anything uses config
     // Stacks are captured on the slow allocation path: with them on, every allocation takes it.
@@ -164,6 +205,12 @@ void start() noexcept
                 g_break_seq, before);
     }
     g_small_limit = stack_depth() > 0 || config().gc_auto || g_break_seq != 0 ? 0 : kFoldBytes;
+    resolve_exec_functions();
+    if (config().report_json) {
+        g_checkpoint_hook = write_checkpoint;
+        g_checkpoint_at.store(kCheckpointFloor);
+    }
+    install_signal_handlers();
     on_exit(report_at_exit, nullptr);
     pthread_atfork(prepare_fork, parent_after_fork, child_after_fork);
     add_timeline_point(uptime_ns(), current_bytes());

@@ -81,7 +81,8 @@ TEST_CASE("fork: each child writes its own report, the parent's is its own", "[f
     std::getline(in, w);  // "tp_c fork"
     in >> w >> parent >> w >> child >> w >> exec_child;
     const auto reports = reports_in(dir.path);
-    REQUIRE(reports.size() == 3);
+    // parent, child, and the exec child twice: before the exec (its own) and as true
+    REQUIRE(reports.size() == 4);
     for (const auto& j : reports) {
         const int pid = j["pid"];
         if (pid == parent) {
@@ -93,6 +94,11 @@ TEST_CASE("fork: each child writes its own report, the parent's is its own", "[f
             CHECK(heap(j, "allocations") == 1);  // its own run only: 30011 B
             CHECK(heap(j, "frees") == 1);        // the parent's 20011 B block
             CHECK(heap(j, "bytes_allocated") == 30011);
+        } else if (j["reason"] == "exec") {
+            CHECK(pid == exec_child);
+            CHECK(j["ppid"] == parent);
+            CHECK(j["program"] == program("tp_c"));
+            CHECK(j["exit_status"].is_null());
         } else {
             CHECK(pid == exec_child);
             CHECK(j["ppid"] == parent);
@@ -139,15 +145,25 @@ TEST_CASE("fork: a single-threaded parent is unaffected by its children", "[fork
     in >> w >> parent >> w >> child >> w >> quiet >> w >> exec_child >> w >> at_fork;
     REQUIRE(parent > 0);
     const auto reports = reports_in(dir.path);
-    REQUIRE(reports.size() == 3);  // parent, child, exec'd child; the _exit child writes none
+    // parent, child, the _exit child, the exec child before its exec and as `tp_c idle`
+    REQUIRE(reports.size() == 5);
     TempDir idle_dir;
     REQUIRE(run_tracked(idle_dir, {program("tp_c"), "idle"}).exit_code == 0);
     const auto idle = only_report(idle_dir.path);
-    bool seen_parent = false, seen_child = false, seen_exec = false;
+    bool seen_parent = false, seen_child = false, seen_exec = false, seen_quiet = false,
+         seen_before_exec = false;
     for (const auto& j : reports) {
         const int pid = j["pid"];
-        CHECK(pid != quiet);
-        if (pid == parent) {
+        if (pid == quiet) {
+            seen_quiet = true;
+            CHECK(j["reason"] == "_exit");
+            CHECK(j["exit_status"] == 0);
+            CHECK(j["ppid"] == parent);
+        } else if (pid == exec_child && j["reason"] == "exec") {
+            seen_before_exec = true;
+            CHECK(j["ppid"] == parent);
+            CHECK(heap(j, "allocations") == 0);  // the child's own run, before the exec
+        } else if (pid == parent) {
             seen_parent = true;
             CHECK(j["ppid"] == getpid());
             CHECK(j["exit_status"] == 0);
@@ -181,6 +197,8 @@ TEST_CASE("fork: a single-threaded parent is unaffected by its children", "[fork
     CHECK(seen_parent);
     CHECK(seen_child);
     CHECK(seen_exec);
+    CHECK(seen_quiet);
+    CHECK(seen_before_exec);
 }
 
 TEST_CASE("threads: exit while detached threads still allocate", "[threads]")
@@ -195,26 +213,33 @@ TEST_CASE("threads: exit while detached threads still allocate", "[threads]")
     CHECK(r.err.find("exited with status 3") != std::string::npos);
 }
 
-TEST_CASE("processes: no report after a fatal signal or _exit, exec replaces the image",
-          "[processes]")
+TEST_CASE("processes: _exit reports, exec reports and replaces the image", "[processes]")
 {
     TempDir dir;
-    RunResult r = run_tracked(dir, {"/bin/bash", "-c", "kill -TERM $$"});
-    CHECK(r.term_signal == SIGTERM);
-    CHECK(reports_in(dir.path).empty());
-    CHECK(memtrack_lines(r.err).empty());
-    r = run_tracked(dir, {"/usr/bin/python3", "-c", "import os; os._exit(9)"});
+    RunResult r = run_tracked(dir, {"/usr/bin/python3", "-c", "import os; os._exit(9)"});
     CHECK(r.exit_code == 9);
-    CHECK(reports_in(dir.path).empty());
-    // bash runs echo itself, then execs tp_c: one report, tp_c's, with the shell's pid
-    r = run_tracked(dir,
+    CHECK(only_report(dir.path)["reason"] == "_exit");
+    // bash runs echo itself, then execs tp_c: bash's exec report, then tp_c's, with the
+    // shell's pid; one summary, tp_c's
+    TempDir exec_dir;
+    r = run_tracked(exec_dir,
                     {"/bin/bash", "-c", "echo before; exec \"$0\" basic exit 6", program("tp_c")});
     CHECK(r.exit_code == 6);
     CHECK(r.out == "before\ntp_c basic\nbasic done\n");
-    const auto j = only_report(dir.path);
-    CHECK(j["program"] == program("tp_c"));
-    CHECK(j["exit_status"] == 6);
-    CHECK(j["ppid"] == getpid());
+    const auto reports = reports_in(exec_dir.path);
+    REQUIRE(reports.size() == 2);
+    for (const auto& j : reports) {
+        CHECK(j["pid"] == reports[0]["pid"]);
+        CHECK(j["ppid"] == getpid());
+        if (j["reason"] == "exec") {
+            CHECK(j["program"] == "/usr/bin/bash");
+        } else {
+            CHECK(j["program"] == program("tp_c"));
+            CHECK(j["exit_status"] == 6);
+        }
+    }
+    CHECK(r.err.find("memtrack: bash") == std::string::npos);
+    CHECK(r.err.find("memtrack: tp_c (pid") != std::string::npos);
 }
 
 TEST_CASE("processes: closed stdout and stderr do not break the program or the report",
@@ -226,7 +251,7 @@ TEST_CASE("processes: closed stdout and stderr do not break the program or the r
     CHECK(r.term_signal == 0);
     CHECK(r.exit_code == 5);
     CHECK(r.err.empty());
-    CHECK(only_report(dir.path)["exit_status"] == 5);
+    CHECK(final_report(dir.path)["exit_status"] == 5);
 }
 
 TEST_CASE("processes: a relative report path is resolved against the start directory",

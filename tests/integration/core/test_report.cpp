@@ -94,7 +94,7 @@ TEST_CASE("report: exit does not wait for a stdio lock another thread holds", "[
     CHECK(r.term_signal == 0);
     CHECK(r.exit_code == 0);
     CHECK(r.out.find("leaving") != std::string::npos);
-    CHECK(only_report(dir.path)["exit_status"] == 0);
+    CHECK(final_report(dir.path)["exit_status"] == 0);
 }
 
 TEST_CASE("report: exit status from exit(N) and from return N", "[report]")
@@ -108,16 +108,31 @@ TEST_CASE("report: exit status from exit(N) and from return N", "[report]")
     }
 }
 
-TEST_CASE("report: the sampler fills the timeline at MEMTRACK_INTERVAL", "[report]")
+TEST_CASE("report: the allocation path fills the timeline at MEMTRACK_INTERVAL", "[report]")
 {
+    // issue 11: no sampler thread; a fold (here each 2 MiB block) adds a point once the
+    // interval has passed. 10 steps 60 ms apart with a 50 ms interval: a point per step.
     TempDir dir;
-    RunOptions o;
-    o.argv = {"/bin/sleep", "0.5"};
-    o.env = {{"MEMTRACK_OUTPUT", dir.file("r.json")}, {"MEMTRACK_INTERVAL", "50ms"}};
-    REQUIRE(run(o).exit_code == 0);
+    const RunResult r =
+        run_tracked(dir, {program("tp_ends"), "grow", "10"}, {{"MEMTRACK_INTERVAL", "50ms"}});
+    REQUIRE(r.exit_code == 0);
     const auto j = only_report(dir.path);
     CHECK(j["config"]["interval_s"].get<double>() == Approx(0.05));
-    CHECK(j["timeline"].size() >= 6);  // ~10 samples + start, peak and end
+    const auto& tl = j["timeline"];
+    CHECK(tl.size() >= 8);  // ~10 points + start, peak and end
+    std::int64_t last = 0;
+    for (const auto& p : tl) {
+        CHECK(p[1].get<std::int64_t>() >= last);  // the heap only grows
+        last = p[1].get<std::int64_t>();
+    }
+    CHECK(last >= 20 << 20);
+    // A program that does not allocate has nothing to sample: start, peak and end.
+    TempDir idle_dir;
+    RunOptions o;
+    o.argv = {"/bin/sleep", "0.3"};
+    o.env = {{"MEMTRACK_OUTPUT", idle_dir.file("r.json")}, {"MEMTRACK_INTERVAL", "50ms"}};
+    REQUIRE(run(o).exit_code == 0);
+    CHECK(only_report(idle_dir.path)["timeline"].size() <= 4);
 }
 
 TEST_CASE("report: MEMTRACK_REPORT picks the parts", "[report]")

@@ -226,6 +226,20 @@ nlohmann::json only_report(const std::string& dir)
     return reports.front();
 }
 
+nlohmann::json final_report(const std::string& dir)
+{
+    std::vector<nlohmann::json> reports;
+    std::string listing;
+    for (auto& r : reports_in(dir)) {
+        listing += r.value("program", "?") + " (" + r.value("reason", "?") + ") ";
+        if (r.value("reason", "") != "exec") reports.push_back(std::move(r));
+    }
+    if (reports.size() != 1)
+        FAIL("expected one report other than exec reports in "
+             << dir << ", found " << reports.size() << ": " << listing);
+    return reports.front();
+}
+
 std::vector<std::string> memtrack_lines(const std::string& text)
 {
     std::vector<std::string> lines;

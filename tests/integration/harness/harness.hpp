@@ -54,6 +54,9 @@ struct TempDir {
 std::vector<nlohmann::json> reports_in(const std::string& dir);
 // Exactly one report in dir, else the test fails listing what is there.
 nlohmann::json only_report(const std::string& dir);
+// Exactly one report in dir that is not an exec report (a shell that execs the program, as in
+// `sh -c 'exec prog 2>&1'`, writes one before it is replaced); else the test fails.
+nlohmann::json final_report(const std::string& dir);
 // Lines of `text` that start with "memtrack:".
 std::vector<std::string> memtrack_lines(const std::string& text);
 std::string read_file(const std::string& path);

@@ -108,6 +108,10 @@ TEST_CASE("launcher: exit status is the program's, death by signal N is 128+N", 
     CHECK(has(term.err, "was killed by signal 15"));
     const RunResult kill9 = launch({"--report=none", "--", "bash", "-c", "kill -KILL $$"});
     CHECK(kill9.exit_code == 128 + SIGKILL);
+    // issue 11: killed by SIGKILL after its heap grew: the launcher points to the checkpoint
+    const RunResult oom = launch({"-o", out, "--", program("tp_ends"), "grow_kill", "20"});
+    CHECK(oom.exit_code == 128 + SIGKILL);
+    CHECK(has(oom.err, "was killed by SIGKILL (out of memory?); last checkpoint at 200."));
     // The program's own 127 is passed back as such, not taken for an exec failure.
     const RunResult own = launch({"--report=none", "--", "bash", "-c", "exit 127"});
     CHECK(own.exit_code == 127);
@@ -402,11 +406,12 @@ TEST_CASE("launcher: a taken name gets .N, and the program's own report is annou
 TEST_CASE("launcher: only the direct child's report is announced", "[launcher]")
 {
     TempDir dir;
-    // bash forks /bin/true, which writes its own report first; bash's comes last.
+    // bash forks /bin/true, which writes its own report first (and bash's forked child its
+    // exec report before that); bash's comes last.
     const RunResult r =
         launch({"-o", dir.file("r.%e.%p.json"), "--", "bash", "-c", "/bin/true; exit 4"});
     CHECK(r.exit_code == 4);
-    REQUIRE(reports_in(dir.path).size() == 2);
+    REQUIRE(reports_in(dir.path).size() == 3);
     const std::string path = announced(r);
     REQUIRE_FALSE(path.empty());
     const nlohmann::json report = nlohmann::json::parse(read_file(path));
