@@ -150,8 +150,10 @@ void* finish_block(void* header_base, std::size_t size, std::uint64_t extra_flag
 {
     const std::uint64_t flags = flags_for(size) | extra_flags;
     void* user = write_block(header_base, size, flags);
-    if (!(flags & kUntracked)) note_alloc_any(size);
+    // The site first: the heap's fold may read the sites (a checkpoint report records the
+    // peak), and the new block must be in both or in neither.
     if (flags & kSited) site_alloc(site_of(user), size, user);
+    if (!(flags & kUntracked)) note_alloc_any(size);
     return user;
 }
 
@@ -301,10 +303,11 @@ void* reallocate(void* p, std::size_t size) noexcept
     if (!(sf & kUntracked)) {
         // As tracemalloc: the old block leaves, then the new one arrives (no transient sum).
         // The block moves to the realloc call's site, as heaptrack counts it.
+        // Each site update before the heap's, which may fold (see finish_block).
         if (sf & kSited) site_free(old_site, old_size, p);
         note_free_any(old_size);
-        note_alloc_any(size);
         if (new_flags & kSited) site_alloc(site_of(user), size, user);
+        note_alloc_any(size);
     }
     return user;
 }

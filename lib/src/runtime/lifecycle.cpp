@@ -182,6 +182,11 @@ void start() noexcept
     reset_clock(age > 0 ? age : 0);
     g_pid.store(getpid(), std::memory_order_relaxed);
     load_config();
+    // Before any lookup that fails: glibc keeps a failed dlsym's message until the next dl*
+    // call frees it, and a freed start-up page may be reused for another size class with
+    // mimalloc's free-list links still in it, which the leak scan then reads as pointers
+    // (the program's first blocks showed as indirect leaks).
+    resolve_exec_functions();
     lsan_start();  // the program's __lsan_default_options(), read before anything uses config
     // Stacks are captured on the slow allocation path: with them on, every allocation takes it.
     set_unwind_check(config().unwind_check);
@@ -205,7 +210,6 @@ void start() noexcept
                 g_break_seq, before);
     }
     g_small_limit = stack_depth() > 0 || config().gc_auto || g_break_seq != 0 ? 0 : kFoldBytes;
-    resolve_exec_functions();
     if (config().report_json) {
         g_checkpoint_hook = write_checkpoint;
         g_checkpoint_at.store(kCheckpointFloor);
