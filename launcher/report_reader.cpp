@@ -240,10 +240,13 @@ md::ReportModel read_model(const json& r)
     if (const json* u = member(r, "unwind_check"); u != nullptr && u->is_object())
         m.unwind_check = {true, count(*u, "stacks"), count(*u, "differences")};
     for (const json& point : array(r, "timeline")) {
-        if (!point.is_array() || point.size() != 2 || !point[0].is_number() ||
+        // [t_s, bytes] or [t_s, bytes, rss]; a later revision may add more after them.
+        if (!point.is_array() || point.size() < 2 || !point[0].is_number() ||
             !point[1].is_number())
-            continue;  // a later revision may add fields to a sample; skip what we can't read
-        m.timeline.push_back({point[0].get<double>(), integer(&point[1])});
+            continue;
+        const std::int64_t rss =
+            point.size() > 2 && point[2].is_number() ? integer(&point[2]) : -1;
+        m.timeline.push_back({point[0].get<double>(), integer(&point[1]), rss});
     }
     return m;
 }

@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <dlfcn.h>
 #include <new>
 #include <pthread.h>
@@ -20,6 +21,21 @@
 #include <vector>
 
 extern "C" {
+
+// The timeline's sites: two phases, each growing by 2 MiB blocks with a pause between them.
+[[gnu::noinline]] void* tp_site_phase_a(std::size_t n)
+{
+    void* p = std::malloc(n);
+    std::memset(p, 1, n);
+    return p;
+}
+
+[[gnu::noinline]] void* tp_site_phase_b(std::size_t n)
+{
+    void* p = std::malloc(n);
+    std::memset(p, 2, n);
+    return p;
+}
 
 [[gnu::noinline]] void* tp_site_big(std::size_t n)
 {
@@ -232,6 +248,25 @@ int temp()
     return 0;
 }
 
+// Phase A grows to 20 MiB, then phase B to 20 MiB more; all freed at the end (run with a
+// short MEMTRACK_INTERVAL so that each step is a timeline point).
+int timeline()
+{
+    std::vector<void*> blocks;
+    const timespec pause{0, 3'000'000};
+    for (int i = 0; i < 10; ++i) {
+        blocks.push_back(tp_site_phase_a(2 << 20));
+        nanosleep(&pause, nullptr);
+    }
+    for (int i = 0; i < 10; ++i) {
+        blocks.push_back(tp_site_phase_b(2 << 20));
+        nanosleep(&pause, nullptr);
+    }
+    for (void* p : blocks)
+        std::free(p);
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv)
@@ -242,5 +277,6 @@ int main(int argc, char** argv)
     if (std::strcmp(mode, "threads") == 0) return threads();
     if (std::strcmp(mode, "fork") == 0) return fork_mode();
     if (std::strcmp(mode, "temp") == 0) return temp();
+    if (std::strcmp(mode, "timeline") == 0) return timeline();
     return 2;
 }

@@ -6,6 +6,8 @@
 #include "core/sampler.hpp"
 
 #include "core/counters.hpp"
+#include "core/sites.hpp"
+#include "platform/process.hpp"
 
 #include <mimalloc.h>
 
@@ -18,31 +20,40 @@ namespace memtrack::detail {
 namespace {
 
 // Bounded buffer: when full, every other point is dropped and the sampling interval doubles,
-// so a long run keeps an even timeline in at most kMaxPoints * 16 bytes.
+// so a long run keeps an even timeline in at most kMaxPoints * 24 bytes (and, with stacks on,
+// kMaxPoints * sizeof(TimelineSites) for the top sites: 2.4 MiB).
 constexpr std::size_t kMaxPoints = 16384;
 
 struct SamplerState {
     pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
     std::int64_t interval_ns = 0;
     TimelinePoint* points = nullptr;
+    TimelineSites* sites = nullptr;  // parallel to points, with stacks on; else null
     std::size_t count = 0;
 };
 constinit SamplerState g_sampler{};
 
-void append_locked(std::int64_t t_ns, std::int64_t bytes) noexcept
+void append_locked(const TimelinePoint& point, const TimelineSites* top) noexcept
 {
     SamplerState& s = g_sampler;
     if (s.points == nullptr) {
         s.points = static_cast<TimelinePoint*>(mi_malloc(kMaxPoints * sizeof(TimelinePoint)));
         if (s.points == nullptr) return;
     }
+    if (top != nullptr && s.sites == nullptr) {
+        // Points taken before the first with sites have none.
+        s.sites = static_cast<TimelineSites*>(mi_zalloc(kMaxPoints * sizeof(TimelineSites)));
+    }
     if (s.count == kMaxPoints) {
-        for (std::size_t i = 0; i < kMaxPoints / 2; ++i)
+        for (std::size_t i = 0; i < kMaxPoints / 2; ++i) {
             s.points[i] = s.points[2 * i];
+            if (s.sites != nullptr) s.sites[i] = s.sites[2 * i];
+        }
         s.count = kMaxPoints / 2;
         s.interval_ns *= 2;
     }
-    s.points[s.count++] = TimelinePoint{t_ns, bytes};
+    if (s.sites != nullptr) s.sites[s.count] = top != nullptr ? *top : TimelineSites{};
+    s.points[s.count++] = point;
 }
 
 // The next moment a fold may add a point (uptime ns), and the interval (0 = timeline off).
@@ -87,8 +98,12 @@ void timeline_on_fold() noexcept
     if (!g_next_tick_ns.compare_exchange_strong(due, now + interval, std::memory_order_relaxed))
         return;
     const std::int64_t bytes = current_bytes();
+    const std::int64_t rss = current_rss_bytes();
+    TimelineSites top;
+    if (g_sites_on)
+        top.count = static_cast<std::uint32_t>(top_live_sites(top.stack, top.bytes, kTimelineSites));
     pthread_mutex_lock(&g_sampler.lock);
-    append_locked(now, bytes);
+    append_locked(TimelinePoint{now, bytes, rss}, g_sites_on ? &top : nullptr);
     // append_locked doubles the interval when it thins a full buffer.
     g_tick_interval_ns.store(g_sampler.interval_ns, std::memory_order_relaxed);
     pthread_mutex_unlock(&g_sampler.lock);
@@ -96,16 +111,21 @@ void timeline_on_fold() noexcept
 
 void add_timeline_point(std::int64_t t_ns, std::int64_t bytes) noexcept
 {
+    const std::int64_t rss = current_rss_bytes();
     pthread_mutex_lock(&g_sampler.lock);
-    append_locked(t_ns, bytes);
+    append_locked(TimelinePoint{t_ns, bytes, rss}, nullptr);
     pthread_mutex_unlock(&g_sampler.lock);
 }
 
-std::size_t copy_timeline(TimelinePoint* out, std::size_t cap) noexcept
+std::size_t copy_timeline(TimelinePoint* out, std::size_t cap, TimelineSites* sites) noexcept
 {
     pthread_mutex_lock(&g_sampler.lock);
     const std::size_t n = g_sampler.count < cap ? g_sampler.count : cap;
     if (n > 0) std::memcpy(out, g_sampler.points, n * sizeof(TimelinePoint));
+    if (sites != nullptr) {
+        for (std::size_t i = 0; i < n; ++i)
+            sites[i] = g_sampler.sites != nullptr ? g_sampler.sites[i] : TimelineSites{};
+    }
     pthread_mutex_unlock(&g_sampler.lock);
     return n;
 }

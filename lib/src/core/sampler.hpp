@@ -14,6 +14,17 @@ namespace memtrack::detail {
 struct TimelinePoint {
     std::int64_t t_ns;
     std::int64_t bytes;
+    std::int64_t rss = -1;  // resident set size at t_ns; -1 when not read
+};
+
+// The sites holding the most live bytes at a timeline point (stacks on only), most first, so
+// that a chart can stack what grew (heaptrack's "Consumed" chart). A site's value is exact
+// where it is listed; the rest of the point's bytes belong to other sites.
+inline constexpr std::size_t kTimelineSites = 12;
+struct TimelineSites {
+    std::uint32_t count = 0;
+    std::uint32_t stack[kTimelineSites] = {};
+    std::int64_t bytes[kTimelineSites] = {};
 };
 
 // Starts the timeline if interval_ns > 0: from now on a fold adds a point once per interval.
@@ -32,8 +43,10 @@ pid_t sampler_tid() noexcept;
 std::uintptr_t sampler_tcb() noexcept;
 // Appends one point now (used for the start and the end of a run).
 void add_timeline_point(std::int64_t t_ns, std::int64_t bytes) noexcept;
-// Copies up to `cap` points into out (oldest first); returns how many.
-std::size_t copy_timeline(TimelinePoint* out, std::size_t cap) noexcept;
+// Copies up to `cap` points into out (oldest first), and their top sites into `sites` if not
+// null (count 0 where none were taken); returns how many.
+std::size_t copy_timeline(TimelinePoint* out, std::size_t cap,
+                          TimelineSites* sites = nullptr) noexcept;
 std::size_t timeline_size() noexcept;
 // copy_timeline for a signal handler: 0 points if the timeline's lock is taken. Async-signal-safe.
 std::size_t copy_timeline_in_signal(TimelinePoint* out, std::size_t cap) noexcept;

@@ -265,6 +265,33 @@ void sites_retire(ThreadState& ts) noexcept
     mi_free(s);
 }
 
+std::size_t top_live_sites(std::uint32_t* ids, std::int64_t* bytes, std::size_t k) noexcept
+{
+    if (k == 0) return 0;
+    ThreadState& ts = t_state;
+    Locked lock;
+    if (ts.sites != nullptr) fold_shard_locked(*ts.sites);
+    std::size_t n = 0;
+    for (std::uint32_t id = 0; id <= g_max_id; ++id) {
+        const SiteEntry* chunk = g_chunks[id >> kChunkBits];
+        if (chunk == nullptr) {
+            id |= kChunkEntries - 1;
+            continue;
+        }
+        const std::int64_t live = chunk[id & (kChunkEntries - 1)].live_bytes;
+        if (live <= 0 || (n == k && live <= bytes[n - 1])) continue;
+        // Insertion into the sorted top k (k is small).
+        std::size_t at = n < k ? n++ : k - 1;
+        for (; at > 0 && bytes[at - 1] < live; --at) {
+            bytes[at] = bytes[at - 1];
+            ids[at] = ids[at - 1];
+        }
+        bytes[at] = live;
+        ids[at] = id;
+    }
+    return n;
+}
+
 void sites_reset_peak() noexcept
 {
     ThreadState& ts = t_state;

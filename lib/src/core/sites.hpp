@@ -158,6 +158,12 @@ struct SiteTableInfo {
 std::size_t copy_sites(SiteRecord* out, std::size_t max, SiteTableInfo* info,
                        bool lifetime = false) noexcept;
 
+// The `k` sites holding the most live bytes now, most first, into ids/bytes (for the
+// timeline's stacked chart); returns how many (sites with live bytes > 0, at most k). Folds
+// the calling thread's shard; records no peak. O(sites). Takes the site lock; does not
+// allocate. Any thread, not under the site lock.
+std::size_t top_live_sites(std::uint32_t* ids, std::int64_t* bytes, std::size_t k) noexcept;
+
 // Fork: prepare takes the site lock, the parent releases it. In the child,
 // sites_fold_in_child folds a vanished thread's shard (registry walk of counters.cpp, lock
 // held), then sites_child_after_fork restarts the counts (allocations, frees, bytes, temporary,

@@ -27,6 +27,32 @@ ProcessTimes process_times() noexcept
     return t;
 }
 
+std::int64_t current_rss_bytes() noexcept
+{
+    char buf[128];
+    const int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    const ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) return -1;
+    buf[n] = '\0';
+    // "size resident shared text lib data dt", in pages.
+    const char* p = buf;
+    while (*p != '\0' && *p != ' ')
+        ++p;
+    if (*p != ' ') return -1;
+    ++p;
+    std::int64_t pages = 0;
+    bool any = false;
+    for (; *p >= '0' && *p <= '9'; ++p) {
+        pages = pages * 10 + (*p - '0');
+        any = true;
+    }
+    if (!any) return -1;
+    const long page = sysconf(_SC_PAGESIZE);  // from the auxiliary vector: no syscall
+    return pages * (page > 0 ? page : 4096);
+}
+
 std::size_t executable_path(char* buf, std::size_t size) noexcept
 {
     if (size == 0) return 0;

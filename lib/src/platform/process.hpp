@@ -25,6 +25,9 @@ std::int64_t process_age_ns() noexcept;
 // Ends the process now with `status`, as glibc's _exit does (exit_group, no handlers, no
 // flush), without going through an interposed _exit. Async-signal-safe.
 [[noreturn]] void exit_process_now(int status) noexcept;
+// Resident set size now (/proc/self/statm: open, read, close), or -1. Async-signal-safe;
+// the timeline reads it at most once per interval.
+std::int64_t current_rss_bytes() noexcept;
 // /proc/self/cmdline into buf (NUL-separated arguments); returns the byte count.
 std::size_t command_line(char* buf, std::size_t size) noexcept;
 

@@ -19,6 +19,7 @@ namespace memtrack::detail {
 void write_leak_sections(JsonWriter& w, const ReportLeaks& leaks);
 void write_sites(JsonWriter& w, const ReportModel& r);
 void write_stacks(JsonWriter& w, const std::map<std::uint32_t, std::vector<ReportFrame>>& list);
+void write_timeline_sites(JsonWriter& w, const ReportModel& r);
 
 template <class W> void write_status(W& w, const char* name, int value)
 {
@@ -105,9 +106,16 @@ template <class W, class M> void write_report_fields(W& w, const M& r)
         w.begin_array();
         w.value(p.t_s, 6);
         w.value(p.bytes);
+        if (p.rss >= 0)
+            w.value(p.rss);
+        else
+            w.null();
         w.end_array();
     }
     w.end_array();
+    if constexpr (requires { r.timeline_sites; }) {
+        if (r.sites_recorded) write_timeline_sites(w, r);
+    }
     w.end_object();
 }
 

@@ -130,6 +130,15 @@ struct ReportSiteTable {
 struct ReportTimelinePoint {
     double t_s = 0;
     std::int64_t bytes = 0;
+    std::int64_t rss = -1;  // -1: not read (written as null)
+};
+
+// The timeline's stacked chart (stacks on): the sites that held the most at some point, and
+// per timeline point the bytes of each (0 where it was not among the point's top sites) and
+// of all other sites ("other" = the point's bytes minus the listed ones).
+struct ReportTimelineSites {
+    std::vector<std::uint32_t> stacks;              // keys into ReportModel::stacks
+    std::vector<std::vector<std::int64_t>> values;  // per point: one per stack, then other
 };
 
 struct ReportModel {
@@ -194,6 +203,7 @@ struct ReportModel {
     } config;
 
     std::vector<ReportTimelinePoint> timeline;
+    ReportTimelineSites timeline_sites;  // with sites_recorded only
 
     // MEMTRACK_UNWIND_CHECK=1: captured stacks compared with unw_backtrace's, and how many
     // differed ("unwind_check", written only when the check was on).

@@ -160,6 +160,24 @@ void write_sites(JsonWriter& w, const ReportModel& r)
     w.end_object();
 }
 
+void write_timeline_sites(JsonWriter& w, const ReportModel& r)
+{
+    w.key("timeline_sites").begin_object(Layout::Block);
+    w.key("stacks").begin_array();
+    for (const std::uint32_t s : r.timeline_sites.stacks)
+        w.value(s);
+    w.end_array();
+    w.key("values").begin_array(Layout::Block);
+    for (const std::vector<std::int64_t>& point : r.timeline_sites.values) {
+        w.begin_array();
+        for (const std::int64_t v : point)
+            w.value(v);
+        w.end_array();
+    }
+    w.end_array();
+    w.end_object();
+}
+
 std::string render_json(const ReportModel& r)
 {
     JsonWriter w;

@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace memtrack::detail {
 
 namespace {
@@ -274,10 +276,21 @@ std::vector<std::string> render_summary(const ReportModel& r, const SummaryOptio
     if (!options.report_line.empty()) s.line("  report  {}", options.report_line);
     if (!r.gate.empty()) s.line("{}", gate_line(r));
     if (options.timeline && !r.timeline.empty()) {
-        s.line("  timeline {:>10} {:>14}", "t_s", "bytes");
-        for (const ReportTimelinePoint& p : r.timeline)
-            s.line("           {:>10.3f} {:>14} {:>12}", p.t_s, p.bytes,
-                   fmt::format("{}", Bytes{p.bytes}));
+        // The RSS column for reports that have it (a minor revision of version 2 added it).
+        const bool rss = std::any_of(r.timeline.begin(), r.timeline.end(),
+                                     [](const ReportTimelinePoint& p) { return p.rss >= 0; });
+        if (rss)
+            s.line("  timeline {:>10} {:>14} {:>12} {:>12}", "t_s", "bytes", "", "rss");
+        else
+            s.line("  timeline {:>10} {:>14}", "t_s", "bytes");
+        for (const ReportTimelinePoint& p : r.timeline) {
+            const std::string bytes = fmt::format("{}", Bytes{p.bytes});
+            if (!rss)
+                s.line("           {:>10.3f} {:>14} {:>12}", p.t_s, p.bytes, bytes);
+            else
+                s.line("           {:>10.3f} {:>14} {:>12} {:>12}", p.t_s, p.bytes, bytes,
+                       p.rss >= 0 ? fmt::format("{}", Bytes{p.rss}) : std::string("-"));
+        }
     }
     return lines;
 }

@@ -72,6 +72,81 @@ constexpr std::size_t kSymbolizedPerView = 10;
 
 // The site profile: every site with a count, largest share of the peak first, and the stacks
 // they name.
+// The series of the stacked timeline chart: at most this many sites, the others summed.
+constexpr std::size_t kTimelineSeries = 10;
+
+// The timeline: the sampled points, the peak itself and the moment of the report, in time
+// order; with sites, the bytes of the sites that held the most at some point (the peak's
+// shares at the peak, the live amounts at the end). d.sites must be gathered.
+void gather_timeline(ReportModel& d, const Snapshot& h)
+{
+    struct Point {
+        TimelinePoint p;
+        TimelineSites top;
+        int synthetic = 0;  // 1 = the peak, 2 = the end
+    };
+    const std::size_t cap = timeline_size() + 8;
+    std::vector<TimelinePoint> sampled(cap);
+    std::vector<TimelineSites> tops(d.sites_recorded ? cap : 0);
+    sampled.resize(copy_timeline(sampled.data(), cap, d.sites_recorded ? tops.data() : nullptr));
+    std::vector<Point> points;
+    points.reserve(sampled.size() + 2);
+    for (std::size_t i = 0; i < sampled.size(); ++i)
+        points.push_back({sampled[i], d.sites_recorded ? tops[i] : TimelineSites{}, 0});
+    points.push_back({{h.lifetime_peak_time_ns, h.lifetime_peak_bytes, -1}, {}, 1});
+    points.push_back({{h.uptime_ns, h.current_bytes, current_rss_bytes()}, {}, 2});
+    std::stable_sort(points.begin(), points.end(),
+                     [](const Point& a, const Point& b) { return a.p.t_ns < b.p.t_ns; });
+    d.timeline.reserve(points.size());
+    for (const Point& x : points)
+        d.timeline.push_back({written_seconds(x.p.t_ns), x.p.bytes, x.p.rss});
+    if (!d.sites_recorded) return;
+
+    // The series: listed sites (their stacks are in the report) by the most they held at any
+    // point, the peak included.
+    std::map<std::uint32_t, const ReportSite*> listed;
+    for (const ReportSite& s : d.sites)
+        if (s.stack != 0) listed[s.stack] = &s;
+    std::map<std::uint32_t, std::int64_t> most;
+    for (const auto& [stack, site] : listed)
+        most[stack] = std::max(site->peak_bytes, site->exit_bytes);
+    for (const Point& x : points)
+        for (std::uint32_t k = 0; k < x.top.count; ++k)
+            if (auto it = most.find(x.top.stack[k]); it != most.end())
+                it->second = std::max(it->second, x.top.bytes[k]);
+    std::vector<std::pair<std::int64_t, std::uint32_t>> ranked;
+    for (const auto& [stack, bytes] : most)
+        if (bytes > 0) ranked.emplace_back(bytes, stack);
+    std::sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) {
+        return a.first != b.first ? a.first > b.first : a.second < b.second;
+    });
+    if (ranked.size() > kTimelineSeries) ranked.resize(kTimelineSeries);
+    ReportTimelineSites& out = d.timeline_sites;
+    for (const auto& r : ranked)
+        out.stacks.push_back(r.second);
+    out.values.reserve(points.size());
+    for (const Point& x : points) {
+        std::vector<std::int64_t> v(out.stacks.size() + 1, 0);
+        std::int64_t sum = 0;
+        for (std::size_t j = 0; j < out.stacks.size(); ++j) {
+            const ReportSite& site = *listed[out.stacks[j]];
+            std::int64_t b = 0;
+            if (x.synthetic == 1)
+                b = site.peak_bytes;
+            else if (x.synthetic == 2)
+                b = site.exit_bytes;
+            else
+                for (std::uint32_t k = 0; k < x.top.count; ++k)
+                    if (x.top.stack[k] == out.stacks[j]) b = x.top.bytes[k];
+            v[j] = b;
+            sum += b;
+        }
+        // Other sites; never negative (a point's sites and bytes are read a moment apart).
+        v.back() = std::max<std::int64_t>(0, x.p.bytes - sum);
+        out.values.push_back(std::move(v));
+    }
+}
+
 void gather_sites(ReportModel& d, StackTable& stacks)
 {
     SiteTableInfo info;
@@ -284,17 +359,7 @@ ReportModel gather(ReportReason reason, int exit_status, std::uintptr_t program_
     d.config = {seconds(cfg.interval_ns), cfg.stack_depth, cfg.leak_check, cfg.output};
     const UnwindCheck check = unwind_check();
     d.unwind_check = {check.on, check.stacks, check.differences};
-    std::vector<TimelinePoint> timeline(timeline_size() + 8);
-    timeline.resize(copy_timeline(timeline.data(), timeline.size()));
-    // The peak itself and the moment of the report, in time order.
-    timeline.push_back({h.lifetime_peak_time_ns, h.lifetime_peak_bytes});
-    timeline.push_back({h.uptime_ns, h.current_bytes});
-    std::stable_sort(
-        timeline.begin(), timeline.end(),
-        [](const TimelinePoint& a, const TimelinePoint& b) { return a.t_ns < b.t_ns; });
-    d.timeline.reserve(timeline.size());
-    for (const TimelinePoint& p : timeline)
-        d.timeline.push_back({written_seconds(p.t_ns), p.bytes});
+    gather_timeline(d, h);
     return d;
 }
 

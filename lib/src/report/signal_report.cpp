@@ -110,15 +110,18 @@ std::size_t gather_timeline(Scratch& s, const Snapshot& h) noexcept
             nanosleep(&pause, nullptr);
         }
     }
-    const TimelinePoint extra[2] = {{h.lifetime_peak_time_ns, h.lifetime_peak_bytes},
-                                    {h.uptime_ns, h.current_bytes}};
+    const TimelinePoint extra[2] = {{h.lifetime_peak_time_ns, h.lifetime_peak_bytes, -1},
+                                    {h.uptime_ns, h.current_bytes, current_rss_bytes()}};
     std::size_t out = 0, e = 0;
     for (std::size_t i = 0; i <= n; ++i) {
         while (e < 2 && (i == n || extra[e].t_ns < s.raw[i].t_ns)) {
-            s.timeline[out++] = {static_cast<double>(extra[e].t_ns) / 1e9, extra[e].bytes};
+            s.timeline[out++] = {static_cast<double>(extra[e].t_ns) / 1e9, extra[e].bytes,
+                                 extra[e].rss};
             ++e;
         }
-        if (i < n) s.timeline[out++] = {static_cast<double>(s.raw[i].t_ns) / 1e9, s.raw[i].bytes};
+        if (i < n)
+            s.timeline[out++] = {static_cast<double>(s.raw[i].t_ns) / 1e9, s.raw[i].bytes,
+                                 s.raw[i].rss};
     }
     return out;
 }

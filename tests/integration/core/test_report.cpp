@@ -43,13 +43,14 @@ TEST_CASE("report: every documented field, with exact marker values", "[report]"
     CHECK(heap(j, "live_blocks_at_exit") == heap(base, "live_blocks_at_exit") + 1);
     CHECK(heap(j, "foreign_frees") == 0);
     CHECK(j["heap"]["peak_time_s"].get<double>() <= j["process"]["wall_s"].get<double>());
-    // The timeline: [seconds, bytes] in time order, holding the peak itself.
+    // The timeline: [seconds, bytes, rss] in time order, holding the peak itself.
     const auto& tl = j["timeline"];
     REQUIRE(tl.size() >= 2);
     bool has_peak = false;
     double last = -1;
     for (const auto& point : tl) {
-        REQUIRE(point.size() == 2);
+        REQUIRE(point.size() == 3);
+        CHECK((point[2].is_null() || point[2].get<std::int64_t>() > 0));
         CHECK(point[0].get<double>() >= last);
         last = point[0].get<double>();
         has_peak = has_peak || point[1].get<std::int64_t>() == heap(j, "peak_bytes");

@@ -199,3 +199,64 @@ TEST_CASE("sites: stats-only mode has no sites", "[sites]")
     CHECK_FALSE(r.contains("sites"));
     CHECK(heap(r, "peak_attributed_bytes") == 0);
 }
+
+TEST_CASE("sites: the timeline has RSS and the bytes of its top sites at each point", "[sites]")
+{
+    TempDir dir;
+    const RunResult r = run_tracked(dir, {program("tp_sites"), "timeline"},
+                                    {{"MEMTRACK_INTERVAL", "1ms"}, {"MEMTRACK_LEAK_CHECK", "0"}});
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    const json j = only_report(dir.path);
+    const json& timeline = j.at("timeline");
+    REQUIRE(timeline.size() >= 10);
+    int with_rss = 0;
+    for (const json& p : timeline) {
+        REQUIRE(p.size() == 3);
+        if (p[2].is_number()) {
+            CHECK(p[2].get<std::int64_t>() > 0);
+            ++with_rss;
+        }
+    }
+    CHECK(with_rss >= static_cast<int>(timeline.size()) - 1);  // all but the peak point
+
+    const json& ts = j.at("timeline_sites");
+    const json& values = ts.at("values");
+    REQUIRE(values.size() == timeline.size());
+    const auto series_of = [&](const std::string& fn) {
+        const json* s = site(j, fn);
+        REQUIRE(s != nullptr);
+        for (std::size_t k = 0; k < ts.at("stacks").size(); ++k)
+            if (ts.at("stacks")[k] == s->at("stack")) return k;
+        FAIL("no series for " << fn);
+        return std::size_t{0};
+    };
+    const std::size_t a = series_of("tp_site_phase_a");
+    const std::size_t b = series_of("tp_site_phase_b");
+    const std::int64_t step = 2 << 20;
+    std::int64_t most_a = 0, most_b = 0;
+    bool b_before_a_full = false;
+    bool past_peak = false;
+    for (std::size_t i = 0; i < values.size(); ++i) {
+        if (timeline[i][1] == heap(j, "peak_bytes")) past_peak = true;
+        const json& v = values[i];
+        REQUIRE(v.size() == ts.at("stacks").size() + 1);
+        std::int64_t sum = 0;
+        for (const json& x : v)
+            sum += x.get<std::int64_t>();
+        // Each point's parts add up to its bytes (single thread: exact).
+        CHECK(sum == timeline[i][1].get<std::int64_t>());
+        const std::int64_t va = v[a].get<std::int64_t>(), vb = v[b].get<std::int64_t>();
+        CHECK(va % step == 0);
+        CHECK(vb % step == 0);
+        if (!past_peak && vb > 0 && va < 10 * step) b_before_a_full = true;
+        most_a = std::max(most_a, va);
+        most_b = std::max(most_b, vb);
+    }
+    CHECK_FALSE(b_before_a_full);  // B grows only once A is complete
+    CHECK(most_a == 10 * step);
+    CHECK(most_b == 10 * step);
+    // The last point is the exit: nothing of either is live.
+    CHECK(values.back()[a] == 0);
+    CHECK(values.back()[b] == 0);
+}

@@ -477,10 +477,10 @@ TEST_CASE("launcher: memtrack report of an API report, unknown fields ignored, m
           "memtrack:   report  " +
               file +
               "\n"
-              "memtrack:   timeline        t_s          bytes\n"
-              "memtrack:                 0.000              0          0 B\n"
-              "memtrack:                 0.750        3010007     2.87 MiB\n"
-              "memtrack:                 1.500          10007     9.77 KiB\n");
+              "memtrack:   timeline        t_s          bytes                       rss\n"
+              "memtrack:                 0.000              0          0 B     1.00 MiB\n"
+              "memtrack:                 0.750        3010007     2.87 MiB            -\n"
+              "memtrack:                 1.500          10007     9.77 KiB     1.00 MiB\n");
     const RunResult minimal = launch({"report", kFixtures + "/minimal.json", "--timeline"});
     CHECK(minimal.exit_code == 0);
     CHECK(has(minimal.out, "memtrack: ? (pid 0) finished\n"));
