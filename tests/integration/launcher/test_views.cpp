@@ -83,7 +83,8 @@ TEST_CASE("views: --stack-depth=1 cuts each stack and says how many frames are l
 
 TEST_CASE("views: sites past those the report symbolized are named by their stack id", "[views]")
 {
-    check_view("views_allocations_top16_lines.txt", {"--allocations", "--top=16", "--stack-depth=0"});
+    check_view("views_allocations_top16_lines.txt",
+               {"--allocations", "--top=16", "--stack-depth=0"});
 }
 
 TEST_CASE("views: a report without sites says so; bad counts are usage errors", "[views]")
