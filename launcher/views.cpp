@@ -84,11 +84,10 @@ public:
                 order.push_back(&s);
                 total += v.key(s);
             }
-        std::stable_sort(order.begin(), order.end(),
-                         [&](const md::ReportSite* a, const md::ReportSite* b) {
-                             return v.key(*a) != v.key(*b) ? v.key(*a) > v.key(*b)
-                                                           : a->stack < b->stack;
-                         });
+        std::stable_sort(
+            order.begin(), order.end(), [&](const md::ReportSite* a, const md::ReportSite* b) {
+                return v.key(*a) != v.key(*b) ? v.key(*a) > v.key(*b) : a->stack < b->stack;
+            });
         out_.push_back(v.title);
         out_.push_back(v.header(r_, total, order.size()));
         const std::size_t shown = std::min(order.size(), o_.top);
@@ -214,11 +213,10 @@ const View kAllocations{
                            bytes(static_cast<std::int64_t>(r.heap.bytes_allocated)));
     },
     [](const md::ReportSite& s, double total) {
-        return fmt::format("{} ({}), {} allocated, {} at the peak, {} temporary",
-                           plural(s.allocations, "call"),
-                           percent(static_cast<double>(s.allocations), total),
-                           bytes(static_cast<std::int64_t>(s.bytes_allocated)),
-                           bytes(s.peak_bytes), s.temporary);
+        return fmt::format(
+            "{} ({}), {} allocated, {} at the peak, {} temporary", plural(s.allocations, "call"),
+            percent(static_cast<double>(s.allocations), total),
+            bytes(static_cast<std::int64_t>(s.bytes_allocated)), bytes(s.peak_bytes), s.temporary);
     },
     [](std::size_t more, double rest, double total) {
         return fmt::format("... and {} make {} calls ({})", more_sites(more),
@@ -236,21 +234,19 @@ const View kTemporary{
                            sites_word(sites));
     },
     [](const md::ReportSite& s, double) {
-        return fmt::format("{} temporary of {} ({}), largest block {}", s.temporary,
-                           plural(s.allocations, "allocation"),
-                           percent(static_cast<double>(s.temporary),
-                                   static_cast<double>(s.allocations)),
-                           bytes(static_cast<std::int64_t>(s.largest_bytes)));
+        return fmt::format(
+            "{} temporary of {} ({}), largest block {}", s.temporary,
+            plural(s.allocations, "allocation"),
+            percent(static_cast<double>(s.temporary), static_cast<double>(s.allocations)),
+            bytes(static_cast<std::int64_t>(s.largest_bytes)));
     },
     [](std::size_t more, double rest, double total) {
-        return fmt::format("... and {} make {} temporary allocations ({})",
-                           more_sites(more),
+        return fmt::format("... and {} make {} temporary allocations ({})", more_sites(more),
                            static_cast<std::uint64_t>(rest), percent(rest, total));
     }};
 
 const View kExit{
-    "LIVE AT EXIT",
-    [](const md::ReportSite& s) { return static_cast<double>(s.exit_bytes); },
+    "LIVE AT EXIT", [](const md::ReportSite& s) { return static_cast<double>(s.exit_bytes); },
     [](const md::ReportModel& r, double, std::size_t sites) {
         return fmt::format("{} {} in {} from {} (reachable and leaked alike{})",
                            r.at_exit ? "live at exit" : "live when written",
@@ -279,8 +275,7 @@ void add_view_options(CLI::App& app, ViewOptions& views)
     app.add_flag("--temporary", views.temporary,
                  "the sites with the most temporary allocations (freed before the thread's next "
                  "allocation)");
-    app.add_flag("--exit", views.exit,
-                 "what was live at exit by site, reachable blocks included");
+    app.add_flag("--exit", views.exit, "what was live at exit by site, reachable blocks included");
     app.add_option("--top", views.top, "sites per view (default 10)")
         ->check(CLI::PositiveNumber)
         ->type_name("N");
