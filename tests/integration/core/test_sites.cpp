@@ -289,3 +289,23 @@ TEST_CASE("snapshots: the C++ API's statistics and compare_to by function, linen
     CHECK(has(R"(peak function: tp_snap_a: [^|]*\| 40028 4\n)"));
     CHECK(has(R"(bad key: memtrack: unknown snapshot key)"));
 }
+
+TEST_CASE("sites: the lecture's keep-local peak is three 1 MiB sites, named by function "
+          "(tp_lecture, the program docs/accuracy.md compares with heaptrack)",
+          "[sites]")
+{
+    TempDir dir;
+    REQUIRE(run_tracked(dir, {program("tp_lecture"), "keep-local", "1048576"}).exit_code == 0);
+    const json r = only_report(dir.path);
+    for (const char* fn : {"(anonymous namespace)::load_data(unsigned long)",
+                           "(anonymous namespace)::modify1(std::vector<unsigned char, "
+                           "std::allocator<unsigned char> > const&)",
+                           "(anonymous namespace)::modify2(std::vector<unsigned char, "
+                           "std::allocator<unsigned char> > const&)"}) {
+        INFO(fn);
+        CHECK(sum_of(r, fn, "peak_bytes") == 1048576);
+        CHECK(sum_of(r, fn, "peak_blocks") == 1);
+    }
+    CHECK(heap(r, "peak_attributed_bytes") == heap(r, "peak_bytes"));
+    CHECK(heap(r, "peak_bytes") >= 3 * 1048576);
+}

@@ -87,7 +87,7 @@ TEST_CASE("views: sites past those the report symbolized are named by their stac
                {"--allocations", "--top=16", "--stack-depth=0"});
 }
 
-TEST_CASE("views: a report without sites says so; bad counts are usage errors", "[views]")
+TEST_CASE("views: a report without sites says so, and bad counts are usage errors", "[views]")
 {
     // good.json was written with stacks off: no `sites`.
     const RunResult none = report({kFixtures + "/good.json", "--peak"});
