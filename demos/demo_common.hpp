@@ -1,6 +1,10 @@
-// Shared by the demos: human size arguments and a sink that keeps the optimiser from dropping
-// memory the demos allocate on purpose.
+// Shared by the demos: human size arguments, a sink that keeps the optimiser from dropping
+// memory the demos allocate on purpose, and the "held by" lines of a peak.
 #pragma once
+
+#include <memtrack/memtrack.hpp>
+
+#include <fmt/core.h>
 
 #include <charconv>
 #include <cstdint>
@@ -44,6 +48,33 @@ inline std::uint64_t parse_size(std::string_view text)
 template <class T> inline void keep(const T& value)
 {
     asm volatile("" : : "r,m"(value) : "memory");
+}
+
+// "(anonymous namespace)::load_image(unsigned long) f.cpp:38" -> "load_image() f.cpp:38"
+inline std::string short_location(std::uint32_t stack)
+{
+    const memtrack::Snapshot::Location l = memtrack::Snapshot::location(stack);
+    std::string where = l.function;
+    if (const auto ns = where.find("(anonymous namespace)::"); ns != std::string::npos)
+        where.erase(ns, std::string_view("(anonymous namespace)::").size());
+    if (const auto open = where.find('('); open != std::string::npos && where.back() == ')')
+        where.erase(open + 1, where.size() - open - 2);
+    return l.file_line.empty() ? where : where + " " + l.file_line;
+}
+
+// One line per site holding at least `min_bytes` of the snapshot (peak_sites() after a
+// measured region: what held its peak), after `indent` spaces:
+//   "  7.63 MiB  held by 1 block from load_image() list_vs_generator.cpp:69"
+inline void print_held_by(const memtrack::Snapshot& held, std::int64_t min_bytes, int indent)
+{
+    for (const memtrack_site& s : held.sites()) {
+        // Stack 0 is memory from before memtrack started (libstdc++'s emergency pool): not
+        // the demo's.
+        if (held.bytes(s) < min_bytes || s.stack == 0) continue;
+        fmt::print("{:{}}{:>12}  held by {} block{} from {}\n", "", indent,
+                   fmt::format("{}", memtrack::Bytes{held.bytes(s)}), held.blocks(s),
+                   held.blocks(s) == 1 ? "" : "s", short_location(s.stack));
+    }
 }
 
 }  // namespace demo

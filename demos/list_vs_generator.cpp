@@ -1,9 +1,11 @@
 // The lecture's In [35]: stacking 500 images of 1000x1000 pixels. Building the whole list first
 // grows the heap to ~4 GB; a generator that yields one image at a time stays at a few images.
 // Here the generator is a C++20 coroutine; memory is sampled every 200 ms with
-// memtrack::memory_usage, like the lecture's memory_profiler tables.
+// memtrack::memory_usage, like the lecture's memory_profiler tables; memtrack::peak_sites says
+// what held each peak: the list's one site with every image, the generator's two images.
 //
 //   build/bin/list_vs_generator [--images 500] [--pixels 1000000] [--interval 200ms]
+//                               [--only list|generator]
 #include "demo_common.hpp"
 
 #include <memtrack/memtrack.hpp>
@@ -112,6 +114,7 @@ double stack_using_generator()
 struct Run {
     std::vector<memtrack::Sample> samples;
     std::int64_t peak = 0;
+    memtrack::Snapshot held;  // the sites at the region's peak
 };
 
 Run run(double (*fn)(), std::chrono::milliseconds interval)
@@ -124,6 +127,7 @@ Run run(double (*fn)(), std::chrono::milliseconds interval)
             memtrack::Scope scope;
             sink = fn();
             r.peak = scope.result().peak.value;
+            r.held = memtrack::peak_sites();  // since the scope's reset: this region's peak
         },
         interval);
     demo::keep(sink);
@@ -139,8 +143,10 @@ void print_timeline(const char* name, const Run& r)
 
 int usage(const char* argv0, const std::string& why)
 {
-    fmt::print(stderr, "{}: {}\nusage: {} [--images N] [--pixels N] [--interval 200ms]\n", argv0,
-               why, argv0);
+    fmt::print(stderr,
+               "{}: {}\nusage: {} [--images N] [--pixels N] [--interval 200ms] "
+               "[--only list|generator]\n",
+               argv0, why, argv0);
     return 2;
 }
 
@@ -149,6 +155,7 @@ int usage(const char* argv0, const std::string& why)
 int main(int argc, char** argv)
 {
     std::chrono::milliseconds interval{200};
+    std::string only;
     for (int i = 1; i < argc; ++i) {
         const std::string arg = argv[i];
         if (i + 1 >= argc) return usage(argv[0], "missing value for " + arg);
@@ -157,7 +164,11 @@ int main(int argc, char** argv)
                 g_images = std::stoul(argv[++i]);
             else if (arg == "--pixels")
                 g_pixels = std::stoul(argv[++i]);
-            else if (arg == "--interval") {
+            else if (arg == "--only") {
+                only = argv[++i];
+                if (only != "list" && only != "generator")
+                    return usage(argv[0], "--only takes list or generator");
+            } else if (arg == "--interval") {
                 const std::string v = argv[++i];
                 interval = std::chrono::milliseconds(v.ends_with("ms") ? std::stoul(v)
                                                                        : std::stoul(v) * 1000);
@@ -174,17 +185,22 @@ int main(int argc, char** argv)
                g_images, g_pixels, memtrack::Bytes{image_bytes}, interval.count());
     fmt::print("memtrack tracking: {}\n", memtrack::is_active() ? "active" : "NOT ACTIVE");
 
-    const Run list = run(stack_using_list, interval);
-    const Run gen = run(stack_using_generator, interval);
-    print_timeline("stack_using_list", list);
-    print_timeline("stack_using_generator", gen);
+    const bool do_list = only.empty() || only == "list";
+    const bool do_gen = only.empty() || only == "generator";
+    Run list, gen;
+    if (do_list) list = run(stack_using_list, interval);
+    if (do_gen) gen = run(stack_using_generator, interval);
+    if (do_list) print_timeline("stack_using_list", list);
+    if (do_gen) print_timeline("stack_using_generator", gen);
     fmt::print("\n{:<22} {:>12} {:>10}\n", "", "peak", "images");
-    fmt::print("{:<22} {:>12} {:>10.2f}\n", "stack_using_list",
-               fmt::format("{}", memtrack::Bytes{list.peak}),
-               static_cast<double>(list.peak) / static_cast<double>(image_bytes));
-    fmt::print("{:<22} {:>12} {:>10.2f}\n", "stack_using_generator",
-               fmt::format("{}", memtrack::Bytes{gen.peak}),
-               static_cast<double>(gen.peak) / static_cast<double>(image_bytes));
+    const auto row = [&](const char* name, const Run& r) {
+        fmt::print("{:<22} {:>12} {:>10.2f}\n", name, fmt::format("{}", memtrack::Bytes{r.peak}),
+                   static_cast<double>(r.peak) / static_cast<double>(image_bytes));
+        // The sites holding images at the peak (at least half an image each).
+        demo::print_held_by(r.held, image_bytes / 2, 22);
+    };
+    if (do_list) row("stack_using_list", list);
+    if (do_gen) row("stack_using_generator", gen);
     fmt::print("\nThe list holds every image at once (plus the vector's own growth); the generator "
                "holds the running total and one image.\n");
     return 0;

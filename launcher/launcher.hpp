@@ -5,6 +5,7 @@
 #pragma once
 
 #include "config/options.hpp"
+#include "report/model.hpp"
 
 #include <algorithm>
 #include <array>
@@ -14,6 +15,10 @@
 #include <string_view>
 #include <sys/types.h>
 #include <vector>
+
+namespace CLI {
+class App;
+}
 
 namespace memtrack::launcher {
 
@@ -85,5 +90,35 @@ std::string find_report(std::string_view output_template, pid_t pid, timespec no
 // `memtrack report FILE`: prints the summary of a saved report on stdout. Returns 0, or 2 with a
 // one-line error on stderr for a missing, truncated or foreign file.
 int print_report(const std::string& path, bool timeline);
+
+// Reads a saved report into `model`. Returns 0, or 2 with a one-line error on stderr, as
+// print_report.
+int load_report(const std::string& path, memtrack::detail::ReportModel& model);
+
+// ---- views.cpp ---------------------------------------------------------------------------
+
+// `memtrack report FILE --peak|--allocations|--temporary|--exit [--top=N] [--stack-depth=N]`:
+// the report's sites in heaptrack_print-like sections. --top or --stack-depth alone select
+// --peak; no view option at all prints the summary (print_report).
+struct ViewOptions {
+    bool peak = false;
+    bool allocations = false;
+    bool temporary = false;
+    bool exit = false;
+    std::size_t top = 10;  // sites per view
+    int stack_depth = 6;   // frames per site; 0 = one line per site
+    // Whether the command line asked for a view (`app` has parsed it).
+    bool selected(const CLI::App& app) const;
+};
+
+// Adds the view options to `memtrack report`'s command line.
+void add_view_options(CLI::App& app, ViewOptions& views);
+
+// The views' lines (no newlines), from the model alone.
+std::vector<std::string> render_views(const memtrack::detail::ReportModel& report,
+                                      const ViewOptions& views);
+
+// Prints the views of a saved report on stdout; 0, or 2 as print_report.
+int print_views(const std::string& path, const ViewOptions& views);
 
 }  // namespace memtrack::launcher

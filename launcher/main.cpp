@@ -1,5 +1,6 @@
 // memtrack [options] [--] program [args...]   run a program under libmemtrack.so
 // memtrack report FILE.json [--timeline]      print the summary of a saved report
+// memtrack report FILE.json --peak|--allocations|--temporary|--exit [--top=N] [--stack-depth=N]
 // Command-line parsing only (CLI11); exit status 2 for usage errors, as for a bad report file.
 #include "launcher.hpp"
 
@@ -32,11 +33,14 @@ int report_main(int argc, char** argv)
     bool timeline = false;
     app.add_option("file", file, "a JSON report written by memtrack")->required();
     app.add_flag("--timeline", timeline, "also print the sampled timeline (t_s, bytes)");
+    ViewOptions views;
+    add_view_options(app, views);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
         return parse_failed(app, e, "memtrack report");
     }
+    if (views.selected(app)) return print_views(file, views);
     return print_report(file, timeline);
 }
 

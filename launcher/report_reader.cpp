@@ -263,7 +263,7 @@ std::string_view without_id(std::string_view what)
 
 }  // namespace
 
-int print_report(const std::string& path, bool timeline)
+int load_report(const std::string& path, md::ReportModel& model)
 {
     struct stat st {};
     if (stat(path.c_str(), &st) != 0) return fail(path, std::strerror(errno));
@@ -293,9 +293,21 @@ int print_report(const std::string& path, bool timeline)
         return fail(path, fmt::format("report version {} is not supported (this memtrack reads "
                                       "versions up to {}; a newer memtrack wrote it?)",
                                       v, md::kReportVersion));
+    try {
+        model = read_model(r);
+    } catch (const std::exception& e) {
+        return fail(path, fmt::format("malformed memtrack report: {}", e.what()));
+    }
+    return 0;
+}
+
+int print_report(const std::string& path, bool timeline)
+{
+    md::ReportModel model;
+    if (const int rc = load_report(path, model); rc != 0) return rc;
     std::string text_out;
     try {
-        for (const std::string& line : md::render_summary(read_model(r), {path, timeline}))
+        for (const std::string& line : md::render_summary(model, {path, timeline}))
             text_out += fmt::format("memtrack: {}\n", line);
     } catch (const std::exception& e) {
         return fail(path, fmt::format("malformed memtrack report: {}", e.what()));

@@ -1218,8 +1218,16 @@ def main():
     w("")
 
     os.makedirs(os.path.dirname(os.path.abspath(opts.out)), exist_ok=True)
+    # peak_heaptrack.py's section (issue 10) is generated separately: keep it.
+    kept = ""
+    if os.path.exists(opts.out):
+        old = open(opts.out).read()
+        begin = old.find("<!-- BEGIN peak_heaptrack.py")
+        end_mark = "<!-- END peak_heaptrack.py -->"
+        if begin >= 0 and old.find(end_mark, begin) >= 0:
+            kept = "\n" + old[begin:old.index(end_mark, begin) + len(end_mark)] + "\n"
     with open(opts.out, "w") as f:
-        f.write("\n".join(L))
+        f.write("\n".join(L) + kept)
     # Console summary.
     print(f"wrote {opts.out} in {time.monotonic() - started:.0f} s")
     for tool in TOOLS:

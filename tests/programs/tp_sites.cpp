@@ -6,8 +6,10 @@
 //   threads  4 threads: two share one site, two have their own
 //   fork     the parent allocates one site, the child another (each writes its report)
 //   temp     a known pattern of temporary allocations
+//   snapshot memtrack_take_snapshot and memtrack_peak_sites through dlsym: live and peak shares
 #include <memtrack/memtrack.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -188,6 +190,23 @@ int reset()
     std::printf("sites=%zu first=%lld blocks=%lld version=%u at=%s\n", n,
                 static_cast<long long>(s[k].peak_bytes), static_cast<long long>(s[k].peak_blocks),
                 s[k].version, text);
+    // Every share of this phase's peak, and their sum.
+    static memtrack_site all[64];
+    for (memtrack_site& x : all)
+        x = memtrack_site_init();
+    const std::size_t m = std::min<std::size_t>(peak_sites(all, 64), 64);
+    long long sum = 0;
+    for (std::size_t i = 0; i < m; ++i) {
+        char at[512] = "(no stack)";
+        where(all[i].stack, at, sizeof at);
+        std::printf("share %lld %s\n", static_cast<long long>(all[i].peak_bytes), at);
+        sum += all[i].peak_bytes;
+    }
+    using Stats = int (*)(memtrack_stats*);
+    auto get_stats = reinterpret_cast<Stats>(dlsym(RTLD_DEFAULT, "memtrack_get_stats"));
+    memtrack_stats st = memtrack_stats_init();
+    if (get_stats == nullptr || get_stats(&st) != 0) return 3;
+    std::printf("shares sum=%lld phase peak=%lld\n", sum, static_cast<long long>(st.peak_bytes));
     return 0;
 }
 
@@ -267,6 +286,49 @@ int timeline()
     return 0;
 }
 
+// The C API under LD_PRELOAD through dlsym: memtrack_take_snapshot (live now) and
+// memtrack_peak_sites after a reset, the shares of tp_site_kept and tp_site_temp.
+int snapshot()
+{
+    using Sites = std::size_t (*)(memtrack_site*, std::size_t);
+    using Where = int (*)(std::uint32_t, char*, std::size_t);
+    using Reset = void (*)();
+    auto take = reinterpret_cast<Sites>(dlsym(RTLD_DEFAULT, "memtrack_take_snapshot"));
+    auto peak_sites = reinterpret_cast<Sites>(dlsym(RTLD_DEFAULT, "memtrack_peak_sites"));
+    auto where = reinterpret_cast<Where>(dlsym(RTLD_DEFAULT, "memtrack_stack_location"));
+    auto reset = reinterpret_cast<Reset>(dlsym(RTLD_DEFAULT, "memtrack_reset_peak"));
+    if (take == nullptr || peak_sites == nullptr || where == nullptr || reset == nullptr) return 3;
+    void* kept[6];
+    for (void*& k : kept)
+        k = tp_site_kept(7001);
+    const auto show = [&](const char* what, Sites fn, bool peak) {
+        static memtrack_site s[64];  // not on the heap: the snapshot must not change it
+        for (memtrack_site& x : s)
+            x = memtrack_site_init();
+        const std::size_t n = fn(s, 64);
+        // Asked for none: the count only.
+        std::printf("%s count=%zu (max 0: %zu)\n", what, n, fn(nullptr, 0));
+        for (std::size_t i = 0; i < std::min<std::size_t>(n, 64); ++i) {
+            char text[512] = "";
+            if (where(s[i].stack, text, sizeof text) < 0) continue;
+            if (std::strstr(text, "tp_site_") == nullptr) continue;
+            std::printf("%s %s bytes=%lld blocks=%lld allocations=%llu\n", what, text,
+                        static_cast<long long>(peak ? s[i].peak_bytes : s[i].live_bytes),
+                        static_cast<long long>(peak ? s[i].peak_blocks : s[i].live_blocks),
+                        static_cast<unsigned long long>(s[i].allocations));
+        }
+    };
+    show("live", take, false);
+    reset();
+    void* t = tp_site_temp(900001);
+    std::free(kept[5]);
+    std::free(t);
+    show("peak", peak_sites, true);
+    for (int i = 0; i < 5; ++i)
+        std::free(kept[i]);
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv)
@@ -278,5 +340,6 @@ int main(int argc, char** argv)
     if (std::strcmp(mode, "fork") == 0) return fork_mode();
     if (std::strcmp(mode, "temp") == 0) return temp();
     if (std::strcmp(mode, "timeline") == 0) return timeline();
+    if (std::strcmp(mode, "snapshot") == 0) return snapshot();
     return 2;
 }

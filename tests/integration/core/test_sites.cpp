@@ -2,6 +2,7 @@
 // exact values for known sites (tests/programs/tp_sites.cpp).
 #include "common.hpp"
 
+#include <regex>
 #include <string>
 
 using namespace mt_test;
@@ -259,4 +260,113 @@ TEST_CASE("sites: the timeline has RSS and the bytes of its top sites at each po
     // The last point is the exit: nothing of either is live.
     CHECK(values.back()[a] == 0);
     CHECK(values.back()[b] == 0);
+}
+
+TEST_CASE("sites: the C API's take_snapshot and peak_sites under LD_PRELOAD, through dlsym",
+          "[sites]")
+{
+    TempDir dir;
+    const RunResult run = run_tracked(dir, {program("tp_sites"), "snapshot"});
+    INFO(run.out);
+    REQUIRE(run.exit_code == 0);
+    // Live now: the six kept blocks; a NULL buffer gives the same count.
+    CHECK(std::regex_search(run.out, std::regex(R"(live count=(\d+) \(max 0: \1\))")));
+    CHECK(std::regex_search(
+        run.out,
+        std::regex(R"(live tp_site_kept tp_sites\.cpp:\d+ bytes=42006 blocks=6 allocations=6)")));
+    CHECK(run.out.find("live tp_site_temp") == std::string::npos);
+    // The peak since the reset: the kept blocks (all six still live then) and the big one.
+    CHECK(std::regex_search(
+        run.out,
+        std::regex(R"(peak tp_site_temp tp_sites\.cpp:\d+ bytes=900001 blocks=1 allocations=1)")));
+    CHECK(std::regex_search(
+        run.out,
+        std::regex(R"(peak tp_site_kept tp_sites\.cpp:\d+ bytes=42006 blocks=6 allocations=6)")));
+}
+
+TEST_CASE("sites: after reset_peak, a smaller second phase's peak holds that phase's sites only",
+          "[sites]")
+{
+    TempDir dir;
+    const RunResult run = run_tracked(dir, {program("tp_sites"), "reset"});
+    REQUIRE(run.exit_code == 0);
+    // Phase 1's 4000037-byte block was freed before the reset: it is in no share of phase 2's
+    // peak, whose largest stacked share is phase 2's three blocks; the rest is start-up memory
+    // (libc, libstdc++'s pool) that was live throughout, far less than phase 1's block.
+    std::smatch m;
+    REQUIRE(std::regex_search(run.out, m, std::regex(R"(sites=(\d+) first=(\d+) blocks=(\d+))")));
+    CHECK(m[2] == "30027");
+    CHECK(m[3] == "3");
+    CHECK(run.out.find("tp_site_phase1") == std::string::npos);
+    CHECK(std::regex_search(run.out,
+                            std::regex(R"(share 30027 tp_site_phase2 tp_sites\.cpp:\d+\n)")));
+    // Single-threaded: the shares sum to the phase's peak (memtrack_get_stats) exactly.
+    REQUIRE(std::regex_search(run.out, m, std::regex(R"(shares sum=(\d+) phase peak=(\d+))")));
+    CHECK(m[1] == m[2]);
+    CHECK(std::stoll(m[1]) < 4000037);
+    CHECK(std::stoll(m[1]) >= 30027);
+}
+
+TEST_CASE("snapshots: the C++ API's statistics and compare_to by function, lineno, filename and "
+          "traceback, and peak_sites after reset_peak, exact",
+          "[sites][snapshot]")
+{
+    TempDir dir;
+    RunOptions o;
+    o.argv = {program("tp_snapshot")};
+    o.env = {{"MEMTRACK_OUTPUT", dir.file("r.json")}};
+    o.preload = false;  // linked
+    const RunResult run = mt_test::run(o);
+    INFO(run.out << run.err);
+    REQUIRE(run.exit_code == 0);
+    const auto has = [&](const std::string& re) {
+        return std::regex_search(run.out, std::regex(re));
+    };
+    // Taking a snapshot changes nothing in the tracked heap, and its sites sum to it.
+    CHECK(has(R"(heap before=(\d+) after=\1 snapshot total=\1\n)"));
+    // Live in s2: tp_snap_a 5 - 1 blocks of 10007 from two call sites, tp_snap_b 4 of 20011.
+    CHECK(has(R"(function: tp_snap_b: size=78\.17 KiB, count=4, average=19\.54 KiB \| 80044 4\n)"));
+    CHECK(has(R"(function: tp_snap_a: size=39\.09 KiB, count=4, average=9\.77 KiB \| 40028 4\n)"));
+    CHECK(has(R"(lineno: tp_snapshot\.cpp:\d+: size=78\.17 KiB, count=4, [^|]*\| 80044 4\n)"));
+    CHECK(has(R"(lineno: tp_snapshot\.cpp:\d+: size=39\.09 KiB, count=4, [^|]*\| 40028 4\n)"));
+    // filename: both, and main's 512-byte reserve.
+    CHECK(has(R"(filename: tp_snapshot\.cpp: size=[^|]*\| 120584 9\n)"));
+    CHECK(run.out.find("traceback: 2 stacks of tp_snap_a\n") != std::string::npos);
+    // compare_to: the largest change first; tp_snap_a's two stacks fold by function.
+    const std::string diffs = R"(diff function: tp_snap_b: size=78\.17 KiB \(\+78\.17 KiB\), )"
+                              R"(count=4 \(\+4\), average=19\.54 KiB \| 80044 80044 4 4\n)"
+                              R"(diff function: tp_snap_a: size=39\.09 KiB \(\+9\.77 KiB\), )"
+                              R"(count=4 \(\+1\), average=9\.77 KiB \| 40028 10007 4 1\n)";
+    CHECK(has(diffs));
+    // By traceback: the first call site lost one block, the second is new.
+    CHECK(has(
+        R"(diff traceback: tp_snap_a tp_snapshot\.cpp:\d+ \(stack \d+\): [^|]*\| 20014 20014 2 2\n)"));
+    CHECK(has(
+        R"(diff traceback: tp_snap_a tp_snapshot\.cpp:\d+ \(stack \d+\): [^|]*\| 20014 -10007 2 -1\n)"));
+    CHECK(has(
+        R"(diff traceback: main tp_snapshot\.cpp:\d+ \(stack \d+\): size=512 B \(\+0 B\), count=1 \(\+0\), )"));
+    // peak_sites after reset_peak: the kept blocks and the freed 300007-byte one.
+    CHECK(has(R"(peak function: tp_snap_b: [^|]*\| 380051 5\n)"));
+    CHECK(has(R"(peak function: tp_snap_a: [^|]*\| 40028 4\n)"));
+    CHECK(has(R"(bad key: memtrack: unknown snapshot key)"));
+}
+
+TEST_CASE("sites: the lecture's keep-local peak is three 1 MiB sites, named by function "
+          "(tp_lecture, the program docs/accuracy.md compares with heaptrack)",
+          "[sites]")
+{
+    TempDir dir;
+    REQUIRE(run_tracked(dir, {program("tp_lecture"), "keep-local", "1048576"}).exit_code == 0);
+    const json r = only_report(dir.path);
+    for (const char* fn : {"(anonymous namespace)::load_data(unsigned long)",
+                           "(anonymous namespace)::modify1(std::vector<unsigned char, "
+                           "std::allocator<unsigned char> > const&)",
+                           "(anonymous namespace)::modify2(std::vector<unsigned char, "
+                           "std::allocator<unsigned char> > const&)"}) {
+        INFO(fn);
+        CHECK(sum_of(r, fn, "peak_bytes") == 1048576);
+        CHECK(sum_of(r, fn, "peak_blocks") == 1);
+    }
+    CHECK(heap(r, "peak_attributed_bytes") == heap(r, "peak_bytes"));
+    CHECK(heap(r, "peak_bytes") >= 3 * 1048576);
 }

@@ -14,6 +14,29 @@ constexpr std::int64_t kSize = 32 << 20;
 // emergency pool of 72704 B): far below 1% of kSize.
 constexpr std::int64_t kSlack = 256 << 10;
 
+// The report's sites holding at least `min_bytes` at the peak, each as "peak_bytes peak_blocks
+// f1|f2|..." (the functions of its stack, innermost first), largest first.
+std::vector<std::string> peak_holders(const nlohmann::json& r, std::int64_t min_bytes)
+{
+    std::vector<std::string> out;
+    for (const auto& s : r.at("sites")) {
+        if (s.at("peak_bytes").get<std::int64_t>() < min_bytes) continue;
+        std::string line = std::to_string(s.at("peak_bytes").get<std::int64_t>()) + " " +
+                           std::to_string(s.at("peak_blocks").get<std::int64_t>()) + " ";
+        const std::string id = std::to_string(s.at("stack").get<std::uint32_t>());
+        if (r.at("stacks").contains(id))
+            for (const auto& f : r.at("stacks").at(id))
+                line += f.at("function").get<std::string>() + "|";
+        out.push_back(line);
+    }
+    return out;
+}
+
+bool has_frame(const std::string& holder, const std::string& fn)
+{
+    return holder.find(fn) != std::string::npos;
+}
+
 RunResult run_demo(const std::vector<std::string>& argv, const TempDir& dir, bool preload)
 {
     RunOptions o;
@@ -88,6 +111,52 @@ TEST_CASE("demo: list_vs_generator: the list holds every image, the generator tw
     CHECK(gen_images <= 2.01);
     CHECK(r.out.find("stack_using_list (sampled heap") != std::string::npos);
     CHECK(only_report(dir.path)["timeline"].size() >= 2);
+    // What held each peak (memtrack::peak_sites, issue 10): the list one site with every
+    // image and the total; the generator two images, the total and the one being summed.
+    const std::string img = "781\\.25 KiB +held by 1 block from ";
+    CHECK(std::regex_search(
+        r.out, std::regex("stack_using_list +[^\n]*\n +30\\.52 MiB +held by 40 blocks "
+                          "from load_image\\(\\) list_vs_generator\\.cpp:\\d+\n +" +
+                          img + "stack_using_list\\(\\)[^\n]*\nstack_using_generator")));
+    CHECK(std::regex_search(r.out, std::regex("stack_using_generator +[^\n]*\n +" + img +
+                                              "stack_using_generator\\(\\)[^\n]*\n +" + img +
+                                              "load_image\\(\\)[^\n]*\n\n")));
+}
+
+TEST_CASE("demo: list_vs_generator's JSON report: the list's peak is one site of 40 blocks, the "
+          "generator's two images",
+          "[demo]")
+{
+    constexpr std::int64_t kImage = 100000 * 8;
+    {
+        TempDir dir;
+        const RunResult r = run_demo({bin("list_vs_generator"), "--images", "40", "--pixels",
+                                      "100000", "--interval", "10ms", "--only", "list"},
+                                     dir, true);
+        REQUIRE(r.exit_code == 0);
+        const auto held = peak_holders(only_report(dir.path), kImage / 2);
+        INFO(held.size());
+        REQUIRE(held.size() == 2);
+        CHECK(held[0].starts_with(std::to_string(40 * kImage) + " 40 "));
+        CHECK(has_frame(held[0], "load_image"));
+        CHECK(has_frame(held[0], "stack_using_list"));
+        CHECK(held[1].starts_with(std::to_string(kImage) + " 1 "));  // the running total
+        CHECK_FALSE(has_frame(held[1], "load_image"));
+    }
+    {
+        TempDir dir;
+        const RunResult r = run_demo({bin("list_vs_generator"), "--images", "40", "--pixels",
+                                      "100000", "--interval", "10ms", "--only", "generator"},
+                                     dir, true);
+        REQUIRE(r.exit_code == 0);
+        const auto held = peak_holders(only_report(dir.path), kImage / 2);
+        REQUIRE(held.size() == 2);
+        CHECK(held[0].starts_with(std::to_string(kImage) + " 1 "));
+        CHECK(held[1].starts_with(std::to_string(kImage) + " 1 "));
+        // One is the image the coroutine loaded, the other the running total.
+        CHECK(has_frame(held[0], "load_image") != has_frame(held[1], "load_image"));
+        CHECK_FALSE(has_frame(held[0] + held[1], "stack_using_list"));
+    }
 }
 
 TEST_CASE("demo: normalize: copying 2.00x, in place 1.00x", "[demo]")
@@ -97,6 +166,49 @@ TEST_CASE("demo: normalize: copying 2.00x, in place 1.00x", "[demo]")
     CHECK(r.exit_code == 0);
     CHECK(std::regex_search(r.out, std::regex("normalize +156\\.25 KiB +2\\.00")));
     CHECK(std::regex_search(r.out, std::regex("normalize_in_place +78\\.12 KiB +1\\.00")));
+    // What held each peak: the input and normalize's two temporaries; the input and one copy.
+    const std::string arr = " +78\\.12 KiB +held by 1 block from ";
+    CHECK(std::regex_search(
+        r.out, std::regex("normalize +156[^\n]*\n" + arr + "main normalize\\.cpp:\\d+\n" + arr +
+                          "operator- normalize\\.cpp:\\d+\n" + arr +
+                          "operator\\* normalize\\.cpp:\\d+\nnormalize_in_place")));
+    CHECK(std::regex_search(
+        r.out, std::regex("normalize_in_place +78[^\n]*\n" + arr + "main normalize\\.cpp:\\d+\n" +
+                          arr + "normalize_in_place\\(\\) normalize\\.cpp:\\d+\n\\(")));
+}
+
+TEST_CASE("demo: normalize's JSON report: the input and two temporaries at normalize's peak, the "
+          "input and one copy at normalize_in_place's",
+          "[demo]")
+{
+    constexpr std::int64_t kArray = 10000 * 8;
+    struct V {
+        const char* only;
+        std::vector<const char*> functions;  // the sites beside main's input, in order
+    };
+    for (const V& v : {V{"normalize", {"operator-", "operator*"}},
+                       V{"normalize_in_place", {"normalize_in_place"}}}) {
+        INFO(v.only);
+        TempDir dir;
+        const RunResult r = run_demo({bin("normalize"), "--only", v.only}, dir, true);
+        REQUIRE(r.exit_code == 0);
+        const auto j = only_report(dir.path);
+        // Every share of exactly one array, and those only (start-up memory is smaller).
+        std::vector<std::string> arrays;
+        for (const std::string& h : peak_holders(j, kArray / 2)) {
+            if (!h.starts_with(std::to_string(kArray) + " 1 ")) continue;
+            arrays.push_back(h);
+        }
+        REQUIRE(arrays.size() == 1 + v.functions.size());
+        std::size_t inputs = 0;
+        for (const std::string& h : arrays)
+            inputs += has_frame(h, "|main|") && !has_frame(h, "normalize") ? 1 : 0;
+        CHECK(inputs == 1);
+        for (const char* fn : v.functions)
+            CHECK(std::count_if(arrays.begin(), arrays.end(),
+                                [&](const std::string& h) { return has_frame(h, fn); }) == 1);
+        CHECK(j["heap"]["peak_attributed_bytes"] == j["heap"]["peak_bytes"]);
+    }
 }
 
 TEST_CASE("demo: a bad argument gets a message and exit status 2", "[demo]")
@@ -350,4 +462,39 @@ TEST_CASE("issue 4: a frame without debug info gets no source line from its neig
                 CHECK(f["line"] == 0);
             }
     CHECK(starts > 0);
+}
+
+TEST_CASE("demo: snapshot_diff prints tracemalloc's top differences and what held the peak",
+          "[demo]")
+{
+    TempDir dir;
+    const RunResult r = run_demo({bin("snapshot_diff")}, dir, false);
+    INFO(r.out << r.err);
+    REQUIRE(r.exit_code == 0);
+    // The kept 4 KiB blocks first, then the trimmed half of the cache, by source line.
+    CHECK(std::regex_search(
+        r.out, std::regex(R"(\[ Top 10 differences \]\n)"
+                          R"(snapshot_diff\.cpp:\d+: size=400\.00 KiB \(\+400\.00 KiB\), )"
+                          R"(count=100 \(\+100\), average=4\.00 KiB\n)"
+                          R"(snapshot_diff\.cpp:\d+: size=48\.83 KiB \(-48\.83 KiB\), )"
+                          R"(count=50 \(-50\), average=1000 B\n)")));
+    // No difference from the snapshots themselves: no line of memtrack.hpp.
+    CHECK(r.out.find("memtrack.hpp") == std::string::npos);
+    // The peak of the phase: the 1 MiB scratch, the 100 kept blocks and their vector's 1 KiB;
+    // the whole cache (100 blocks of 1000 B and its 800-byte array) before the trim.
+    CHECK(std::regex_search(r.out, std::regex(R"(leaking_function\(int\): size=1\.39 MiB, )"
+                                              R"(count=102, average=13\.97 KiB\n)")));
+    CHECK(std::regex_search(r.out, std::regex(R"(start_application\(\): size=98\.44 KiB, )"
+                                              R"(count=101, average=998 B\n)")));
+}
+
+TEST_CASE("demo: snapshot_diff without allocation stacks says there is nothing to show", "[demo]")
+{
+    RunOptions o;
+    o.argv = {bin("snapshot_diff")};
+    o.preload = false;
+    o.env = {{"MEMTRACK_STACK_DEPTH", "0"}, {"MEMTRACK_REPORT", "none"}};
+    const RunResult r = run(o);
+    CHECK(r.exit_code == 0);
+    CHECK(r.out.find("nothing to show") != std::string::npos);
 }
