@@ -70,7 +70,7 @@ std::string setting_or_env(const RunRequest& r, const char* variable)
     return env != nullptr ? env : std::string();
 }
 
-void announce_report(const RunRequest& request, pid_t pid, timespec started)
+std::string announce_report(const RunRequest& request, pid_t pid, timespec started)
 {
     std::string templ = setting_or_env(request, "MEMTRACK_OUTPUT");
     // The library falls back to the default for a template it does not accept.
@@ -83,11 +83,12 @@ void announce_report(const RunRequest& request, pid_t pid, timespec started)
                    "memtrack: no report found for pid {} (MEMTRACK_REPORT=none, the program did "
                    "not exit normally, or it exec'd)\n",
                    pid);
+    return found;
 }
 
 }  // namespace
 
-int run_program(const RunRequest& request)
+int run_program(const RunRequest& request, std::string* report_path)
 {
     // Everything the child needs, built before fork().
     std::vector<std::string> env_strings = child_environment(request);
@@ -177,7 +178,8 @@ int run_program(const RunRequest& request)
                    request.command[0], pid, sig, strsignal(sig));
         code = 128 + sig;
     }
-    announce_report(request, pid, started);
+    const std::string found = announce_report(request, pid, started);
+    if (report_path != nullptr) *report_path = found;
     return code;
 }
 
