@@ -661,7 +661,12 @@ function selftest() {
   }
   const canvasInk = (c) => {
     if (!c || !c.width || !c.height) return 0;
-    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data, seen = new Set();
+    // A copy read once (reading the drawn canvas back twice makes Chromium warn).
+    const copy = document.createElement('canvas');
+    copy.width = c.width; copy.height = c.height;
+    const g = copy.getContext('2d', { willReadFrequently: true });
+    g.drawImage(c, 0, 0);
+    const d = g.getImageData(0, 0, c.width, c.height).data, seen = new Set();
     for (let i = 0; i < d.length; i += 4 * 97) seen.add(d[i] << 16 | d[i + 1] << 8 | d[i + 2]);
     return seen.size;
   };
@@ -684,6 +689,14 @@ function selftest() {
     const inv = stats.flame.setInverted(true);
     check('inverted flame keeps the total', inv === stats.flame.views.peak.root, inv);
     stats.flame.setInverted(false);
+    if (params.get('probe')) {
+      // The first node (callers first, peak view) whose function matches: its total and children.
+      const t = stats.flame.views.peak.tree, pr = new RegExp(params.get('probe'));
+      let n = 1;
+      while (n < t.N && !(t.val[n] > 0 && pr.test(S[F[t.frame[n]][0]]))) n++;
+      stats.probe = n < t.N ? { fn: S[F[t.frame[n]][0]], total: t.val[n], kids: t.kids[n].map((k) => [S[F[t.frame[k]][0]], t.val[k]]) } : null;
+      check('probe "' + params.get('probe') + '" found', stats.probe);
+    }
     if (params.get('search')) check('search "' + params.get('search') + '" finds frames', stats.search && stats.search.nodes > 0, JSON.stringify(stats.search));
   }
   check('site rows', stats.sites.rows === Math.min(200, D.sites.length), stats.sites.rows);
@@ -696,7 +709,7 @@ function selftest() {
   check('no errors', errors.length === 0, errors.join(' | '));
   const ok = checks.every((c) => c.ok);
   const out = { status: ok ? 'pass' : 'fail', render_ms: Math.round(renderMs), errors, checks,
-    values: { summary: stats.summary, flame: flameOut, timeline_points: D.timeline.length, site_rows: stats.sites.rows, leak_groups: stats.leaks.groups, cycles: stats.cycles.shown, search: stats.search || null, nodes: NN } };
+    values: { summary: stats.summary, flame: flameOut, timeline_points: D.timeline.length, site_rows: stats.sites.rows, leak_groups: stats.leaks.groups, cycles: stats.cycles.shown, search: stats.search || null, probe: stats.probe || null, nodes: NN } };
   const pre = el('pre', { id: 'selftest-result', 'data-status': out.status, text: JSON.stringify(out) });
   document.body.append(pre);
 }
