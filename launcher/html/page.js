@@ -47,7 +47,10 @@ const pct = (a, b) => (b > 0 ? (100 * a / b).toFixed(a / b < 0.001 ? 3 : 1) + '%
 const str = (i) => (i == null || i < 0 ? '' : S[i]);
 const frame = (i) => { const f = F[i]; return { fn: S[f[0]], file: S[f[1]], line: f[2], mod: S[f[3]], inl: !!f[4] }; };
 const base = (p) => (p || '').slice((p || '').lastIndexOf('/') + 1);
-const css = (name) => getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+// The theme's colours, read once (getComputedStyle in a drawing loop forces a style pass).
+const cssCache = new Map();
+const css = (name) => { let v = cssCache.get(name); if (v == null) { v = getComputedStyle(document.documentElement).getPropertyValue(name).trim(); cssCache.set(name, v); } return v; };
+matchMedia('(prefers-color-scheme: dark)').addEventListener('change', () => { cssCache.clear(); dispatchEvent(new Event('resize')); });
 function stackFrames(id) { const s = D.stacks[String(id)]; return s ? s.map(frame) : null; }
 // The program's frame: the first outside /usr (system headers, libraries), as the summary says.
 function programFrame(id) {
@@ -270,6 +273,7 @@ function timeline() {
     drag = null; draw();
   });
   c.addEventListener('dblclick', () => { view = [tMin, tMax]; draw(); });
+  stats.timeline.canvas = c; stats.timeline.view = () => view.slice();
   addEventListener('resize', draw);
   draw();
 }
@@ -472,8 +476,7 @@ function flame() {
   rebuild();
   if (params.get('search')) { search.value = params.get('search'); search.dispatchEvent(new Event('input')); }
   draw();
-  stats.flame = { views: {}, canvas: c };
-  for (const v in VIEWS) { const t = buildTree(v, false); stats.flame.views[v] = { root: t.val[0], expected: VIEWS[v].total(), tree: t }; }
+  stats.flame = { views: {}, canvas: c, boxes: () => boxes, crumbs, orient, focus: () => focus };
   stats.flame.setView = (v) => { view = v; pick.value = v; rebuild(); draw(); };
   stats.flame.setInverted = (v) => { inverted = v; rebuild(); draw(); return tree.val[0]; };
 }
@@ -482,15 +485,16 @@ function flame() {
 function sites() {
   const s = panel('sites', 'Top allocation sites');
   const rows = D.sites;
-  stats.sites = { rows: 0, listed: rows.length };
+  stats.sites = { rows: 0, listed: rows.length, first: () => tbody.firstChild };
   if (!rows.length) { s.append(el('p', { class: 'mute', text: cfg.stack_depth === 0 ? 'No sites in stats-only mode.' : 'No sites in this report.' })); return; }
   // [stack, allocations, bytes_allocated, frees, peak_bytes, peak_blocks, exit_bytes, exit_blocks, temporary, largest, first_seq]
   const cols = [['at peak', 4, bytes], ['blocks', 5, num], ['at exit', 6, bytes], ['blocks', 7, num], ['allocated', 2, bytes],
     ['allocations', 1, num], ['frees', 3, num], ['temporary', 8, num], ['largest', 9, bytes]];
   let sortCol = 4, desc = true, shown = 200, filter = null;
-  const loc = rows.map((r) => where(programFrame(r[0])) || (r[0] === 0 ? '(no stack recorded)' : '(stack ' + r[0] + ', not symbolized)'));
+  const locs = [];
+  const loc = (i) => locs[i] ?? (locs[i] = where(programFrame(rows[i][0])) || (rows[i][0] === 0 ? '(no stack recorded)' : '(stack ' + rows[i][0] + ', not symbolized)'));
   const hay = new Map();
-  const text = (i) => { let t = hay.get(i); if (t == null) { t = loc[i] + '\n' + stackText(rows[i][0]); hay.set(i, t); } return t; };
+  const text = (i) => { let t = hay.get(i); if (t == null) { t = loc(i) + '\n' + stackText(rows[i][0]); hay.set(i, t); } return t; };
   const input = el('input', { type: 'search', placeholder: 'filter by function or file (regex)', 'aria-label': 'filter sites' });
   const count = el('span', { class: 'mute' });
   const hasSeq = rows.some((r) => r[10] != null);
@@ -509,7 +513,7 @@ function sites() {
     const view = idx.slice(0, shown);
     tbody.replaceChildren(...view.map((i) => {
       const r = rows[i];
-      const tr = el('tr', { class: 'site' }, ...cols.map((c) => el('td', { class: 'n', text: c[2](r[c[1]]) })), el('td', { class: 'loc', text: loc[i] }));
+      const tr = el('tr', { class: 'site' }, ...cols.map((c) => el('td', { class: 'n', text: c[2](r[c[1]]) })), el('td', { class: 'loc', text: loc(i) }));
       tr.addEventListener('click', () => {
         if (tr.nextSibling && tr.nextSibling.className === 'detail') { tr.nextSibling.remove(); return; }
         const td = el('td', { colspan: cols.length + 1 }, el('div', { class: 'stack', text: stackText(r[0]) }));
@@ -637,8 +641,11 @@ function gcScanConfig() {
 // ---- layout, fragments, self-test ---------------------------------------------------------------
 const nav = document.getElementById('nav');
 document.getElementById('app').replaceChildren();
+const timings = { parse: Math.round(performance.now() - T0) };
 for (const f of [summary, timeline, flame, sites, leaks, cycles, gcScanConfig]) {
+  const t = performance.now();
   try { f(); } catch (e) { errors.push('render ' + f.name + ': ' + (e && e.stack || e)); }
+  timings[f.name] = Math.round(performance.now() - t);
 }
 nav.append(el('b', { text: 'memtrack · ' + base(R.program || '?') }), ...panels.map(([id, t]) => el('a', { href: '#view=' + id, text: t })));
 function goto() {
@@ -677,6 +684,7 @@ function selftest() {
   }
   const flameOut = {};
   if (stats.flame && stats.flame.canvas) {
+    for (const v in VIEWS) { const t = buildTree(v, false); stats.flame.views[v] = { root: t.val[0], expected: VIEWS[v].total(), tree: t }; }
     for (const v in stats.flame.views) {
       const fv = stats.flame.views[v], t = fv.tree;
       flameOut[v] = fv.root;
@@ -697,9 +705,42 @@ function selftest() {
       stats.probe = n < t.N ? { fn: S[F[t.frame[n]][0]], total: t.val[n], kids: t.kids[n].map((k) => [S[F[t.frame[k]][0]], t.val[k]]) } : null;
       check('probe "' + params.get('probe') + '" found', stats.probe);
     }
+    // Interaction through real events: click a box to zoom, Esc to reset, flip the orientation.
+    const c = stats.flame.canvas, rc = c.getBoundingClientRect();
+    const bx = stats.flame.boxes().find((b) => b.info.n > 0 && b.y !== stats.flame.boxes()[0].y && b.w > 4);
+    if (bx) {
+      c.dispatchEvent(new MouseEvent('click', { clientX: rc.left + bx.x + 2, clientY: rc.top + bx.y + 2, bubbles: true }));
+      check('click zooms into a frame', stats.flame.focus() === bx.info.n && stats.flame.crumbs.textContent.endsWith(S[F[T.frame[bx.info.n]][0]]), stats.flame.crumbs.textContent);
+      dispatchEvent(new KeyboardEvent('keydown', { key: 'Escape' }));
+      check('Esc resets the zoom', stats.flame.focus() === 0 && stats.flame.crumbs.textContent === 'all', stats.flame.crumbs.textContent);
+    }
+    const y0 = stats.flame.boxes()[0].y;
+    stats.flame.orient.click();
+    check('the orientation toggle moves the root', stats.flame.boxes()[0].y !== y0, y0 + ' -> ' + stats.flame.boxes()[0].y);
+    stats.flame.orient.click();
     if (params.get('search')) check('search "' + params.get('search') + '" finds frames', stats.search && stats.search.nodes > 0, JSON.stringify(stats.search));
   }
   check('site rows', stats.sites.rows === Math.min(200, D.sites.length), stats.sites.rows);
+  if (D.sites.length > 1) {
+    const th = [...document.querySelectorAll('#p-sites th')].find((t) => t.textContent === 'allocations');
+    th.click();
+    const most = Math.max(...D.sites.map((r) => r[1]));
+    check('sorting by allocations puts the most first', stats.sites.first().children[5].textContent === num(most), stats.sites.first().children[5].textContent + ' vs ' + most);
+    th.click();
+    const least = Math.min(...D.sites.map((r) => r[1]));
+    check('a second click sorts the other way', stats.sites.first().children[5].textContent === num(least), stats.sites.first().children[5].textContent);
+    stats.sites.first().click();
+    check('a row expands to its stack', stats.sites.first().nextSibling.className === 'detail');
+  }
+  if (D.timeline.length > 2 && stats.timeline.canvas) {
+    const tc = stats.timeline.canvas, r = tc.getBoundingClientRect(), before = stats.timeline.view();
+    const ev = (type, x) => tc.dispatchEvent(new MouseEvent(type, { clientX: r.left + x, clientY: r.top + 50, bubbles: true }));
+    ev('mousedown', r.width * 0.3); ev('mousemove', r.width * 0.6); ev('mouseup', r.width * 0.6);
+    const after = stats.timeline.view();
+    check('dragging zooms the timeline', after[0] > before[0] && after[1] < before[1], before + ' -> ' + after);
+    ev('dblclick', 100);
+    check('double-click resets it', String(stats.timeline.view()) === String(before));
+  }
   const listed = ['direct', 'indirect', 'possible', 'suppressed'].reduce((a, k) => a + (D.leaks[k] || []).length, 0);
   check('leak groups listed', stats.leaks.groups === (R.leak_checked ? listed : 0), stats.leaks.groups);
   check('cycles drawn', stats.cycles.shown === (R.leak_checked ? D.cycles.length : 0), stats.cycles.shown);
@@ -708,7 +749,7 @@ function selftest() {
   check('rendered within ' + budget + ' ms', renderMs < budget, renderMs.toFixed(0) + ' ms');
   check('no errors', errors.length === 0, errors.join(' | '));
   const ok = checks.every((c) => c.ok);
-  const out = { status: ok ? 'pass' : 'fail', render_ms: Math.round(renderMs), errors, checks,
+  const out = { status: ok ? 'pass' : 'fail', render_ms: Math.round(renderMs), timings, errors, checks,
     values: { summary: stats.summary, flame: flameOut, timeline_points: D.timeline.length, site_rows: stats.sites.rows, leak_groups: stats.leaks.groups, cycles: stats.cycles.shown, search: stats.search || null, probe: stats.probe || null, nodes: NN } };
   const pre = el('pre', { id: 'selftest-result', 'data-status': out.status, text: JSON.stringify(out) });
   document.body.append(pre);

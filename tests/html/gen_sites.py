@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Writes a synthetic memtrack report with N sites (every stack symbolized), a timeline of 2N
-samples, leak groups and cycles: the large fixture of the HTML tests. Fixed seed; the totals
+samples [s, heap, rss], leak groups and cycles: the large fixture of the HTML tests. Fixed seed; the totals
 are consistent as docs/report-format.md states them (sums over sites equal the heap's).
 Usage: gen_sites.py N OUT.json"""
 import json
@@ -54,7 +54,7 @@ timeline, peak_at = [], samples * 2 // 3
 for k in range(samples):
     t = k * 0.001
     v = peak if k == peak_at else int(peak * (0.2 + 0.7 * rnd.random()) * min(1, k / peak_at))
-    timeline.append([round(t, 6), v])
+    timeline.append([round(t, 6), v, v + (64 << 20)])  # with RSS, as a later revision may add
 report = {
     'format': 'memtrack-report', 'version': 2, 'memtrack_version': '0.1.0', 'reason': 'exit',
     'program': MOD, 'argv': ['app', '--synthetic', str(n)], 'pid': 4242, 'ppid': 1, 'exit_status': 0,

@@ -48,7 +48,7 @@ def run_under_launcher(args, work, name, extra_env=None, launcher_args=()):
     env.update(extra_env or {})
     cmd = [os.path.join(args.bin, 'memtrack'), *launcher_args, '--', *name_cmd(args, name)]
     p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
-    check(p.returncode == 0, f'{" ".join(cmd)} exits 0 (got {p.returncode}: {p.stderr[-400:]})')
+    check(p.returncode == 0, f'{" ".join(cmd)} exits 0' + ('' if p.returncode == 0 else f' (got {p.returncode}: {p.stderr[-400:]})'))
     found = glob.glob(os.path.join(work, name + '.*.json'))
     if not check(len(found) == 1, f'one report for {name}: {found}'):
         sys.exit(1)
@@ -102,7 +102,7 @@ def selftest(args, page, fragment=''):
     console = [l for l in p.stderr.splitlines() if 'CONSOLE' in l or 'Uncaught' in l or
                'Content Security Policy' in l or 'Content-Security-Policy' in l]
     check(not console, f'no console errors or CSP violations: {console}')
-    print(f'     render {result["render_ms"]} ms, {result["values"]["nodes"]} nodes')
+    print(f'     render {result["render_ms"]} ms {result.get("timings")}, {result["values"]["nodes"]} nodes')
     return result, p.stdout
 
 
@@ -303,6 +303,7 @@ def fixture_sites20k(args):
     expect_numbers(r, result)
     check(result['values']['search']['nodes'] >= 1, 'search finds worker_17')
     check('call-tree nodes' in dom, 'the page says what was folded')
+    check('>RSS</span>' in dom, 'RSS drawn when the timeline has it')
     screenshot(args, page, 'sites20k')
 
 
