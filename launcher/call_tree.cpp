@@ -179,7 +179,8 @@ CallTree fold(const CallTree& tree, double threshold, std::size_t max_nodes)
         keep[0] = true;
         for (std::size_t n = 1; n < tree.size(); ++n) {
             if (!keep[tree.parent[n]]) continue;
-            for (std::size_t c = 0; c < kColumns && !keep[n]; ++c)
+            // The views decide; the block counts only ride along (the tooltips show them).
+            for (std::size_t c = 0; c < kViewColumns && !keep[n]; ++c)
                 keep[n] = root[c] > 0 && tree.total[n][c] > 0 &&
                           static_cast<double>(tree.total[n][c]) >=
                               threshold * static_cast<double>(root[c]);

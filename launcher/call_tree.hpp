@@ -34,6 +34,8 @@ inline constexpr std::size_t kColumns = static_cast<std::size_t>(Column::count_)
 inline constexpr std::array<const char*, kColumns> kColumnNames = {
     "peak",     "exit",     "alloc_bytes", "alloc_count", "direct",
     "indirect", "possible", "peak_blocks", "exit_blocks", "leak_blocks"};
+// The columns before peak_blocks are views (the flame graph draws them); the block counts are not.
+inline constexpr std::size_t kViewColumns = static_cast<std::size_t>(Column::peak_blocks);
 using Values = std::array<std::int64_t, kColumns>;
 
 // One frame of a stack as the report gives it; `function` is never empty (an unsymbolized
@@ -69,8 +71,8 @@ struct CallTree {
 CallTree build_call_tree(const nlohmann::json& report);
 
 // The tree with every node whose total is below `threshold` (a fraction) of the root's in
-// every view folded into one "[other]" child of its parent: the totals stay exact. Raises the
-// threshold (doubling it) until at most `max_nodes` nodes remain.
+// every view (the block counts do not count) folded into one "[other]" child of its parent: the
+// totals stay exact. Raises the threshold (doubling it) until at most `max_nodes` nodes remain.
 CallTree fold(const CallTree& tree, double threshold, std::size_t max_nodes);
 
 }  // namespace memtrack::launcher
