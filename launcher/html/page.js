@@ -745,6 +745,10 @@ function selftest() {
   check('leak groups listed', stats.leaks.groups === (R.leak_checked ? listed : 0), stats.leaks.groups);
   check('cycles drawn', stats.cycles.shown === (R.leak_checked ? D.cycles.length : 0), stats.cycles.shown);
   check('nothing from the data became markup', document.querySelectorAll('img,iframe,object,embed,svg,script:not([nonce]):not(#memtrack-data)').length === 0);
+  if (params.get('view')) {
+    const target = document.getElementById('p-' + params.get('view'));
+    check('#view=' + params.get('view') + ' scrolls to its panel', target && scrollY > 0 && Math.abs(target.getBoundingClientRect().top - 40) < 4, target && target.getBoundingClientRect().top);
+  }
   const budget = Number(params.get('budget') || 3000);
   check('rendered within ' + budget + ' ms', renderMs < budget, renderMs.toFixed(0) + ' ms');
   check('no errors', errors.length === 0, errors.join(' | '));

@@ -228,6 +228,15 @@ def fixture_static(args):
     p = subprocess.run([os.path.join(args.bin, 'memtrack'), 'report', os.path.join(args.work, 'missing.json'), '--html'],
                        env=clean_env(), capture_output=True, text=True)
     check(p.returncode == 2, f'a missing report exits 2 ({p.stderr.strip()})')
+    p = subprocess.run([os.path.join(args.bin, 'memtrack'), 'report', base, '-o', page],
+                       env=clean_env(), capture_output=True, text=True)
+    check(p.returncode == 2 and 'need --html' in p.stderr, f'-o without --html is a usage error ({p.stderr.strip()})')
+    env = clean_env()
+    env['MEMTRACK_REPORT'] = 'text'
+    p = subprocess.run([os.path.join(args.bin, 'memtrack'), '--html', '--', os.path.join(args.bin, 'process_data'), '--size', '1MiB'],
+                       env=env, capture_output=True, text=True, cwd=args.work)
+    check(p.returncode == 0 and 'no JSON report to write the HTML report from' in p.stderr,
+          'memtrack --html without a JSON report says so and keeps the exit status')
 
 
 def fixture_small(args):
@@ -358,6 +367,7 @@ def main():
     ap.add_argument('--work', required=True)
     ap.add_argument('fixture')
     args = ap.parse_args()
+    args.bin, args.src, args.work = (os.path.abspath(p) for p in (args.bin, args.src, args.work))
     shutil.rmtree(args.work, ignore_errors=True)
     os.makedirs(args.work)
     globals()['fixture_' + args.fixture](args)
