@@ -597,7 +597,8 @@ function drawRing(c, labels) {
   g.strokeStyle = css('--mute'); g.fillStyle = css('--mute'); g.lineWidth = 1.5;
   const arrow = (a, b) => {
     const dx = b[0] - a[0], dy = b[1] - a[1], L = Math.hypot(dx, dy), ux = dx / L, uy = dy / L;
-    const s = [a[0] + ux * 18, a[1] + uy * 18], e = [b[0] - ux * 18, b[1] - uy * 18];
+    const off = n === 2 ? 7 : 0;  // two members: the two arrows side by side, not on one line
+    const s = [a[0] + ux * 18 - uy * off, a[1] + uy * 18 + ux * off], e = [b[0] - ux * 18 - uy * off, b[1] - uy * 18 + ux * off];
     g.beginPath(); g.moveTo(s[0], s[1]); g.lineTo(e[0], e[1]); g.stroke();
     g.beginPath(); g.moveTo(e[0], e[1]); g.lineTo(e[0] - ux * 8 - uy * 4, e[1] - uy * 8 + ux * 4); g.lineTo(e[0] - ux * 8 + uy * 4, e[1] - uy * 8 - ux * 4); g.fill();
   };
