@@ -161,18 +161,27 @@ private:
 };
 
 // The timeline, at most `max` rows: the rows with the lowest and highest heap of each bucket of
-// consecutive samples, in time order, so the peak is never dropped.
-json timeline(const json& report, std::size_t max, std::size_t& points_in)
+// consecutive samples, in time order, so the peak is never dropped. `kept` gets the indices
+// of the rows kept in the report's timeline (for timeline_sites, whose values go with them).
+json timeline(const json& report, std::size_t max, std::size_t& points_in,
+              std::vector<std::size_t>& kept)
 {
     std::vector<const json*> rows;
-    for (const json& p : get_array(report, "timeline"))
-        if (p.is_array() && p.size() >= 2 && p[0].is_number() && p[1].is_number())
+    std::vector<std::size_t> index;
+    const json& all = get_array(report, "timeline");
+    for (std::size_t i = 0; i < all.size(); ++i) {
+        const json& p = all[i];
+        if (p.is_array() && p.size() >= 2 && p[0].is_number() && p[1].is_number()) {
             rows.push_back(&p);
+            index.push_back(i);
+        }
+    }
     points_in = rows.size();
     json out = json::array();
     if (rows.size() <= max) {
         for (const json* p : rows)
             out.push_back(*p);
+        kept = index;
         return out;
     }
     const std::size_t buckets = std::max<std::size_t>(1, max / 2);
@@ -185,7 +194,11 @@ json timeline(const json& report, std::size_t max, std::size_t& points_in)
             if ((*rows[i])[1].get<double>() > (*rows[hi])[1].get<double>()) hi = i;
         }
         out.push_back(*rows[std::min(lo, hi)]);
-        if (lo != hi) out.push_back(*rows[std::max(lo, hi)]);
+        kept.push_back(index[std::min(lo, hi)]);
+        if (lo != hi) {
+            out.push_back(*rows[std::max(lo, hi)]);
+            kept.push_back(index[std::max(lo, hi)]);
+        }
     }
     return out;
 }
@@ -319,7 +332,25 @@ json page_data(const json& r, const CallTree& full, const Limits& lim)
     fold_info["cycles_omitted"] = cycles_omitted;
 
     std::size_t points_in = 0;
-    data["timeline"] = timeline(r, lim.timeline, points_in);
+    std::vector<std::size_t> kept;
+    data["timeline"] = timeline(r, lim.timeline, points_in, kept);
+    // The stacked chart's data (timeline_sites), for the points kept, when it matches them.
+    const json& ts = get(r, "timeline_sites");
+    const json& values = get_array(ts, "values");
+    if (ts.is_object() && get(ts, "stacks").is_array() &&
+        values.size() == get_array(r, "timeline").size()) {
+        json out_stacks = json::array(), out_values = json::array();
+        for (const json& id : get(ts, "stacks")) {
+            const auto stack =
+                static_cast<std::uint32_t>(id.is_number() ? id.get<std::int64_t>() : 0);
+            pack.stack(stack);
+            out_stacks.push_back(stack);
+        }
+        for (std::size_t i : kept)
+            out_values.push_back(values[i]);
+        data["timeline_sites"] = {{"stacks", std::move(out_stacks)},
+                                  {"values", std::move(out_values)}};
+    }
     fold_info["timeline_points_in"] = points_in;
     fold_info["timeline_points"] = data["timeline"].size();
 

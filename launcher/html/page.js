@@ -183,7 +183,21 @@ function timeline() {
     hasRss ? el('span', null, el('i', { style: 'background:#1e88e5' }), 'RSS') : null,
     el('span', null, el('i', { style: 'background:' + css('--bad') }), 'peak ' + bytes(heap.peak_bytes) + ' at ' + secs(heap.peak_time_s)),
     proc.max_rss_bytes ? el('span', null, el('i', { style: 'background:#888' }), 'max RSS ' + bytes(proc.max_rss_bytes)) : null);
-  s.append(readout, c, lg);
+  // timeline_sites: the bytes of the leading sites per point, drawn stacked (heaptrack's Consumed).
+  const TS = D.timeline_sites && D.timeline_sites.values.length === rows.length ? D.timeline_sites : null;
+  const SITE_COLORS = ['#2e7d32', '#1565c0', '#ef6c00', '#6a1b9a', '#00838f', '#c62828', '#9e9d24', '#4e342e', '#ad1457', '#37474f'];
+  let stacked = !!TS && params.get('timeline') === 'stacked';
+  const toggle = el('button', { type: 'button', text: 'stacked top sites' });
+  const siteLegend = el('div', { class: 'legend' });
+  if (TS) {
+    toggle.addEventListener('click', () => { stacked = !stacked; toggle.textContent = stacked ? 'heap and RSS' : 'stacked top sites'; siteLegend.style.display = stacked ? '' : 'none'; draw(); });
+    siteLegend.append(...TS.stacks.map((id, k) => el('span', null, el('i', { style: 'background:' + SITE_COLORS[k % 10] }), where(programFrame(id)) || 'stack ' + id)),
+      el('span', null, el('i', { style: 'background:#bdbdbd' }), 'other sites'));
+    siteLegend.style.display = stacked ? '' : 'none';
+    if (stacked) toggle.textContent = 'heap and RSS';
+  }
+  s.append(TS ? el('div', { class: 'ctl' }, toggle) : null, readout, c, lg, siteLegend);
+  stats.timeline.toggle = TS ? () => toggle.click() : null;
   const tMin = rows[0][0], tMax = Math.max(rows[rows.length - 1][0], tMin + 1e-6);
   let view = [tMin, tMax], drag = null, hover = null;
   const H = 240, PAD = { l: 70, r: 12, t: 12, b: 22 };
@@ -234,8 +248,24 @@ function timeline() {
       g.stroke();
       return drawn;
     };
-    stats.timeline.columns = series(1, css('--acc'));
-    if (hasRss) series(2, '#1e88e5');
+    if (stacked) {
+      // Each point's sites stacked from the bottom, up to the next point (a step chart).
+      for (let i = 0; i < rows.length; i++) {
+        const a = rows[i][0], b = i + 1 < rows.length ? rows[i + 1][0] : t1;
+        if (b < t0 || a > t1) continue;
+        const x0 = X(Math.max(a, t0)), x1 = Math.max(X(Math.min(b, t1)), x0 + 0.5), v = TS.values[i];
+        let acc = 0;
+        for (let k = 0; k < v.length; k++) {
+          if (!v[k]) continue;
+          g.fillStyle = k < TS.stacks.length ? SITE_COLORS[k % 10] : '#bdbdbd';
+          g.fillRect(x0, Y(acc + v[k]), x1 - x0, Y(acc) - Y(acc + v[k]));
+          acc += v[k];
+        }
+      }
+    } else {
+      stats.timeline.columns = series(1, css('--acc'));
+      if (hasRss) series(2, '#1e88e5');
+    }
     if (withRss) {
       g.setLineDash([4, 4]); g.strokeStyle = '#888'; g.beginPath();
       g.moveTo(PAD.l, Y(proc.max_rss_bytes)); g.lineTo(W - PAD.r, Y(proc.max_rss_bytes)); g.stroke(); g.setLineDash([]);
@@ -732,6 +762,11 @@ function selftest() {
     check('a second click sorts the other way', stats.sites.first().children[5].textContent === num(least), stats.sites.first().children[5].textContent);
     stats.sites.first().click();
     check('a row expands to its stack', stats.sites.first().nextSibling.className === 'detail');
+  }
+  if (stats.timeline.toggle) {
+    stats.timeline.toggle();
+    check('the stacked top-sites chart draws', canvasInk(document.getElementById('timeline')) > 4, canvasInk(document.getElementById('timeline')) + ' colours');
+    stats.timeline.toggle();
   }
   if (D.timeline.length > 2 && stats.timeline.canvas) {
     const tc = stats.timeline.canvas, r = tc.getBoundingClientRect(), before = stats.timeline.view();

@@ -55,6 +55,13 @@ for k in range(samples):
     t = k * 0.001
     v = peak if k == peak_at else int(peak * (0.2 + 0.7 * rnd.random()) * min(1, k / peak_at))
     timeline.append([round(t, 6), v, v + (64 << 20)])  # with RSS, as a later revision may add
+# The sites behind the timeline (timeline_sites): the 10 largest, the rest in "other".
+top = [s['stack'] for s in sites[:10]]
+shares = [s['peak_bytes'] for s in sites[:10]]
+values = []
+for t, v, rss in timeline:
+    part = [min(v * sh // peak, sh) for sh in shares]
+    values.append(part + [max(0, v - sum(part))])
 report = {
     'format': 'memtrack-report', 'version': 2, 'memtrack_version': '0.1.0', 'reason': 'exit',
     'program': MOD, 'argv': ['app', '--synthetic', str(n)], 'pid': 4242, 'ppid': 1, 'exit_status': 0,
@@ -82,5 +89,6 @@ report = {
     'stacks': stacks,
     'config': {'interval_s': 0.001, 'stack_depth': 32, 'leak_check': True, 'output': 'memtrack.%e.%p.json'},
     'timeline': timeline,
+    'timeline_sites': {'stacks': top, 'values': values},
 }
 json.dump(report, open(out, 'w'))

@@ -313,6 +313,8 @@ def fixture_sites20k(args):
     check(result['values']['search']['nodes'] >= 1, 'search finds worker_17')
     check('call-tree nodes' in dom, 'the page says what was folded')
     check('>RSS</span>' in dom, 'RSS drawn when the timeline has it')
+    check('stacked top sites' in dom and 'page: the stacked top-sites chart draws' not in failures,
+          'the timeline offers the stacked top-sites chart (timeline_sites)')
     screenshot(args, page, 'sites20k')
 
 
