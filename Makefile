@@ -4,16 +4,19 @@ BUILD ?= build
 JOBS  ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build build-demo demo test bench bench-quick clean
+.PHONY: all deps configure build build-demo demo test bench bench-quick report-screenshot clean
 
 all: build
 
-# Extra packages per goal: the tests also run the numpy demo and the real-tool checks; the
-# benchmark compares against jemalloc, tcmalloc and the heap profilers (heaptrack, Valgrind,
+# Extra packages per goal: the tests also run the numpy demo and the real-tool checks, and open
+# the HTML report in headless Chromium (a font for its text); the benchmark compares against jemalloc, tcmalloc and the heap profilers (heaptrack, Valgrind,
 # gperftools; liblsan comes with g++) and counts instructions with valgrind.
 DEPS_EXTRA :=
 ifneq ($(filter test,$(MAKECMDGOALS)),)
-DEPS_EXTRA += python3-numpy
+DEPS_EXTRA += python3-numpy chromium fonts-dejavu-core
+endif
+ifneq ($(filter report-screenshot,$(MAKECMDGOALS)),)
+DEPS_EXTRA += chromium fonts-dejavu-core
 endif
 ifneq ($(filter bench bench-quick,$(MAKECMDGOALS)),)
 DEPS_EXTRA += libjemalloc2 libtcmalloc-minimal4 libgoogle-perftools4 heaptrack valgrind gnuplot-nox
@@ -44,6 +47,11 @@ bench: build
 
 bench-quick: build
 	@bash bench/run.sh --quick
+
+# docs/process_data-report.png, the README's picture of the HTML report: process_data at 64 MiB
+# under `memtrack --html`, then a headless Chromium screenshot of the page.
+report-screenshot: build-demo
+	@bash scripts/report-screenshot.sh $(BUILD) docs/process_data-report.png
 
 clean:
 	@rm -rf $(BUILD)

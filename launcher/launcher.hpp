@@ -75,8 +75,8 @@ void stop_tracking_self(char** argv);
 
 // Runs the program with the library preloaded, forwarding SIGINT, SIGTERM, SIGHUP and SIGQUIT;
 // returns its exit status (128 + N if it died of signal N, 127 if it could not be executed)
-// and says on stderr where its report went.
-int run_program(const RunRequest& request);
+// and says on stderr where its report went (and in `report_path`, if given; empty if none).
+int run_program(const RunRequest& request, std::string* report_path = nullptr);
 
 // ---- find_report.cpp ---------------------------------------------------------------------
 

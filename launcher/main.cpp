@@ -1,7 +1,9 @@
 // memtrack [options] [--] program [args...]   run a program under libmemtrack.so
 // memtrack report FILE.json [--timeline]      print the summary of a saved report
 // memtrack report FILE.json --peak|--allocations|--temporary|--exit [--top=N] [--stack-depth=N]
+// memtrack report FILE.json --html [-o FILE]   write its HTML report (html.cpp)
 // Command-line parsing only (CLI11); exit status 2 for usage errors, as for a bad report file.
+#include "html.hpp"
 #include "launcher.hpp"
 
 #include <CLI/CLI.hpp>
@@ -17,6 +19,51 @@ using namespace memtrack::launcher;
 namespace {
 
 constexpr int kUsageError = 2;
+
+// --html, -o/--html-output and --html-max-size, for `memtrack report` and a run.
+struct HtmlCommand {
+    bool enabled = false;
+    std::string output, max_size;
+    HtmlOptions options;
+
+    void add_to(CLI::App& app, bool report)
+    {
+        app.add_flag("--html", enabled,
+                     report ? "write the report as one self-contained HTML page instead of "
+                              "printing its summary (FILE.json -> FILE.html)"
+                            : "when the program has ended, also write its report as an HTML "
+                              "page beside the JSON report (REPORT.json -> REPORT.html)");
+        app.add_option(report ? "-o,--html-output" : "--html-output", output,
+                       "the HTML page's file name (with --html)")
+            ->type_name("FILE");
+        app.add_option("--html-max-size", max_size,
+                       "the page's size cap: data is folded until it fits (default 32MiB)")
+            ->type_name("SIZE");
+    }
+
+    int check(std::string_view command)
+    {
+        if (!max_size.empty()) {
+            const std::optional<std::int64_t> size = parse_html_size(max_size);
+            if (!size) {
+                fmt::print(stderr,
+                           "memtrack: --html-max-size {} is not a size (e.g. 32MiB, 4MB, "
+                           "500000) (see {} --help)\n",
+                           max_size, command);
+                return kUsageError;
+            }
+            options.max_size = *size;
+        }
+        if (!enabled && (!output.empty() || !max_size.empty())) {
+            fmt::print(stderr,
+                       "memtrack: --html-output and --html-max-size need --html (see {} "
+                       "--help)\n",
+                       command);
+            return kUsageError;
+        }
+        return 0;
+    }
+};
 
 // CLI11 prints help and --version itself (exit code 0); anything else becomes one line.
 int parse_failed(const CLI::App& app, const CLI::ParseError& e, std::string_view command)
@@ -35,11 +82,17 @@ int report_main(int argc, char** argv)
     app.add_flag("--timeline", timeline, "also print the sampled timeline (t_s, bytes)");
     ViewOptions views;
     add_view_options(app, views);
+    HtmlCommand html;
+    html.add_to(app, true);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
         return parse_failed(app, e, "memtrack report");
     }
+    if (const int bad = html.check("memtrack report"); bad != 0) return bad;
+    if (html.enabled)
+        return write_html_report(file, html.output.empty() ? html_path_for(file) : html.output,
+                                 html.options);
     if (views.selected(app)) return print_views(file, views);
     return print_report(file, timeline);
 }
@@ -50,6 +103,7 @@ int run_main(int argc, char** argv)
                  "timeline and a report when it exits.\n"
                  "  memtrack [options] [--] program [args...]\n"
                  "  memtrack report FILE.json [--timeline]\n"
+                 "  memtrack report FILE.json --html [-o FILE.html]\n"
                  "Exit status: the program's; 128+N if it died of signal N; 127 if it could not "
                  "be run; 2 for a usage error.",
                  "memtrack"};
@@ -69,11 +123,14 @@ int run_main(int argc, char** argv)
     std::string library;
     app.add_option(kLibraryOption.flags, library, kLibraryOption.help)
         ->type_name(kLibraryOption.value_name);
+    HtmlCommand html;
+    html.add_to(app, false);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
         return parse_failed(app, e, "memtrack");
     }
+    if (const int bad = html.check("memtrack"); bad != 0) return bad;
     std::vector<std::string> command = app.remaining();
     if (!command.empty() && command.front() == "--") {
         command.erase(command.begin());
@@ -116,7 +173,18 @@ int run_main(int argc, char** argv)
         if (options[i]->count() > 0)
             request.settings.push_back({kPassedOptions[i].variable, values[i]});
     request.command = std::move(command);
-    return run_program(request);
+    if (!html.enabled) return run_program(request);
+    std::string report;
+    const int status = run_program(request, &report);
+    if (!report.empty() && report.ends_with(".json")) {
+        const std::string page = html.output.empty() ? html_path_for(report) : html.output;
+        if (write_html_report(report, page, html.options) == 0)
+            fmt::print(stderr, "memtrack: HTML report written to {}\n", page);
+    } else {
+        fmt::print(stderr, "memtrack: no JSON report to write the HTML report from "
+                           "(--html needs MEMTRACK_REPORT with json)\n");
+    }
+    return status;
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 // (render_summary), on stdout: the lines the run printed at exit. Optional fields that are
 // missing or of the wrong type read as zero; `format` and `version` are required.
 #include "launcher.hpp"
+#include "report_json.hpp"
 
 #include "report/model.hpp"
 #include "report/render.hpp"
@@ -263,7 +264,7 @@ std::string_view without_id(std::string_view what)
 
 }  // namespace
 
-int load_report(const std::string& path, md::ReportModel& model)
+int load_report_json(const std::string& path, json& r)
 {
     struct stat st {};
     if (stat(path.c_str(), &st) != 0) return fail(path, std::strerror(errno));
@@ -272,7 +273,6 @@ int load_report(const std::string& path, md::ReportModel& model)
     if (!in) return fail(path, std::strerror(errno));
     const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
     if (in.bad()) return fail(path, "read error");
-    json r;
     try {
         r = json::parse(text);
     } catch (const json::parse_error& e) {
@@ -293,6 +293,13 @@ int load_report(const std::string& path, md::ReportModel& model)
         return fail(path, fmt::format("report version {} is not supported (this memtrack reads "
                                       "versions up to {}; a newer memtrack wrote it?)",
                                       v, md::kReportVersion));
+    return 0;
+}
+
+int load_report(const std::string& path, md::ReportModel& model)
+{
+    json r;
+    if (const int failed = load_report_json(path, r); failed != 0) return failed;
     try {
         model = read_model(r);
     } catch (const std::exception& e) {

@@ -84,7 +84,8 @@ long long checkpoint_peak(const std::string& path)
     return peak != heap->end() && peak->is_number_integer() ? peak->get<long long>() : -1;
 }
 
-void announce_report(const RunRequest& request, pid_t pid, timespec started, int term_signal)
+std::string announce_report(const RunRequest& request, pid_t pid, timespec started,
+                            int term_signal)
 {
     std::string templ = setting_or_env(request, "MEMTRACK_OUTPUT");
     // The library falls back to the default for a template it does not accept.
@@ -104,11 +105,12 @@ void announce_report(const RunRequest& request, pid_t pid, timespec started, int
             "memtrack: no report found for pid {} (MEMTRACK_REPORT=none, or it was killed by "
             "SIGKILL before its heap reached the first checkpoint)\n",
             pid);
+    return found;
 }
 
 }  // namespace
 
-int run_program(const RunRequest& request)
+int run_program(const RunRequest& request, std::string* report_path)
 {
     // Everything the child needs, built before fork().
     std::vector<std::string> env_strings = child_environment(request);
@@ -200,7 +202,8 @@ int run_program(const RunRequest& request)
                    request.command[0], pid, sig, strsignal(sig));
         code = 128 + sig;
     }
-    announce_report(request, pid, started, term_signal);
+    const std::string found = announce_report(request, pid, started, term_signal);
+    if (report_path != nullptr) *report_path = found;
     return code;
 }
 
