@@ -5,6 +5,7 @@
 #pragma once
 
 #include "config/options.hpp"
+#include "report/model.hpp"
 
 #include <algorithm>
 #include <array>
@@ -85,5 +86,30 @@ std::string find_report(std::string_view output_template, pid_t pid, timespec no
 // `memtrack report FILE`: prints the summary of a saved report on stdout. Returns 0, or 2 with a
 // one-line error on stderr for a missing, truncated or foreign file.
 int print_report(const std::string& path, bool timeline);
+
+// A saved report read into the model, with what the model does not keep.
+struct LoadedReport {
+    std::string path;
+    int version = 0;  // the file's "version"
+    memtrack::detail::ReportModel model;
+};
+
+// Reads and validates a saved report. Returns 0, or 2 with the one-line error on stderr that
+// print_report gives (missing, truncated, foreign, too new).
+int load_report(const std::string& path, LoadedReport& out);
+
+// ---- exports.cpp -------------------------------------------------------------------------
+
+// `memtrack report FILE --format=collapsed|massif|speedscope|pprof [--metric=M] [-o OUT]`:
+// writes the export to `output` ("" or "-": stdout); `metric` ("" = peak) is collapsed's only.
+// Returns 0, or 2 with one line on stderr.
+int export_report(const std::string& path, const std::string& format, const std::string& metric,
+                  const std::string& output);
+
+// ---- diff.cpp ----------------------------------------------------------------------------
+
+// `memtrack diff A.json B.json [options]` (argv[0] is "diff"): 0 within the gates, 1 when a
+// gate failed, 2 for a usage, read or compatibility error.
+int diff_main(int argc, char** argv);
 
 }  // namespace memtrack::launcher

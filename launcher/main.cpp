@@ -1,5 +1,7 @@
 // memtrack [options] [--] program [args...]   run a program under libmemtrack.so
 // memtrack report FILE.json [--timeline]      print the summary of a saved report
+// memtrack report FILE.json --format=F [-o OUT] export it (collapsed, massif, speedscope, pprof)
+// memtrack diff A.json B.json [options]        compare two reports (diff.cpp)
 // Command-line parsing only (CLI11); exit status 2 for usage errors, as for a bad report file.
 #include "launcher.hpp"
 
@@ -32,11 +34,23 @@ int report_main(int argc, char** argv)
     bool timeline = false;
     app.add_option("file", file, "a JSON report written by memtrack")->required();
     app.add_flag("--timeline", timeline, "also print the sampled timeline (t_s, bytes)");
+    std::string format = "text", metric, output;
+    app.add_option("--format", format,
+                   "text (the summary), or an export: collapsed (flame graph stacks), massif "
+                   "(ms_print, massif-visualizer), speedscope, pprof (gzipped profile.proto)")
+        ->type_name("FORMAT");
+    app.add_option("--metric", metric,
+                   "what --format=collapsed counts: peak (default), exit, leaked, alloc-bytes, "
+                   "alloc-count")
+        ->type_name("METRIC");
+    app.add_option("-o,--output", output, "write the export to FILE instead of stdout")
+        ->type_name("FILE");
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
         return parse_failed(app, e, "memtrack report");
     }
+    if (format != "text") return export_report(file, format, metric, output);
     return print_report(file, timeline);
 }
 
@@ -45,7 +59,8 @@ int run_main(int argc, char** argv)
     CLI::App app{"Run a program with libmemtrack.so preloaded: exact heap current and peak, a "
                  "timeline and a report when it exits.\n"
                  "  memtrack [options] [--] program [args...]\n"
-                 "  memtrack report FILE.json [--timeline]\n"
+                 "  memtrack report FILE.json [--timeline] [--format=F] [-o OUT]\n"
+                 "  memtrack diff A.json B.json [options] (see memtrack diff --help)\n"
                  "Exit status: the program's; 128+N if it died of signal N; 127 if it could not "
                  "be run; 2 for a usage error.",
                  "memtrack"};
@@ -121,5 +136,6 @@ int main(int argc, char** argv)
 {
     stop_tracking_self(argv);
     if (argc >= 2 && std::string_view(argv[1]) == "report") return report_main(argc - 1, argv + 1);
+    if (argc >= 2 && std::string_view(argv[1]) == "diff") return diff_main(argc - 1, argv + 1);
     return run_main(argc, argv);
 }

@@ -256,7 +256,7 @@ std::string_view without_id(std::string_view what)
 
 }  // namespace
 
-int print_report(const std::string& path, bool timeline)
+int load_report(const std::string& path, LoadedReport& out)
 {
     struct stat st {};
     if (stat(path.c_str(), &st) != 0) return fail(path, std::strerror(errno));
@@ -286,9 +286,23 @@ int print_report(const std::string& path, bool timeline)
         return fail(path, fmt::format("report version {} is not supported (this memtrack reads "
                                       "versions up to {}; a newer memtrack wrote it?)",
                                       v, md::kReportVersion));
+    try {
+        out.model = read_model(r);
+    } catch (const std::exception& e) {
+        return fail(path, fmt::format("malformed memtrack report: {}", e.what()));
+    }
+    out.version = static_cast<int>(v);
+    out.path = path;
+    return 0;
+}
+
+int print_report(const std::string& path, bool timeline)
+{
+    LoadedReport loaded;
+    if (const int status = load_report(path, loaded); status != 0) return status;
     std::string text_out;
     try {
-        for (const std::string& line : md::render_summary(read_model(r), {path, timeline}))
+        for (const std::string& line : md::render_summary(loaded.model, {path, timeline}))
             text_out += fmt::format("memtrack: {}\n", line);
     } catch (const std::exception& e) {
         return fail(path, fmt::format("malformed memtrack report: {}", e.what()));
