@@ -45,11 +45,13 @@ std::vector<WeightedStack> weighted_stacks(const md::ReportModel& r, Metric m)
     std::vector<WeightedStack> out;
     if (m == Metric::leaked) {
         if (!r.leak_checked)
-            throw ExportError("the report has no leak sections (the run had MEMTRACK_LEAK_CHECK=0)");
+            throw ExportError(
+                "the report has no leak sections (the run had MEMTRACK_LEAK_CHECK=0)");
         for (const auto* list : {&r.leaks.direct, &r.leaks.indirect})
             for (const md::ReportLeakGroup& g : *list)
                 if (g.bytes > 0)
-                    out.push_back({g.stack, frames_of(r, g.stack), static_cast<std::int64_t>(g.bytes),
+                    out.push_back({g.stack, frames_of(r, g.stack),
+                                   static_cast<std::int64_t>(g.bytes),
                                    static_cast<std::int64_t>(g.blocks)});
         return out;
     }
@@ -123,7 +125,8 @@ std::string replace_chars(std::string_view name, std::string_view bad, char with
 {
     std::string out(name);
     for (char& c : out)
-        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f || bad.find(c) != std::string_view::npos)
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f ||
+            bad.find(c) != std::string_view::npos)
             c = with;
     return out;
 }

@@ -46,7 +46,7 @@ struct ExportError : std::runtime_error {
 
 // One site (or leak group) and its value for a metric.
 struct WeightedStack {
-    std::uint32_t stack = 0;                           // the report's stack id
+    std::uint32_t stack = 0;                          // the report's stack id
     const std::vector<md::ReportFrame>* frames = {};  // innermost first; empty if none known
     std::int64_t value = 0;
     std::int64_t blocks = 0;  // blocks held (peak, exit, leaked), or the allocations

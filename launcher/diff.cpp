@@ -186,7 +186,8 @@ std::string label_of(const KeyedStack& k, int max_callers = 2)
         ++first;
     if (first == f.size()) first = 0;
     std::string out = short_function(frame_name(f[first]));
-    if (!f[first].file.empty()) out += fmt::format(" {}:{}", base_name(f[first].file), f[first].line);
+    if (!f[first].file.empty())
+        out += fmt::format(" {}:{}", base_name(f[first].file), f[first].line);
     int callers = 0;
     for (std::size_t i = first + 1; i < f.size() && callers < max_callers; ++i) {
         if (f[i].inlined) continue;
@@ -228,8 +229,8 @@ struct SiteValues {
     bool operator==(const SiteValues&) const = default;
     ojson json() const
     {
-        return {{"peak_bytes", peak_bytes}, {"peak_blocks", peak_blocks},
-                {"exit_bytes", exit_bytes}, {"exit_blocks", exit_blocks},
+        return {{"peak_bytes", peak_bytes},   {"peak_blocks", peak_blocks},
+                {"exit_bytes", exit_bytes},   {"exit_blocks", exit_blocks},
                 {"allocations", allocations}, {"bytes_allocated", bytes_allocated}};
     }
     SiteValues minus(const SiteValues& o) const
@@ -253,8 +254,8 @@ struct SiteDiff {
     std::int64_t weight() const
     {
         const SiteValues d = b.minus(a);
-        return std::max({std::abs(d.peak_bytes), std::abs(d.exit_bytes),
-                         std::abs(d.bytes_allocated)});
+        return std::max(
+            {std::abs(d.peak_bytes), std::abs(d.exit_bytes), std::abs(d.bytes_allocated)});
     }
 };
 
@@ -495,10 +496,11 @@ int run_diff(const Options& o)
     // Compatibility: a refusal names both sides and the way past it.
     std::vector<std::string> refusals;
     if (la.version != lb.version)
-        refusals.push_back(fmt::format("report versions differ ({} and {})", la.version, lb.version));
+        refusals.push_back(
+            fmt::format("report versions differ ({} and {})", la.version, lb.version));
     if (program_name(a) != program_name(b))
-        refusals.push_back(fmt::format("programs differ ({} and {})", program_name(a),
-                                       program_name(b)));
+        refusals.push_back(
+            fmt::format("programs differ ({} and {})", program_name(a), program_name(b)));
     if (!refusals.empty() && !o.force) {
         fmt::print(stderr, "memtrack: {} and {}: {}; --force compares them anyway\n", o.a_path,
                    o.b_path, refusals.front());
@@ -513,8 +515,8 @@ int run_diff(const Options& o)
     if (!a.sites_recorded || !b.sites_recorded)
         warnings.push_back("a report has no sites (stats-only run): only totals are compared");
     if (a.memtrack_version != b.memtrack_version)
-        warnings.push_back(fmt::format("written by memtrack {} and {}", a.memtrack_version,
-                                       b.memtrack_version));
+        warnings.push_back(
+            fmt::format("written by memtrack {} and {}", a.memtrack_version, b.memtrack_version));
     for (const std::string& w : warnings)
         fmt::print(stderr, "memtrack: warning: {}\n", w);
 
@@ -534,7 +536,8 @@ int run_diff(const Options& o)
     const auto leaked = [](const md::ReportModel& r) {
         return static_cast<double>(r.leaks.totals.direct_bytes + r.leaks.totals.indirect_bytes);
     };
-    if (leak_limit) gates.push_back(size_gate("max-leak-increase", *leak_limit, leaked(a), leaked(b)));
+    if (leak_limit)
+        gates.push_back(size_gate("max-leak-increase", *leak_limit, leaked(a), leaked(b)));
     if (o.fail_on_new_leaks) {
         GateResult g{"fail-on-new-leaks", "", 0, 0, true, {}};
         for (const LeakDiff& l : leaks)
@@ -566,9 +569,8 @@ int run_diff(const Options& o)
         for (const auto& [stack, v] : lines)
             out += fmt::format("{} {} {}\n", stack, v.first, v.second);
     } else if (o.json) {
-        ojson doc = {{"format", "memtrack-diff"}, {"version", 1},
-                     {"a", side_json(la)},        {"b", side_json(lb)},
-                     {"match", o.match},          {"warnings", warnings}};
+        ojson doc = {{"format", "memtrack-diff"}, {"version", 1},     {"a", side_json(la)},
+                     {"b", side_json(lb)},        {"match", o.match}, {"warnings", warnings}};
         ojson metrics = ojson::object();
         for (const TotalRow& row : total_rows()) {
             const double va = row.get(a), vb = row.get(b);
@@ -590,7 +592,9 @@ int run_diff(const Options& o)
         doc["sites"] = std::move(js);
         ojson jf = ojson::array();
         for (const FunctionDiff& f : functions)
-            jf.push_back({{"label", f.label}, {"a", f.a.json()}, {"b", f.b.json()},
+            jf.push_back({{"label", f.label},
+                          {"a", f.a.json()},
+                          {"b", f.b.json()},
                           {"delta", f.b.minus(f.a).json()}});
         doc["functions"] = std::move(jf);
         ojson jl = ojson::array();
@@ -631,11 +635,11 @@ int run_diff(const Options& o)
             ++counts[st == "new" ? 0 : st == "gone" ? 1 : st == "changed" ? 2 : 3];
         }
         if (a.sites_recorded && b.sites_recorded) {
-            out += fmt::format("  sites (matched by {}): {} new, {} gone, {} changed, {} the "
-                               "same{}\n",
-                               o.match, counts[0], counts[1], counts[2], counts[3],
-                               counts[0] + counts[1] + counts[2] > 0 ? "; the largest changes:"
-                                                                     : "");
+            out +=
+                fmt::format("  sites (matched by {}): {} new, {} gone, {} changed, {} the "
+                            "same{}\n",
+                            o.match, counts[0], counts[1], counts[2], counts[3],
+                            counts[0] + counts[1] + counts[2] > 0 ? "; the largest changes:" : "");
             std::size_t shown = 0;
             for (const SiteDiff& s : sites) {
                 if (std::string_view(s.status()) == "same") continue;
@@ -645,12 +649,12 @@ int run_diff(const Options& o)
                     break;
                 }
                 const SiteValues d = s.b.minus(s.a);
-                out += fmt::format("    {:<8} peak {:>11}  exit {:>11}  allocated {:>11}  {}\n",
-                                   s.status(), signed_human(static_cast<double>(d.peak_bytes),
-                                                            Unit::bytes),
-                                   signed_human(static_cast<double>(d.exit_bytes), Unit::bytes),
-                                   signed_human(static_cast<double>(d.bytes_allocated), Unit::bytes),
-                                   label_of(s.where));
+                out += fmt::format(
+                    "    {:<8} peak {:>11}  exit {:>11}  allocated {:>11}  {}\n", s.status(),
+                    signed_human(static_cast<double>(d.peak_bytes), Unit::bytes),
+                    signed_human(static_cast<double>(d.exit_bytes), Unit::bytes),
+                    signed_human(static_cast<double>(d.bytes_allocated), Unit::bytes),
+                    label_of(s.where));
             }
         }
         if (!functions.empty() && a.sites_recorded && b.sites_recorded) {
@@ -658,12 +662,11 @@ int run_diff(const Options& o)
             std::size_t shown = 0;
             for (const FunctionDiff& f : functions) {
                 if (shown++ == kTextRows) break;
-                out += fmt::format(
-                    "    peak {:>11} -> {:<11} exit {:>11} -> {:<11} {}\n",
-                    human_bytes(static_cast<double>(f.a.peak_bytes)),
-                    human_bytes(static_cast<double>(f.b.peak_bytes)),
-                    human_bytes(static_cast<double>(f.a.exit_bytes)),
-                    human_bytes(static_cast<double>(f.b.exit_bytes)), f.label);
+                out += fmt::format("    peak {:>11} -> {:<11} exit {:>11} -> {:<11} {}\n",
+                                   human_bytes(static_cast<double>(f.a.peak_bytes)),
+                                   human_bytes(static_cast<double>(f.b.peak_bytes)),
+                                   human_bytes(static_cast<double>(f.a.exit_bytes)),
+                                   human_bytes(static_cast<double>(f.b.exit_bytes)), f.label);
             }
         }
         if (a.leak_checked && b.leak_checked) {
@@ -680,14 +683,13 @@ int run_diff(const Options& o)
                 if (shown++ == kTextRows) break;
                 out += fmt::format("    {:<8} {:<8} {:>11} -> {:<11} {}\n", l.status(), l.kind,
                                    human_bytes(static_cast<double>(l.a_bytes)),
-                                   human_bytes(static_cast<double>(l.b_bytes)),
-                                   label_of(l.where));
+                                   human_bytes(static_cast<double>(l.b_bytes)), label_of(l.where));
             }
         }
         for (const GateResult& g : gates)
-            out += fmt::format("  gate --{}{}: {}: {}\n", g.name,
-                               g.limit.empty() ? "" : "=" + g.limit, g.pass ? "pass" : "FAILED",
-                               g.why);
+            out +=
+                fmt::format("  gate --{}{}: {}: {}\n", g.name, g.limit.empty() ? "" : "=" + g.limit,
+                            g.pass ? "pass" : "FAILED", g.why);
     }
     if (const int w = write_output(o.output, out); w != 0) return w;
     return status;
@@ -721,8 +723,7 @@ int diff_main(int argc, char** argv)
                    "fail (exit 1) if the heap peak grew by more than this: 5%, 1MiB, or both "
                    "(5%,1MiB: fails only when both are exceeded)")
         ->type_name("LIMIT");
-    app.add_option("--max-exit-increase", o.max_exit,
-                   "the same for the heap live at exit")
+    app.add_option("--max-exit-increase", o.max_exit, "the same for the heap live at exit")
         ->type_name("LIMIT");
     app.add_option("--max-leak-increase", o.max_leak,
                    "the same for the leaked bytes (direct and indirect)")

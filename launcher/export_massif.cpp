@@ -21,7 +21,7 @@ namespace memtrack::launcher {
 
 namespace {
 
-constexpr double kThresholdPercent = 1.0;  // massif's --threshold default
+constexpr double kThresholdPercent = 1.0;   // massif's --threshold default
 constexpr std::size_t kMaxSnapshots = 100;  // massif's --max-snapshots default
 
 std::string massif_text(std::string_view s)
@@ -84,8 +84,8 @@ void write_node(std::string& out, const Node& n, int depth, std::int64_t total)
     for (const Node* k : shown)
         write_node(out, *k, depth + 1, total);
     if (ends_child)
-        out += fmt::format("{:{}}n0: {} (the recorded stacks end here)\n", "", depth + 1,
-                           n.ends_here);
+        out +=
+            fmt::format("{:{}}n0: {} (the recorded stacks end here)\n", "", depth + 1, n.ends_here);
     if (below_count > 0)
         out += fmt::format("{:{}}n0: {} in {} place{}, {}below massif's threshold ({:.2f}%)\n", "",
                            depth + 1, below, below_count, below_count == 1 ? "" : "s",
@@ -140,8 +140,8 @@ std::string export_massif(const md::ReportModel& r, const std::string& version)
     std::vector<md::ReportTimelinePoint> points;
     for (std::size_t i = 0; i + 1 < r.timeline.size(); ++i) {
         const md::ReportTimelinePoint& p = r.timeline[i];
-        if (p.bytes == r.heap.peak_bytes && md::as_written(p.t_s, 6) ==
-                                                md::as_written(r.heap.peak_time_s, 6))
+        if (p.bytes == r.heap.peak_bytes &&
+            md::as_written(p.t_s, 6) == md::as_written(r.heap.peak_time_s, 6))
             continue;
         points.push_back(p);
     }
@@ -151,10 +151,10 @@ std::string export_massif(const md::ReportModel& r, const std::string& version)
         for (std::size_t b = 0; b < room; ++b) {
             const std::size_t from = b * points.size() / room;
             const std::size_t to = (b + 1) * points.size() / room;
-            auto best = std::max_element(
-                points.begin() + static_cast<std::ptrdiff_t>(from),
-                points.begin() + static_cast<std::ptrdiff_t>(to),
-                [](const auto& a, const auto& c) { return a.bytes < c.bytes; });
+            auto best =
+                std::max_element(points.begin() + static_cast<std::ptrdiff_t>(from),
+                                 points.begin() + static_cast<std::ptrdiff_t>(to),
+                                 [](const auto& a, const auto& c) { return a.bytes < c.bytes; });
             kept.push_back(*best);
         }
         points = std::move(kept);
@@ -163,8 +163,9 @@ std::string export_massif(const md::ReportModel& r, const std::string& version)
     for (const md::ReportTimelinePoint& p : points)
         snaps.push_back({ms(p.t_s), p.bytes});
     Snapshot peak{ms(r.heap.peak_time_s), peak_tree->bytes, "peak", peak_tree.get()};
-    const auto at = std::upper_bound(snaps.begin(), snaps.end(), peak.time_ms,
-                                     [](std::int64_t t, const Snapshot& s) { return t < s.time_ms; });
+    const auto at =
+        std::upper_bound(snaps.begin(), snaps.end(), peak.time_ms,
+                         [](std::int64_t t, const Snapshot& s) { return t < s.time_ms; });
     snaps.insert(at, peak);
     const double end_s = !r.timeline.empty() ? r.timeline.back().t_s : r.process.wall_s;
     snaps.push_back({ms(end_s), exit_tree->bytes, "detailed", exit_tree.get()});
@@ -173,10 +174,10 @@ std::string export_massif(const md::ReportModel& r, const std::string& version)
     for (const std::string& a : r.argv)
         cmd += (cmd.empty() ? "" : " ") + a;
     if (cmd.empty()) cmd = r.program;
-    std::string out = fmt::format(
-        "desc: memtrack {} (peak: the sites' shares of the heap peak; stack depth {})\n"
-        "cmd: {}\ntime_unit: ms\n",
-        massif_text(version), r.config.stack_depth, massif_text(cmd));
+    std::string out =
+        fmt::format("desc: memtrack {} (peak: the sites' shares of the heap peak; stack depth {})\n"
+                    "cmd: {}\ntime_unit: ms\n",
+                    massif_text(version), r.config.stack_depth, massif_text(cmd));
     std::int64_t last_ms = 0;
     for (std::size_t i = 0; i < snaps.size(); ++i) {
         Snapshot& s = snaps[i];

@@ -20,8 +20,8 @@ namespace {
 // Field numbers of profile.proto.
 namespace field {
 constexpr int kSampleType = 1, kSample = 2, kMapping = 3, kLocation = 4, kFunction = 5,
-              kStringTable = 6, kDurationNanos = 10, kPeriodType = 11, kPeriod = 12,
-              kComment = 13, kDefaultSampleType = 14;
+              kStringTable = 6, kDurationNanos = 10, kPeriodType = 11, kPeriod = 12, kComment = 13,
+              kDefaultSampleType = 14;
 constexpr int kValueTypeType = 1, kValueTypeUnit = 2;
 constexpr int kSampleLocationId = 1, kSampleValue = 2;
 constexpr int kMappingId = 1, kMappingStart = 2, kMappingLimit = 3, kMappingFilename = 5,
@@ -29,8 +29,7 @@ constexpr int kMappingId = 1, kMappingStart = 2, kMappingLimit = 3, kMappingFile
               kMappingHasInlineFrames = 10;
 constexpr int kLocationId = 1, kLocationMappingId = 2, kLocationAddress = 3, kLocationLine = 4;
 constexpr int kLineFunctionId = 1, kLineLine = 2;
-constexpr int kFunctionId = 1, kFunctionName = 2, kFunctionSystemName = 3,
-              kFunctionFilename = 4;
+constexpr int kFunctionId = 1, kFunctionName = 2, kFunctionSystemName = 3, kFunctionFilename = 4;
 }  // namespace field
 
 class Proto {
@@ -60,7 +59,10 @@ public:
     }
 
 private:
-    void key(int f, int wire) { varint(static_cast<std::uint64_t>(f) << 3 | static_cast<unsigned>(wire)); }
+    void key(int f, int wire)
+    {
+        varint(static_cast<std::uint64_t>(f) << 3 | static_cast<unsigned>(wire));
+    }
     void varint(std::uint64_t v)
     {
         while (v >= 0x80) {
@@ -221,8 +223,7 @@ std::string export_pprof(const md::ReportModel& r, const std::string& version)
     value_type(field::kSampleType, "inuse_space", "bytes");
     value_type(field::kPeriodType, "space", "bytes");
     head.number(field::kPeriod, 1);
-    head.signed_number(field::kDurationNanos,
-                       static_cast<std::int64_t>(r.process.wall_s * 1e9));
+    head.signed_number(field::kDurationNanos, static_cast<std::int64_t>(r.process.wall_s * 1e9));
     head.number(field::kDefaultSampleType, b.str("inuse_space"));
     for (const std::string& c :
          {fmt::format("memtrack {}: {}", version, r.program),

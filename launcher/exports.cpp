@@ -37,8 +37,7 @@ int export_report(const std::string& path, const std::string& format, const std:
                   const std::string& output)
 {
     const std::optional<Metric> m = parse_metric(metric.empty() ? "peak" : metric);
-    if (!m)
-        return fail(path, fmt::format("--metric={} is not one of {}", metric, metric_names()));
+    if (!m) return fail(path, fmt::format("--metric={} is not one of {}", metric, metric_names()));
     if (format != "collapsed" && !metric.empty())
         return fail(path, fmt::format("--metric applies to --format=collapsed only ({} has "
                                       "every metric)",

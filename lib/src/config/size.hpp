@@ -13,8 +13,8 @@
 namespace memtrack::detail {
 
 // " 1.5 ms " -> {1.5, "ms"}: a non-negative decimal number and the rest, blanks trimmed.
-inline std::optional<std::pair<double, std::string_view>> number_and_unit(
-    std::string_view text) noexcept
+inline std::optional<std::pair<double, std::string_view>>
+number_and_unit(std::string_view text) noexcept
 {
     const auto trim = [](std::string_view s) {
         while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
