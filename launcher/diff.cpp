@@ -625,9 +625,11 @@ int run_diff(const Options& o)
             std::string rel = va != 0 && vb != va && row.unit != Unit::seconds
                                   ? fmt::format(" ({:+.1f}%)", (vb - va) * 100.0 / va)
                                   : "";
-            out += fmt::format("  {:<18} {:>14} {:>14} {:>14}{}\n", row.label, human(va, row.unit),
-                               human(vb, row.unit),
-                               vb == va ? "=" : signed_human(vb - va, row.unit), rel);
+            out += fmt::format(
+                "  {:<18} {:>14} {:>14} {:>14}{}\n", row.label, human(va, row.unit),
+                human(vb, row.unit),
+                human(va, row.unit) == human(vb, row.unit) ? "=" : signed_human(vb - va, row.unit),
+                rel);
         }
         std::size_t counts[4] = {0, 0, 0, 0};  // new, gone, changed, same
         for (const SiteDiff& s : sites) {

@@ -149,7 +149,6 @@ def case_collapsed():
     check(rc == 2 and err.count("\n") == 1, f"--metric with massif: rc {rc} {err!r}")
     rc, out, err = export(kl, "nope")
     check(rc == 2 and err.count("\n") == 1, f"bad format: rc {rc} {err!r}")
-    stats = record("stats", [PROCESS_DATA, "--size", "1MiB", "--variant", "in-place"])
     stats = record("stats-only", ["env", "MEMTRACK_STACK_DEPTH=0", PROCESS_DATA, "--size", "1MiB",
                                   "--variant", "in-place"])
     rc, out, err = export(stats, "collapsed")
