@@ -23,6 +23,9 @@ namespace {
 
 constexpr double kThresholdPercent = 1.0;   // massif's --threshold default
 constexpr std::size_t kMaxSnapshots = 100;  // massif's --max-snapshots default
+// Frames per stack in a tree (memtrack records at most 128): a damaged file with more cannot
+// make the recursive writer run out of stack.
+constexpr std::size_t kMaxTreeDepth = 1024;
 
 std::string massif_text(std::string_view s)
 {
@@ -106,8 +109,9 @@ std::unique_ptr<Node> tree_of(const md::ReportModel& r, Metric m)
             at = &at->child(fmt::format("0x0: {}", missing_stack_frame(s.stack)));
             at->bytes += s.value;
         } else {
-            for (const md::ReportFrame& f : *s.frames) {
-                at = &at->child(label_of(f));
+            const std::size_t depth = std::min(s.frames->size(), kMaxTreeDepth);
+            for (std::size_t i = 0; i < depth; ++i) {
+                at = &at->child(label_of((*s.frames)[i]));
                 at->bytes += s.value;
             }
         }

@@ -34,9 +34,8 @@ std::string export_speedscope(const md::ReportModel& r, const std::string& versi
         } catch (const ExportError&) {
             continue;  // no sites or no leak check: no such profile
         }
-        // Equal stacks merged, in sorted order, as the collapsed export has them.
-        std::map<std::vector<std::size_t>, std::int64_t> samples;
-        std::map<std::string, std::vector<std::size_t>> by_text;
+        // Equal stacks merged, in the collapsed export's order (its text, then the frames).
+        std::map<std::pair<std::string, std::vector<std::size_t>>, std::int64_t> samples;
         for (const WeightedStack& s : stacks) {
             if (s.value <= 0) continue;
             std::vector<std::size_t> ids;
@@ -46,8 +45,7 @@ std::string export_speedscope(const md::ReportModel& r, const std::string& versi
                 for (auto it = s.frames->rbegin(); it != s.frames->rend(); ++it)
                     ids.push_back(frame_index(frame_name(*it), it->file, it->line));
             }
-            by_text.emplace(collapsed_stack(s), ids);
-            samples[ids] += s.value;
+            samples[{collapsed_stack(s), std::move(ids)}] += s.value;
         }
         json p = {{"type", "sampled"},
                   {"name", m.title},
@@ -56,13 +54,10 @@ std::string export_speedscope(const md::ReportModel& r, const std::string& versi
         json list = json::array();
         json weights = json::array();
         std::int64_t total = 0;
-        for (const auto& [text, ids] : by_text) {
-            auto it = samples.find(ids);
-            if (it == samples.end()) continue;  // merged into an earlier line
-            list.push_back(ids);
-            weights.push_back(it->second);
-            total += it->second;
-            samples.erase(it);
+        for (const auto& [key, weight] : samples) {
+            list.push_back(key.second);
+            weights.push_back(weight);
+            total += weight;
         }
         if (list.empty()) continue;
         p["endValue"] = total;

@@ -283,6 +283,15 @@ def case_speedscope():
     leaked = [p for p in d["profiles"] if p["name"].startswith("Leaked")]
     check(len(leaked) == 1 and leaked[0]["endValue"] == totals(load(lk))["leaked"],
           "leak profile = direct + indirect")
+    # Two stacks with the same functions on different lines (a collapsed line each, merged) keep
+    # both weights: the sum is still the total.
+    twins = load(kl)
+    ids = [str(x["stack"]) for x in twins["sites"] if x["peak_bytes"] == SIZE][:2]
+    first, second = twins["stacks"][ids[0]], twins["stacks"][ids[1]]
+    twins["stacks"][ids[1]] = [dict(f, line=f["line"] + 1) for f in first[:len(second)]]
+    d = json.loads(export(save(twins, "twins.json"), "speedscope")[1])
+    p = [p for p in d["profiles"] if p["name"] == "Live at peak"][0]
+    check(p["endValue"] == sum(p["weights"]) == t["peak"], "speedscope: same names, both kept")
     rc, out, err = export(hostile_report(kl), "speedscope")
     check(rc == 0 and any(f["name"].endswith(";x#1\n</script> 12")
                           for f in json.loads(out)["shared"]["frames"]),
@@ -453,6 +462,15 @@ def case_malformed():
     mangled["heap"] = {"peak_bytes": "many"}
     mangled["leaks"] = {"direct": [{"stack": -1, "bytes": -5}], "totals": []}
     good_enough = save(mangled, "mangled.json")
+    # A stack far deeper than memtrack records: the massif tree writer must not run out of stack.
+    deep = copy.deepcopy(r)
+    first = deep["stacks"][str(deep["sites"][0]["stack"])]
+    deep["stacks"][str(deep["sites"][0]["stack"])] = [dict(first[0], function=f"f{i}")
+                                                      for i in range(60000)]
+    deep_path = save(deep, "deep.json")
+    for fmt in ("collapsed", "massif", "speedscope", "pprof"):
+        rc, out, err = export(deep_path, fmt, binary=True)
+        check(rc == 0, f"{fmt} of a 60,000-frame stack: rc {rc} {err!r}")
     for fmt in ("collapsed", "massif", "speedscope", "pprof"):
         for name, path in bad.items():
             rc, out, err = export(path, fmt, binary=True)
