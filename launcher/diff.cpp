@@ -432,7 +432,7 @@ GateResult size_gate(const char* name, const SizeLimit& l, double a, double b)
 struct Options {
     std::string a_path, b_path;
     std::string match = "function";
-    bool json = false, collapsed = false, html = false, force = false;
+    bool json = false, collapsed = false, force = false;
     std::string metric;  // --collapsed's
     std::string output;
     std::string max_peak, max_exit, max_leak;
@@ -478,13 +478,8 @@ int run_diff(const Options& o)
         fmt::print(stderr, "memtrack: --metric={} is not one of {}\n", o.metric, metric_names());
         return kUsageError;
     }
-    if (static_cast<int>(o.json) + static_cast<int>(o.collapsed) + static_cast<int>(o.html) > 1) {
-        fmt::print(stderr, "memtrack: --json, --collapsed and --html exclude each other\n");
-        return kUsageError;
-    }
-    if (o.html) {
-        fmt::print(stderr, "memtrack: diff --html is not available yet (issue 12); use --json "
-                           "or --collapsed\n");
+    if (o.json && o.collapsed) {
+        fmt::print(stderr, "memtrack: --json and --collapsed exclude each other\n");
         return kUsageError;
     }
     LoadedReport la, lb;
@@ -715,7 +710,6 @@ int diff_main(int argc, char** argv)
     app.add_flag("--json", o.json, "write the memtrack-diff JSON (docs/report-format.md)");
     app.add_flag("--collapsed", o.collapsed,
                  "write `stack countA countB` lines (flamegraph.pl's difffolded input)");
-    app.add_flag("--html", o.html, "a differential flame graph (not available yet)");
     app.add_option("--metric", o.metric,
                    "what --collapsed counts: peak (default), exit, leaked, alloc-bytes, "
                    "alloc-count");
