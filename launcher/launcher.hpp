@@ -121,4 +121,29 @@ std::vector<std::string> render_views(const memtrack::detail::ReportModel& repor
 // Prints the views of a saved report on stdout; 0, or 2 as print_report.
 int print_views(const std::string& path, const ViewOptions& views);
 
+// A saved report read into the model, with what the model does not keep.
+struct LoadedReport {
+    std::string path;
+    int version = 0;  // the file's "version"
+    memtrack::detail::ReportModel model;
+};
+
+// Reads and validates a saved report. Returns 0, or 2 with the one-line error on stderr that
+// print_report gives (missing, truncated, foreign, too new).
+int load_report(const std::string& path, LoadedReport& out);
+
+// ---- exports.cpp -------------------------------------------------------------------------
+
+// `memtrack report FILE --format=collapsed|massif|speedscope|pprof [--metric=M] [-o OUT]`:
+// writes the export to `output` ("" or "-": stdout); `metric` ("" = peak) is collapsed's only.
+// Returns 0, or 2 with one line on stderr.
+int export_report(const std::string& path, const std::string& format, const std::string& metric,
+                  const std::string& output);
+
+// ---- diff.cpp ----------------------------------------------------------------------------
+
+// `memtrack diff A.json B.json [options]` (argv[0] is "diff"): 0 within the gates, 1 when a
+// gate failed, 2 for a usage, read or compatibility error.
+int diff_main(int argc, char** argv);
+
 }  // namespace memtrack::launcher

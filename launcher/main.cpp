@@ -2,6 +2,8 @@
 // memtrack report FILE.json [--timeline]      print the summary of a saved report
 // memtrack report FILE.json --peak|--allocations|--temporary|--exit [--top=N] [--stack-depth=N]
 // memtrack report FILE.json --html [-o FILE]   write its HTML report (html.cpp)
+// memtrack report FILE.json --format=F [-o OUT] export it (collapsed, massif, speedscope, pprof)
+// memtrack diff A.json B.json [options]        compare two reports (diff.cpp)
 // Command-line parsing only (CLI11); exit status 2 for usage errors, as for a bad report file.
 #include "html.hpp"
 #include "launcher.hpp"
@@ -33,8 +35,9 @@ struct HtmlCommand {
                               "printing its summary (FILE.json -> FILE.html)"
                             : "when the program has ended, also write its report as an HTML "
                               "page beside the JSON report (REPORT.json -> REPORT.html)");
-        app.add_option(report ? "-o,--html-output" : "--html-output", output,
-                       "the HTML page's file name (with --html)")
+        app.add_option("--html-output", output,
+                       report ? "the HTML page's file name (with --html; -o too)"
+                              : "the HTML page's file name (with --html)")
             ->type_name("FILE");
         app.add_option("--html-max-size", max_size,
                        "the page's size cap: data is folded until it fits (default 32MiB)")
@@ -84,6 +87,18 @@ int report_main(int argc, char** argv)
     add_view_options(app, views);
     HtmlCommand html;
     html.add_to(app, true);
+    std::string format = "text", metric, output;
+    app.add_option("--format", format,
+                   "text (the summary), or an export: collapsed (flame graph stacks), massif "
+                   "(ms_print, massif-visualizer), speedscope, pprof (gzipped profile.proto)")
+        ->type_name("FORMAT");
+    app.add_option("--metric", metric,
+                   "what --format=collapsed counts: peak (default), exit, leaked, alloc-bytes, "
+                   "alloc-count")
+        ->type_name("METRIC");
+    app.add_option("-o,--output", output,
+                   "write the export (or with --html the page) to FILE instead of stdout")
+        ->type_name("FILE");
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -91,9 +106,13 @@ int report_main(int argc, char** argv)
     }
     if (const int bad = html.check("memtrack report"); bad != 0) return bad;
     if (html.enabled)
-        return write_html_report(file, html.output.empty() ? html_path_for(file) : html.output,
+        return write_html_report(file,
+                                 !html.output.empty() ? html.output
+                                 : !output.empty()    ? output
+                                                      : html_path_for(file),
                                  html.options);
     if (views.selected(app)) return print_views(file, views);
+    if (format != "text") return export_report(file, format, metric, output);
     return print_report(file, timeline);
 }
 
@@ -102,8 +121,9 @@ int run_main(int argc, char** argv)
     CLI::App app{"Run a program with libmemtrack.so preloaded: exact heap current and peak, a "
                  "timeline and a report when it exits.\n"
                  "  memtrack [options] [--] program [args...]\n"
-                 "  memtrack report FILE.json [--timeline]\n"
+                 "  memtrack report FILE.json [--timeline] [--format=F] [-o OUT]\n"
                  "  memtrack report FILE.json --html [-o FILE.html]\n"
+                 "  memtrack diff A.json B.json [options] (see memtrack diff --help)\n"
                  "Exit status: the program's; 128+N if it died of signal N; 127 if it could not "
                  "be run; 2 for a usage error.",
                  "memtrack"};
@@ -193,5 +213,6 @@ int main(int argc, char** argv)
 {
     stop_tracking_self(argv);
     if (argc >= 2 && std::string_view(argv[1]) == "report") return report_main(argc - 1, argv + 1);
+    if (argc >= 2 && std::string_view(argv[1]) == "diff") return diff_main(argc - 1, argv + 1);
     return run_main(argc, argv);
 }

@@ -296,15 +296,25 @@ int load_report_json(const std::string& path, json& r)
     return 0;
 }
 
-int load_report(const std::string& path, md::ReportModel& model)
+int load_report(const std::string& path, LoadedReport& out)
 {
     json r;
     if (const int failed = load_report_json(path, r); failed != 0) return failed;
     try {
-        model = read_model(r);
+        out.model = read_model(r);
     } catch (const std::exception& e) {
         return fail(path, fmt::format("malformed memtrack report: {}", e.what()));
     }
+    out.version = r["version"].get<int>();
+    out.path = path;
+    return 0;
+}
+
+int load_report(const std::string& path, md::ReportModel& model)
+{
+    LoadedReport loaded;
+    if (const int failed = load_report(path, loaded); failed != 0) return failed;
+    model = std::move(loaded.model);
     return 0;
 }
 

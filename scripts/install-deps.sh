@@ -3,6 +3,7 @@
 # sudo without a password; else print the exact command and fail. Usage: install-deps.sh [extra pkgs]
 set -euo pipefail
 pkgs=(cmake make g++ libmimalloc-dev libfmt-dev catch2 libcli11-dev nlohmann-json3-dev libunwind-dev libdw-dev
+      zlib1g-dev
       pkg-config python3 git
       "$@")
 missing=()

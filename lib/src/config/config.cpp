@@ -44,20 +44,6 @@ template <class T> std::optional<T> whole_number(std::string_view text) noexcept
     return value;
 }
 
-// "1.5 ms" -> {1.5, "ms"}: a non-negative decimal number and the (trimmed) rest.
-std::optional<std::pair<double, std::string_view>> number_and_unit(std::string_view text) noexcept
-{
-    text = trim(text);
-    std::size_t i = 0;
-    while (i < text.size() && ((text[i] >= '0' && text[i] <= '9') || text[i] == '.'))
-        ++i;
-    const std::string_view number = text.substr(0, i);
-    if (number.empty() || number == ".") return std::nullopt;
-    double value = 0;
-    const auto res = std::from_chars(number.data(), number.data() + number.size(), value);
-    if (res.ec != std::errc{} || res.ptr != number.data() + number.size()) return std::nullopt;
-    return std::pair{value, trim(text.substr(i))};
-}
 }  // namespace
 
 std::optional<std::int64_t> parse_duration_ns(std::string_view text) noexcept
@@ -104,39 +90,6 @@ std::optional<ReportKinds> parse_report_kinds(std::string_view text) noexcept
     }
     if (!any) return std::nullopt;
     return kinds;
-}
-
-std::optional<std::int64_t> parse_size(std::string_view text) noexcept
-{
-    const auto parsed = number_and_unit(text);
-    if (!parsed) return std::nullopt;
-    const auto [value, unit] = *parsed;
-    struct Unit {
-        std::string_view name;
-        double scale;
-    };
-    static constexpr Unit kUnits[] = {{"", 1},
-                                      {"B", 1},
-                                      {"KiB", 1024.0},
-                                      {"MiB", 1048576.0},
-                                      {"GiB", 1073741824.0},
-                                      {"TiB", 1099511627776.0},
-                                      {"kB", 1e3},
-                                      {"KB", 1e3},
-                                      {"MB", 1e6},
-                                      {"GB", 1e9},
-                                      {"TB", 1e12},
-                                      {"K", 1024.0},
-                                      {"M", 1048576.0},
-                                      {"G", 1073741824.0},
-                                      {"T", 1099511627776.0}};
-    for (const Unit& u : kUnits) {
-        if (u.name != unit) continue;
-        const double bytes = value * u.scale;
-        if (!std::isfinite(bytes) || bytes > 9e18) return std::nullopt;
-        return static_cast<std::int64_t>(bytes);
-    }
-    return std::nullopt;
 }
 
 bool valid_output_template(std::string_view text) noexcept

@@ -8,6 +8,8 @@
 #include <optional>
 #include <string_view>
 
+#include "config/size.hpp"
+
 namespace memtrack::detail {
 
 struct Config {
@@ -57,9 +59,7 @@ struct ReportKinds {
 };
 std::optional<ReportKinds> parse_report_kinds(std::string_view text) noexcept;
 bool valid_output_template(std::string_view text) noexcept;
-// Sizes: a number with an optional unit: B, KiB, MiB, GiB, TiB (binary), kB, MB, GB, TB
-// (decimal), or K, M, G, T (binary). nullopt for anything else.
-std::optional<std::int64_t> parse_size(std::string_view text) noexcept;
+// parse_size: config/size.hpp.
 
 // MEMTRACK_LOG while it lives: the summary lines (detail::log) go to the log file, opened for
 // appending (O_CLOEXEC), instead of stderr; nothing changes without MEMTRACK_LOG or if the
