@@ -154,7 +154,11 @@ void read_leaks(const json& r, md::ReportLeaks& l)
               number(s, "duration_s"),          count(s, "threads_paused"),
               count(s, "threads_not_paused"),   count(s, "dead_thread_stacks"),
               boolean(s, "complete", true),     count(s, "unregistered_big_blocks"),
-              count(s, "unreadable_heap_bytes")};
+              count(s, "unreadable_heap_bytes"),
+              {}};
+    const json& refs = object(s, "interior_references");
+    l.scan.interior_references = {count(refs, "tagged"), count(refs, "array_cookie"),
+                                  count(refs, "secondary_base"), count(refs, "old_string")};
     const json& g = object(r, "gc");
     triple(g, "threshold", l.gc.threshold);
     triple(g, "count", l.gc.count);

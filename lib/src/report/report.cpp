@@ -180,7 +180,9 @@ void gather_leaks(const LeakReport& rep, ReportLeaks& out,
                 s.dead_stacks,
                 s.complete,
                 s.unregistered_blocks,
-                s.unreadable_heap_bytes};
+                s.unreadable_heap_bytes,
+                {s.reached_tagged, s.reached_array_cookie, s.reached_secondary_base,
+                 s.reached_old_string}};
     const GcCounters& g = rep.gc;
     ReportGc& rg = out.gc;
     for (int i = 0; i < 3; ++i) {
