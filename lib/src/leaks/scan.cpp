@@ -395,8 +395,16 @@ public:
             const ScanBlock& b = r_.blocks[bi];
             r_.stats.heap_bytes += b.size;
             for_resident(b.user, b.user + b.size, [&](std::uintptr_t lo, std::uintptr_t hi) {
-                for_each_pointer(lo, hi, [&](std::uint32_t t, bool, std::uintptr_t) {
-                    if (index[t] != UINT32_MAX) r_.edge_targets.push_back(index[t]);
+                for_each_pointer(lo, hi, [&](std::uint32_t t, bool interior, std::uintptr_t w) {
+                    if (index[t] == UINT32_MAX) return;
+                    // A block's pointer into its own middle is no self-cycle: the part of a
+                    // realloc'ed or reused block the program never wrote keeps the allocator's
+                    // free-list links to the blocks that lay there (issue 10, accuracy.md's
+                    // `realloc`). Its start pointer, or one of scan_rules.hpp's, is.
+                    if (t == bi && interior && interior_rule(w, b.user, b.size, images_) ==
+                                                   InteriorRule::None)
+                        return;
+                    r_.edge_targets.push_back(index[t]);
                 });
             });
             r_.edge_offsets.push_back(static_cast<std::uint32_t>(r_.edge_targets.size()));
