@@ -18,8 +18,8 @@
 #include <cerrno>
 #include <csignal>
 #include <pthread.h>
-#include <thread>
 #include <sys/syscall.h>
+#include <thread>
 #include <unistd.h>
 #include <vector>
 

@@ -401,8 +401,8 @@ public:
                     // realloc'ed or reused block the program never wrote keeps the allocator's
                     // free-list links to the blocks that lay there (issue 10, accuracy.md's
                     // `realloc`). Its start pointer, or one of scan_rules.hpp's, is.
-                    if (t == bi && interior && interior_rule(w, b.user, b.size, images_) ==
-                                                   InteriorRule::None)
+                    if (t == bi && interior &&
+                        interior_rule(w, b.user, b.size, images_) == InteriorRule::None)
                         return;
                     r_.edge_targets.push_back(index[t]);
                 });

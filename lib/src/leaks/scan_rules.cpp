@@ -77,9 +77,9 @@ void ModuleImages::build(const ScratchVector<Mapping>& maps) noexcept
 bool ModuleImages::holds(std::uintptr_t a, std::uintptr_t n, bool exec) const noexcept
 {
     if (a < lo_ || a >= hi_ || n > hi_ - a) return false;
-    const Mapping* m = std::upper_bound(
-        images_.begin(), images_.end(), a,
-        [](std::uintptr_t v, const Mapping& x) { return v < x.start; });
+    const Mapping* m =
+        std::upper_bound(images_.begin(), images_.end(), a,
+                         [](std::uintptr_t v, const Mapping& x) { return v < x.start; });
     if (m == images_.begin()) return false;
     --m;
     return a - m->start < m->end - m->start && n <= m->end - a && (!exec || m->executable);

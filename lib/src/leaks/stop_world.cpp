@@ -238,8 +238,8 @@ void stop_world(WorldStop& w) noexcept
             // the pause signal queued, taken the moment it unblocks, and is waited for like
             // the others, until it answers or exits. Queued once: a signal still pending from
             // an earlier round is not stacked on (the handler takes it for the current round).
-            const bool window = masks && has_signal(blocked, pause_signal()) &&
-                                in_glibc_window(blocked);
+            const bool window =
+                masks && has_signal(blocked, pause_signal()) && in_glibc_window(blocked);
             if (window && has_signal(pending, pause_signal())) {
                 w.threads[w.count++] = ThreadStop{tid, 0, 0, false};
                 batch[batch_n++] = tid;

@@ -81,8 +81,7 @@ TEST_CASE("issue 10: setenv's tsearch tree shows no possible blocks", "[leaks][i
     check_clean("setenv", "tagged", -1);
 }
 
-TEST_CASE("issue 10: libstdc++'s old-ABI std::string holds its representation",
-          "[leaks][interior]")
+TEST_CASE("issue 10: libstdc++'s old-ABI std::string holds its representation", "[leaks][interior]")
 {
     check_clean("old_string", "old_string", 1, true);
 }
