@@ -9,9 +9,9 @@ CMAKE_FLAGS ?=
 all: build
 
 # Extra packages per goal: the tests also run the numpy demo, the real-tool checks and a libyaml
-# leak case (libyaml-dev); the
-# benchmark compares against jemalloc, tcmalloc and the heap profilers (heaptrack, Valgrind,
-# gperftools; liblsan comes with g++) and counts instructions with valgrind.
+# leak case (libyaml-dev); the benchmark compares against jemalloc, tcmalloc and the heap
+# profilers (heaptrack, Valgrind, gperftools; liblsan comes with g++) and counts instructions
+# with valgrind.
 DEPS_EXTRA :=
 ifneq ($(filter test,$(MAKECMDGOALS)),)
 DEPS_EXTRA += python3-numpy libyaml-dev
