@@ -150,12 +150,15 @@ void read_leaks(const json& r, md::ReportLeaks& l)
         l.cycles.push_back(std::move(rc));
     }
     const json& s = object(r, "scan");
-    l.scan = {count(s, "roots_bytes"),          count(s, "heap_bytes"),
-              count(s, "swept_bytes"),          count(s, "blocks"),
-              number(s, "duration_s"),          count(s, "threads_paused"),
-              count(s, "threads_not_paused"),   count(s, "dead_thread_stacks"),
-              boolean(s, "complete", true),     count(s, "unregistered_big_blocks"),
-              count(s, "unreadable_heap_bytes")};
+    l.scan = {count(s, "roots_bytes"),           count(s, "heap_bytes"),
+              count(s, "swept_bytes"),           count(s, "blocks"),
+              number(s, "duration_s"),           count(s, "threads_paused"),
+              count(s, "threads_not_paused"),    count(s, "dead_thread_stacks"),
+              boolean(s, "complete", true),      count(s, "unregistered_big_blocks"),
+              count(s, "unreadable_heap_bytes"), {}};
+    const json& refs = object(s, "interior_references");
+    l.scan.interior_references = {count(refs, "tagged"), count(refs, "array_cookie"),
+                                  count(refs, "secondary_base"), count(refs, "old_string")};
     const json& g = object(r, "gc");
     triple(g, "threshold", l.gc.threshold);
     triple(g, "count", l.gc.count);

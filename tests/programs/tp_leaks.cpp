@@ -430,15 +430,23 @@ int main(int argc, char** argv)
         g_global = keep;
     } else if (s == "scanperf") {
         // n blocks of argv[3] bytes, each holding a pointer to the next (all reachable), then
-        // one full scan: prints its pause (bench: docs/benchmarks.md, scan speed).
+        // one full scan: prints its pause (bench: docs/benchmarks.md, scan speed). argv[4]: the
+        // pointer's offset into the next block (default 0; 8 and more: interior pointers, the
+        // blocks possible but for the first).
         const std::size_t size = argc > 3 ? strtoull(argv[3], nullptr, 10) : 1024;
+        const std::size_t into = argc > 4 ? strtoull(argv[4], nullptr, 10) : 0;
         void** keep = static_cast<void**>(malloc(sizeof(void*) * static_cast<std::size_t>(n)));
         for (int i = 0; i < n; ++i) {
             keep[i] = malloc(size);
             memset(keep[i], 0x5a, size);
-            if (i > 0) *static_cast<void**>(keep[i - 1]) = keep[i];
+            if (i > 0) *static_cast<void**>(keep[i - 1]) = static_cast<char*>(keep[i]) + into;
         }
-        g_global = keep;
+        if (into != 0) {  // only the head is held by its start; the rest hangs off it
+            g_global = keep[0];
+            free(keep);
+        } else {
+            g_global = keep;
+        }
         auto stats_fn =
             reinterpret_cast<int (*)(void*)>(dlsym(RTLD_DEFAULT, "memtrack_gc_get_stats"));
         struct {

@@ -4,6 +4,7 @@
 #include "core/heap_walk.hpp"
 #include "core/sampler.hpp"
 #include "leaks/root_regions.hpp"
+#include "leaks/scan_rules.hpp"
 #include "leaks/stop_world.hpp"
 #include "platform/clock.hpp"
 #include "platform/maps.hpp"
@@ -182,7 +183,7 @@ void add_root(std::uintptr_t start, std::uintptr_t end, const ScratchVector<Rang
 
 class Marker {
 public:
-    Marker(ScanResult& r) noexcept : r_(r)
+    Marker(ScanResult& r, const ModuleImages& images) noexcept : r_(r), images_(images)
     {
         const std::size_t n = r.blocks.size();
         starts_.resize(n);
@@ -204,7 +205,8 @@ public:
         const std::size_t i = static_cast<std::size_t>(std::upper_bound(s, s + n, w) - s);
         if (i == 0) return -1;
         const ScanBlock& b = r_.blocks[i - 1];
-        if (w == b.user) {
+        // A tagged pointer (scan_rules.hpp) is a start pointer, whatever the block's size.
+        if (w == b.user || tagged_start(w, b.user)) {
             interior = false;
             return static_cast<std::int64_t>(i - 1);
         }
@@ -254,29 +256,44 @@ public:
             if (w < lo_ || w >= hi_) continue;
             bool interior = false;
             const std::int64_t i = lookup(w, interior);
-            if (i >= 0) fn(static_cast<std::uint32_t>(i), interior);
+            if (i >= 0) fn(static_cast<std::uint32_t>(i), interior, w);
         }
     }
 
-    // Phase 1 visitor: start pointers reach; interior pointers are remembered.
+    // Phase 1 visitor: start pointers reach, and interior pointers of the layouts
+    // scan_rules.hpp lists; other interior pointers are remembered.
     void scan_reach(std::uintptr_t start, std::uintptr_t end) noexcept
     {
-        for_each_pointer(start, end, [this](std::uint32_t i, bool interior) {
+        for_each_pointer(start, end, [this](std::uint32_t i, bool interior, std::uintptr_t w) {
             ScanBlock& b = r_.blocks[i];
             if (b.state != BlockState::Unvisited) return;
             if (interior) {
-                interior_.push_back(i);
-            } else {
-                b.state = BlockState::Reachable;
-                stack_.push_back(i);
+                switch (interior_rule(w, b.user, b.size, images_)) {
+                case InteriorRule::None:
+                    interior_.push_back(i);
+                    return;
+                case InteriorRule::ArrayCookie:
+                    ++r_.stats.reached_array_cookie;
+                    break;
+                case InteriorRule::SecondaryBase:
+                    ++r_.stats.reached_secondary_base;
+                    break;
+                case InteriorRule::OldString:
+                    ++r_.stats.reached_old_string;
+                    break;
+                }
+            } else if (tagged_start(w, b.user)) {
+                ++r_.stats.reached_tagged;
             }
+            b.state = BlockState::Reachable;
+            stack_.push_back(i);
         });
     }
 
     // Phase 2 visitor: any pointer makes an unvisited block possibly reachable.
     void scan_possible(std::uintptr_t start, std::uintptr_t end) noexcept
     {
-        for_each_pointer(start, end, [this](std::uint32_t i, bool) {
+        for_each_pointer(start, end, [this](std::uint32_t i, bool, std::uintptr_t) {
             ScanBlock& b = r_.blocks[i];
             if (b.state != BlockState::Unvisited) return;
             b.state = BlockState::Possible;
@@ -338,7 +355,7 @@ public:
             stack_.pop_back();
             r_.stats.heap_bytes += b.size;
             for_resident(b.user, b.user + b.size, [&](std::uintptr_t lo, std::uintptr_t hi) {
-                for_each_pointer(lo, hi, [this](std::uint32_t t, bool) {
+                for_each_pointer(lo, hi, [this](std::uint32_t t, bool, std::uintptr_t) {
                     ScanBlock& c = r_.blocks[t];
                     if (c.state != BlockState::Unvisited) return;
                     c.state = BlockState::Ignored;
@@ -378,8 +395,16 @@ public:
             const ScanBlock& b = r_.blocks[bi];
             r_.stats.heap_bytes += b.size;
             for_resident(b.user, b.user + b.size, [&](std::uintptr_t lo, std::uintptr_t hi) {
-                for_each_pointer(lo, hi, [&](std::uint32_t t, bool) {
-                    if (index[t] != UINT32_MAX) r_.edge_targets.push_back(index[t]);
+                for_each_pointer(lo, hi, [&](std::uint32_t t, bool interior, std::uintptr_t w) {
+                    if (index[t] == UINT32_MAX) return;
+                    // A block's pointer into its own middle is no self-cycle: the part of a
+                    // realloc'ed or reused block the program never wrote keeps the allocator's
+                    // free-list links to the blocks that lay there (issue 10, accuracy.md's
+                    // `realloc`). Its start pointer, or one of scan_rules.hpp's, is.
+                    if (t == bi && interior &&
+                        interior_rule(w, b.user, b.size, images_) == InteriorRule::None)
+                        return;
+                    r_.edge_targets.push_back(index[t]);
                 });
             });
             r_.edge_offsets.push_back(static_cast<std::uint32_t>(r_.edge_targets.size()));
@@ -388,6 +413,7 @@ public:
 
 private:
     ScanResult& r_;
+    const ModuleImages& images_;
     ScratchVector<std::uintptr_t> starts_;
     ScratchVector<std::uint32_t> stack_;
     ScratchVector<std::uint32_t> interior_;
@@ -630,11 +656,13 @@ void add_root_regions(const ScratchVector<Mapping>& maps, const RootRegion* regi
 
 // Marking: the structural roots (DTVs, ld.so's tables), the root ranges, older generations as
 // roots, then what only interior pointers reach, then the leaked subgraph.
-void mark(const WorldStop& world, const ScratchVector<Range>& loader,
-          const ScratchVector<std::uintptr_t>& dead_tcbs, const RootSet& roots, int generation,
-          ScanResult& out) noexcept
+void mark(const WorldStop& world, const ScratchVector<Mapping>& maps,
+          const ScratchVector<Range>& loader, const ScratchVector<std::uintptr_t>& dead_tcbs,
+          const RootSet& roots, int generation, ScanResult& out) noexcept
 {
-    Marker marker(out);
+    ModuleImages images;
+    images.build(maps);
+    Marker marker(out, images);
     // tcbhead_t is {tcb, dtv, self, ...}: the DTV pointer of each live thread.
     auto dtv_of = [](std::uintptr_t tcb) {
         std::uint64_t dtv = 0;
@@ -741,7 +769,7 @@ bool run_scan(const ScanOptions& options, std::uintptr_t caller_sp, ScanResult& 
         build_roots(maps, own, candidates, world, caller_sp, unmaps_before, dead_tcbs, roots,
                     out.stats);
         add_root_regions(maps, regions, region_count, roots);
-        mark(world, loader, dead_tcbs, roots, options.generation, out);
+        mark(world, maps, loader, dead_tcbs, roots, options.generation, out);
         finish(world, have_maps, options, out);
     }
     out.stats.duration_ns = monotonic_ns() - t0;

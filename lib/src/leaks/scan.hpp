@@ -8,8 +8,10 @@
 // survivors up a generation, and only when every thread was paused.
 //
 // Pointer rules: a word equal to a block's user address reaches it; a word inside the block
-// (interior) reaches it only "possibly". Reachable = reached from roots through start
-// pointers; possible = reached only through some interior pointer; the rest is unreachable.
+// (interior) reaches it only "possibly", unless it is one of the layouts of scan_rules.hpp
+// (tagged pointers, new[] array cookies, secondary bases, old-ABI strings), which reach it as a
+// start pointer does. Reachable = reached from roots through such pointers; possible = reached
+// only through some other interior pointer; the rest is unreachable.
 #pragma once
 
 #include "platform/scratch.hpp"
@@ -44,6 +46,12 @@ struct ScanStats {
     std::uint32_t threads_paused = 0;
     std::uint32_t threads_not_paused = 0;
     std::uint32_t dead_stacks = 0;  // cached stacks of exited threads, not roots
+    // Blocks first reached from a root through one of scan_rules.hpp's pointers (issue 10): a
+    // tagged pointer, a new[] array cookie, a secondary base, an old-ABI std::string.
+    std::uint64_t reached_tagged = 0;
+    std::uint64_t reached_array_cookie = 0;
+    std::uint64_t reached_secondary_base = 0;
+    std::uint64_t reached_old_string = 0;
     // Big blocks the registry could not take (core/big_blocks.hpp): the scan cannot see them,
     // so what only they point at may show as leaked. Non-zero makes the scan incomplete.
     std::uint64_t unregistered_blocks = 0;

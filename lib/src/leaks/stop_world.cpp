@@ -7,6 +7,7 @@
 #include "platform/hex.hpp"
 #include "platform/tasks.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <climits>
@@ -74,10 +75,12 @@ void handler(int sig, siginfo_t* info, void* context) noexcept
         errno = saved_errno;
         return;
     }
+    // A signal taken while no stop is in progress is a late one: ignored. One of an earlier
+    // round taken during a stop (queued to a thread in one of glibc's all-signals-blocked
+    // windows, which stop_world does not queue twice) pauses the thread for this round.
     const std::uint32_t round = g_round.load(std::memory_order_acquire);
-    if ((info->si_value.sival_int & 0xffff) != static_cast<int>(round & 0xffff) ||
-        g_resume.load(std::memory_order_acquire) == round) {
-        errno = saved_errno;  // a late signal of a finished round
+    if (g_resume.load(std::memory_order_acquire) == round) {
+        errno = saved_errno;
         return;
     }
     volatile char marker = 0;  // everything of this thread's stack from here up is live
@@ -123,9 +126,9 @@ bool send_pause(pid_t tid, std::uint32_t round) noexcept
     return syscall(SYS_rt_tgsigqueueinfo, getpid(), tid, pause_signal(), &si) == 0;
 }
 
-// Whether thread `tid` blocks `sig` (SigBlk in /proc/self/task/TID/status): it would never
-// answer, so it is not waited for.
-bool blocks_signal(pid_t tid, int sig) noexcept
+// The blocked and pending (thread-directed) signal masks of thread `tid` (SigBlk and SigPnd
+// in /proc/self/task/TID/status; bit N-1 is signal N). False if it cannot be read.
+bool signal_masks(pid_t tid, std::uint64_t& blocked, std::uint64_t& pending) noexcept
 {
     char path[64];
     int n = 0;
@@ -150,13 +153,38 @@ bool blocks_signal(pid_t tid, int sig) noexcept
     close(fd);
     if (got <= 0) return false;
     buf[got] = '\0';
-    const char* line = std::strstr(buf, "SigBlk:");
-    if (line == nullptr) return false;
-    line += 7;
-    while (*line == ' ' || *line == '\t')
-        ++line;
-    const std::uint64_t mask = parse_hex(line, buf + got);
+    auto field = [&](const char* name, std::uint64_t& out) {
+        const char* line = std::strstr(buf, name);
+        if (line == nullptr) return false;
+        line += std::strlen(name);
+        while (*line == ' ' || *line == '\t')
+            ++line;
+        out = parse_hex(line, buf + got);
+        return true;
+    };
+    return field("SigBlk:", blocked) && field("SigPnd:", pending);
+}
+
+bool has_signal(std::uint64_t mask, int sig) noexcept
+{
     return sig >= 1 && sig <= 64 && (mask >> (sig - 1)) & 1;
+}
+
+// glibc blocks every signal, its own SIGCANCEL (32) and SIGSETXID (33) included, only inside
+// short windows of its own: pthread_create around clone (the parent, and the new thread until
+// start_thread restores its mask) and a thread's exit (from after its TLS destructors until it
+// is gone). A program cannot block those two through sigprocmask or pthread_sigmask (glibc
+// removes them from the set), so a thread blocking both is in such a window: it will unblock
+// soon (and take a queued pause signal at once) or exit.
+bool in_glibc_window(std::uint64_t blocked) noexcept
+{
+    return has_signal(blocked, 32) && has_signal(blocked, 33);
+}
+
+// Whether thread `tid` of this process still exists.
+bool task_exists(pid_t tid) noexcept
+{
+    return syscall(SYS_tgkill, getpid(), tid, 0) == 0 || errno != ESRCH;
 }
 
 bool known(const WorldStop& w, pid_t tid) noexcept
@@ -178,54 +206,86 @@ void stop_world(WorldStop& w) noexcept
     w.count = 0;
     w.not_paused = 0;
     install_once();
-    const std::uint32_t round = g_round.fetch_add(1, std::memory_order_acq_rel) + 1;
+    // Reset before the round starts: from the increment on, a pending signal of an earlier
+    // round may be taken (see handler) and must find the counters clean.
     g_paused.store(0, std::memory_order_relaxed);
     g_left.store(0, std::memory_order_relaxed);
     g_slot.store(0, std::memory_order_relaxed);
     for (auto& a : g_acks)
         a.tid.store(0, std::memory_order_relaxed);
+    const std::uint32_t round = g_round.fetch_add(1, std::memory_order_acq_rel) + 1;
     const pid_t self = gettid_raw();
     const pid_t sampler = sampler_tid();
     std::uint32_t sent = 0;
     // Threads running now may start new ones before they are paused: list again until a
     // listing shows no thread we have not signalled.
     static pid_t tids[kMaxPausedThreads];
+    static pid_t batch[kMaxPausedThreads];  // signalled in this pass, not known gone
+    std::uint32_t gone = 0;                 // signalled threads that exited without answering
     for (int pass = 0; pass < 8; ++pass) {
         const std::size_t n = list_tasks(tids, kMaxPausedThreads);
         bool fresh = false;
+        std::size_t batch_n = 0;
         for (std::size_t i = 0; i < n; ++i) {
             const pid_t tid = tids[i];
             if (tid == self || tid == sampler || known(w, tid) || w.count == kMaxPausedThreads)
                 continue;
             fresh = true;
-            // A thread blocking the signal would never answer. A new thread blocks every
-            // signal while pthread_create sets it up: give that a moment (up to ~20 ms).
-            bool blocked = blocks_signal(tid, pause_signal());
-            for (int wait = 0; blocked && wait < 20; ++wait) {
+            std::uint64_t blocked = 0, pending = 0;
+            const bool masks = signal_masks(tid, blocked, pending);
+            // Issue 10, the stress test under load: a thread inside one of glibc's windows
+            // (in_glibc_window) was given 20 ms, then left running during the scan. Now it gets
+            // the pause signal queued, taken the moment it unblocks, and is waited for like
+            // the others, until it answers or exits. Queued once: a signal still pending from
+            // an earlier round is not stacked on (the handler takes it for the current round).
+            const bool window =
+                masks && has_signal(blocked, pause_signal()) && in_glibc_window(blocked);
+            if (window && has_signal(pending, pause_signal())) {
+                w.threads[w.count++] = ThreadStop{tid, 0, 0, false};
+                batch[batch_n++] = tid;
+                ++sent;
+                continue;
+            }
+            // A thread the program made block the signal would never answer: a moment (up to
+            // ~20 ms) for a mask being changed, then it is not waited for.
+            bool blocked_here = !window && masks && has_signal(blocked, pause_signal());
+            for (int wait = 0; blocked_here && wait < 20; ++wait) {
                 const timespec ms{0, 1'000'000};
                 nanosleep(&ms, nullptr);
-                blocked = blocks_signal(tid, pause_signal());
+                blocked_here = signal_masks(tid, blocked, pending) &&
+                               has_signal(blocked, pause_signal()) && !in_glibc_window(blocked);
             }
-            if (blocked) {
+            if (blocked_here) {
                 w.threads[w.count++] = ThreadStop{tid, 0, 0, false};
                 continue;
             }
             if (!send_pause(tid, round)) continue;  // it exited meanwhile
             w.threads[w.count++] = ThreadStop{tid, 0, 0, false};
+            batch[batch_n++] = tid;
             ++sent;
         }
         if (!fresh) break;
         // Wait for this batch before listing again, so that the threads it had running are
-        // paused and cannot create more.
+        // paused and cannot create more. A signalled thread that exits first (glibc's exit
+        // window blocks every signal) never answers: after each millisecond without news the
+        // ones not answered yet are looked up, and those gone are not waited for.
         const std::int64_t deadline = monotonic_ns() + kTimeoutNs;
         for (;;) {
             const std::uint32_t paused = g_paused.load(std::memory_order_acquire);
-            if (paused >= sent) break;
+            if (paused + gone >= sent) break;
             const std::int64_t left = deadline - monotonic_ns();
             if (left <= 0) break;
-            timespec ts{static_cast<time_t>(left / 1'000'000'000),
-                        static_cast<long>(left % 1'000'000'000)};
-            futex(&g_paused, FUTEX_WAIT_PRIVATE, paused, &ts);
+            const std::int64_t slice = std::min<std::int64_t>(left, 1'000'000);
+            timespec ts{0, static_cast<long>(slice)};
+            if (futex(&g_paused, FUTEX_WAIT_PRIVATE, paused, &ts) == 0 ||
+                g_paused.load(std::memory_order_acquire) != paused)
+                continue;  // news
+            for (std::size_t k = 0; k < batch_n; ++k) {
+                if (batch[k] != 0 && !task_exists(batch[k])) {
+                    batch[k] = 0;
+                    ++gone;
+                }
+            }
         }
     }
     const std::uint32_t acked = g_slot.load(std::memory_order_acquire);
@@ -239,6 +299,13 @@ void stop_world(WorldStop& w) noexcept
             }
         }
     }
+    // Threads that exited without answering cannot change memory any more: not counted.
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < w.count; ++i) {
+        if (!w.threads[i].paused && !task_exists(w.threads[i].tid)) continue;
+        w.threads[kept++] = w.threads[i];
+    }
+    w.count = kept;
     for (std::size_t i = 0; i < w.count; ++i)
         if (!w.threads[i].paused) ++w.not_paused;
 }

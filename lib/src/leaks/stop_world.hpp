@@ -2,7 +2,10 @@
 // signal whose handler records the thread's stack pointer (its registers are in the signal
 // frame above it) and waits on a futex until the scan resumes the world. Threads that do not
 // answer within the timeout (signal blocked, stopped by a debugger) are reported as not
-// paused; the scan then treats their whole stacks as roots and writes no header.
+// paused; the scan then treats their whole stacks as roots and writes no header. A thread
+// inside one of glibc's own all-signals-blocked windows (pthread_create around clone, a
+// thread's exit) gets the signal queued and is waited for until it takes it or is gone; a
+// thread that exited without answering is not listed.
 //
 // The handler stays installed once used: a pause signal that arrives late (a thread that had
 // it blocked) is recognised by its payload and ignored; signals that are not memtrack's are

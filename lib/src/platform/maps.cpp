@@ -22,6 +22,7 @@ bool parse_line(const char* p, const char* end, Mapping& m) noexcept
     ++p;
     m.readable = p[0] == 'r';
     m.writable = p[1] == 'w';
+    m.executable = p[2] == 'x';
     m.shared = p[3] == 's';
     p += 4;
     // offset dev inode, then optional path

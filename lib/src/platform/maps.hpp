@@ -13,6 +13,7 @@ struct Mapping {
     std::uintptr_t end = 0;
     bool readable = false;
     bool writable = false;
+    bool executable = false;
     bool shared = false;
     bool file = false;     // backed by a file (a path that does not start with '[')
     bool special = false;  // [vvar], [vdso], [vsyscall]

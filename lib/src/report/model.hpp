@@ -80,6 +80,11 @@ struct ReportScan {
     // Live big blocks the registry could not take (core/big_blocks.hpp): invisible to the scan.
     std::uint64_t unregistered_big_blocks = 0;
     std::uint64_t unreadable_heap_bytes = 0;  // heap the program made unreadable (mprotect)
+    // Blocks first reached through an interior pointer the scan counts as a reference
+    // (leaks/scan_rules.hpp, issue 10).
+    struct InteriorReferences {
+        std::uint64_t tagged = 0, array_cookie = 0, secondary_base = 0, old_string = 0;
+    } interior_references;
 };
 
 struct ReportGc {

@@ -96,6 +96,12 @@ void write_leak_sections(JsonWriter& w, const ReportLeaks& l)
     w.key("unregistered_big_blocks").value(s.unregistered_big_blocks);
     w.key("complete").value(s.complete);
     w.key("unreadable_heap_bytes").value(s.unreadable_heap_bytes);
+    w.key("interior_references").begin_object();
+    w.key("tagged").value(s.interior_references.tagged);
+    w.key("array_cookie").value(s.interior_references.array_cookie);
+    w.key("secondary_base").value(s.interior_references.secondary_base);
+    w.key("old_string").value(s.interior_references.old_string);
+    w.end_object();
     w.end_object();
 
     const ReportGc& g = l.gc;

@@ -246,17 +246,19 @@ void gather_leaks(const LeakReport& rep, ReportLeaks& out,
         out.cycles.push_back(std::move(rc));
     }
     const ScanStats& s = rep.scan;
-    out.scan = {s.root_bytes,
-                s.heap_bytes,
-                s.swept_bytes,
-                s.blocks,
-                written_seconds(s.duration_ns),
-                s.threads_paused,
-                s.threads_not_paused,
-                s.dead_stacks,
-                s.complete,
-                s.unregistered_blocks,
-                s.unreadable_heap_bytes};
+    out.scan = {
+        s.root_bytes,
+        s.heap_bytes,
+        s.swept_bytes,
+        s.blocks,
+        written_seconds(s.duration_ns),
+        s.threads_paused,
+        s.threads_not_paused,
+        s.dead_stacks,
+        s.complete,
+        s.unregistered_blocks,
+        s.unreadable_heap_bytes,
+        {s.reached_tagged, s.reached_array_cookie, s.reached_secondary_base, s.reached_old_string}};
     const GcCounters& g = rep.gc;
     ReportGc& rg = out.gc;
     for (int i = 0; i < 3; ++i) {
