@@ -9,10 +9,10 @@ CMAKE_FLAGS ?=
 all: build
 
 # Extra packages per goal: the tests also run the numpy demo, the real-tool checks and a libyaml
-# leak case (libyaml-dev), open
-# the HTML report in headless Chromium (a font for its text), and read the exports back with
-# valgrind's ms_print and `go tool pprof` (golang-go); the benchmark compares against jemalloc, tcmalloc and the heap profilers (heaptrack, Valgrind,
-# gperftools; liblsan comes with g++) and counts instructions with valgrind.
+# leak case (libyaml-dev), open the HTML report in headless Chromium (a font for its text), and
+# read the exports back with valgrind's ms_print and `go tool pprof` (golang-go); the benchmark
+# compares against jemalloc, tcmalloc and the heap profilers (heaptrack, Valgrind, gperftools;
+# liblsan comes with g++) and counts instructions with valgrind.
 DEPS_EXTRA :=
 ifneq ($(filter test,$(MAKECMDGOALS)),)
 DEPS_EXTRA += python3-numpy chromium fonts-dejavu-core valgrind golang-go libyaml-dev
