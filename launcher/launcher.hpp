@@ -50,6 +50,7 @@ struct RunRequest {
     std::string library;               // libmemtrack.so to preload (absolute)
     std::vector<Setting> settings;     // MEMTRACK_* variables to set for the program
     std::vector<std::string> command;  // program and its arguments
+    bool quiet = false;                // --quiet: the summary only when something is wrong
 };
 
 // ---- library.cpp -------------------------------------------------------------------------
@@ -70,7 +71,7 @@ void stop_tracking_self(char** argv);
 
 // Runs the program with the library preloaded, forwarding SIGINT, SIGTERM, SIGHUP and SIGQUIT;
 // returns its exit status (128 + N if it died of signal N, 127 if it could not be executed)
-// and says on stderr where its report went.
+// and prints the run's summary on stderr (run_dir.hpp).
 int run_program(const RunRequest& request);
 
 // ---- find_report.cpp ---------------------------------------------------------------------
