@@ -8,12 +8,13 @@ CMAKE_FLAGS ?=
 
 all: build
 
-# Extra packages per goal: the tests also run the numpy demo and the real-tool checks; the
+# Extra packages per goal: the tests also run the numpy demo and the real-tool checks (CPython's
+# own test_gc and test_json under the launcher need Debian's copy of CPython's test suite); the
 # benchmark compares against jemalloc, tcmalloc and the heap profilers (heaptrack, Valgrind,
 # gperftools; liblsan comes with g++) and counts instructions with valgrind.
 DEPS_EXTRA :=
 ifneq ($(filter test,$(MAKECMDGOALS)),)
-DEPS_EXTRA += python3-numpy
+DEPS_EXTRA += python3-numpy libpython3.11-testsuite
 endif
 ifneq ($(filter bench bench-quick,$(MAKECMDGOALS)),)
 DEPS_EXTRA += libjemalloc2 libtcmalloc-minimal4 libgoogle-perftools4 heaptrack valgrind gnuplot-nox

@@ -18,6 +18,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <dirent.h>
+#include <filesystem>
 #include <fnmatch.h>
 #include <fstream>
 #include <map>
@@ -191,8 +192,8 @@ std::vector<std::string> split_tabs(const std::string& line)
     return fields;
 }
 
-constexpr const char* kColumns[] = {"pid",        "ppid",         "program",
-                                    "reason",     "status",       "peak_bytes",
+constexpr const char* kColumns[] = {"pid",          "ppid",          "program",
+                                    "reason",       "status",        "peak_bytes",
                                     "leaked_bytes", "leaked_blocks", "report"};
 constexpr std::string_view kIndexHeader = "# memtrack run index, version 1";
 
@@ -352,8 +353,18 @@ bool plan_run(RunRequest& request, bool quiet, RunPlan& plan)
         const auto slash = out->rfind('/');
         const std::string dir = slash == std::string::npos ? "." : out->substr(0, slash + 1);
         if (dir.find('%') == std::string::npos) {
-            plan.dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : out->substr(0, slash));
+            plan.dir =
+                slash == std::string::npos ? "." : (slash == 0 ? "/" : out->substr(0, slash));
             plan.dir_abs = absolute_to(cwd, plan.dir);
+            // The run directory exists before the program starts (the library creates files,
+            // not directories).
+            std::error_code ec;
+            plan.created = std::filesystem::create_directories(plan.dir_abs, ec);
+            if (ec) {
+                fmt::print(stderr, "memtrack: cannot create the run directory {}: {}\n",
+                           plan.dir_abs, ec.message());
+                return false;
+            }
         }
         // Absolute, so that a process that changes directory before it execs another still
         // writes there (the library makes a relative template absolute in each process).
@@ -419,12 +430,11 @@ std::vector<IndexEntry> collect_reports(const std::string& dir_abs, const std::s
         const std::string path = dir_abs + "/" + name;
         struct stat st {};
         if (stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
-        if (not_before.tv_sec > 0 && st.st_mtim.tv_sec < not_before.tv_sec - kClockSlackS)
-            continue;
+        if (not_before.tv_sec > 0 && st.st_mtim.tv_sec < not_before.tv_sec - kClockSlackS) continue;
         IndexEntry e;
         if (!read_entry(path, name, e)) continue;
-        e.written_ns = static_cast<long long>(st.st_mtim.tv_sec) * 1'000'000'000LL +
-                       st.st_mtim.tv_nsec;
+        e.written_ns =
+            static_cast<long long>(st.st_mtim.tv_sec) * 1'000'000'000LL + st.st_mtim.tv_nsec;
         entries.push_back(std::move(e));
     }
     closedir(d);
@@ -434,15 +444,15 @@ std::vector<IndexEntry> collect_reports(const std::string& dir_abs, const std::s
 
 bool write_index(const std::string& dir_abs, const std::vector<IndexEntry>& entries)
 {
-    std::string text = fmt::format("{} (docs/report-format.md): one line per report\n",
-                                   kIndexHeader);
+    std::string text =
+        fmt::format("{} (docs/report-format.md): one line per report\n", kIndexHeader);
     for (std::size_t i = 0; i < std::size(kColumns); ++i)
         text += fmt::format("{}{}", i == 0 ? "" : "\t", kColumns[i]);
     text += '\n';
     for (const IndexEntry& e : entries)
         text += fmt::format("{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\n", e.pid, e.ppid,
-                            escaped(e.program), escaped(e.reason), escaped(e.status),
-                            e.peak_bytes, e.leaked_bytes, e.leaked_blocks, escaped(e.report));
+                            escaped(e.program), escaped(e.reason), escaped(e.status), e.peak_bytes,
+                            e.leaked_bytes, e.leaked_blocks, escaped(e.report));
     const std::string path = dir_abs + "/" + kIndexName;
     const std::string tmp = fmt::format("{}/.{}.{}.tmp", dir_abs, kIndexName, getpid());
     {
@@ -486,18 +496,17 @@ int print_run(const std::string& dir)
     std::set<long long> pids;
     for (const IndexEntry& e : entries)
         pids.insert(e.pid);
-    std::string out = fmt::format(
-        "memtrack: run in {}: {} report{} of {} process{}{}\n", dir, entries.size(),
-        entries.size() == 1 ? "" : "s", pids.size(), pids.size() == 1 ? "" : "es",
-        indexed ? fmt::format(" (index {})", kIndexName) : std::string(" (no index)"));
+    std::string out =
+        fmt::format("memtrack: run in {}: {} report{} of {} process{}{}\n", dir, entries.size(),
+                    entries.size() == 1 ? "" : "s", pids.size(), pids.size() == 1 ? "" : "es",
+                    indexed ? fmt::format(" (index {})", kIndexName) : std::string(" (no index)"));
     out += fmt::format("memtrack:   {:>8} {:>8}  {:<8} {:<10} {:>10} {:>10}  {}\n", "pid", "ppid",
                        "status", "reason", "peak", "leaked", "program  report");
     const std::vector<int> depth = depths(entries);
     for (std::size_t i = 0; i < entries.size(); ++i) {
         const IndexEntry& e = entries[i];
-        out += fmt::format("memtrack:   {:>8} {:>8}  {:<8} {:<10} {:>10} {:>10}  {}{}  {}\n",
-                           e.pid, e.ppid, e.status, e.reason,
-                           fmt::format("{}", Bytes{e.peak_bytes}),
+        out += fmt::format("memtrack:   {:>8} {:>8}  {:<8} {:<10} {:>10} {:>10}  {}{}  {}\n", e.pid,
+                           e.ppid, e.status, e.reason, fmt::format("{}", Bytes{e.peak_bytes}),
                            fmt::format("{}", Bytes{e.leaked_bytes}),
                            std::string(static_cast<std::size_t>(2 * depth[i]), ' '),
                            e.program.substr(e.program.rfind('/') + 1), e.report);

@@ -19,9 +19,9 @@ namespace memtrack::launcher {
 
 // What the user asked MEMTRACK_REPORT (--report, --quiet) for.
 struct ReportWanted {
-    bool text = true;   // the summary
-    bool quiet = false; // the summary only when something is wrong (--quiet, "quiet")
-    bool json = true;   // the JSON file
+    bool text = true;    // the summary
+    bool quiet = false;  // the summary only when something is wrong (--quiet, "quiet")
+    bool json = true;    // the JSON file
 };
 
 // The run: decided before the program starts.
@@ -67,9 +67,9 @@ struct IndexEntry {
     long long peak_bytes = 0;
     long long leaked_bytes = 0;  // direct + indirect, suppressions applied
     long long leaked_blocks = 0;
-    std::string report;          // the file, relative to the run directory
-    long long written_ns = 0;    // the file's modification time (not a column)
-    bool attention = false;      // needs_attention (render.hpp); not a column of the file
+    std::string report;                   // the file, relative to the run directory
+    long long written_ns = 0;             // the file's modification time (not a column)
+    bool attention = false;               // needs_attention (render.hpp); not a column of the file
     memtrack::detail::ReportModel model;  // the whole report (not a column)
 };
 

@@ -119,8 +119,7 @@ void summarize_run(const RunRequest& request, const RunPlan& plan, pid_t pid, ti
             lines.push_back(l);
         lines.push_back(fmt::format(
             "{} was killed by {}{}; last checkpoint at {}: {}", program,
-            term_signal == SIGKILL ? std::string("SIGKILL")
-                                   : fmt::format("signal {}", term_signal),
+            term_signal == SIGKILL ? std::string("SIGKILL") : fmt::format("signal {}", term_signal),
             term_signal == SIGKILL ? " (out of memory?)" : "", Bytes{root.heap.peak_bytes}, found));
     } else if (have_root) {
         const bool attention = md::needs_attention(root);
@@ -176,10 +175,9 @@ void summarize_run(const RunRequest& request, const RunPlan& plan, pid_t pid, ti
                                         plural(rest, "other process", "other processes"),
                                         all.size(), where));
         else
-            lines.push_back(fmt::format("the reports of all {} of the run are in {}",
-                                        plural(static_cast<long long>(all.size()), "process",
-                                               "processes"),
-                                        where));
+            lines.push_back(fmt::format(
+                "the reports of all {} of the run are in {}",
+                plural(static_cast<long long>(all.size()), "process", "processes"), where));
     }
     if (quiet && any_text && !wrong) return;
     std::string text;

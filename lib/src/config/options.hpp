@@ -29,7 +29,7 @@
     X(MEMTRACK_REPORT, report_list, "text,json", "a comma list of text, quiet and json, or none", \
       "", "--report", "LIST", "text,json",                                                         \
       "what to write at exit: text (summary on stderr), quiet (the summary only when something "   \
-      "is wrong: a leak, a failed gate, a crash), json, a comma list of them, or none "             \
+      "is wrong: a leak, a failed gate, a crash), json, a comma list of them, or none "            \
       "(default text,json)")                                                                       \
     X(MEMTRACK_INTERVAL, interval, "100ms",                                                        \
       "a duration of at least 1ms (e.g. 100ms, 0.5s, 2s) or 0 for no sampler", "", "--interval",   \

@@ -61,8 +61,8 @@ std::size_t below_main(const std::vector<ReportFrame>& f)
     for (std::size_t i = 0; i < f.size(); ++i)
         if (f[i].function == "main") return i + 1;
     for (std::size_t i = 0; i < f.size(); ++i)
-        for (std::string_view start : {"__libc_start_call_main", "__libc_start_main",
-                                       "__libc_start_main_impl", "_start"})
+        for (std::string_view start :
+             {"__libc_start_call_main", "__libc_start_main", "__libc_start_main_impl", "_start"})
             if (f[i].function == start) return i > 0 ? i : f.size();
     return f.size();
 }
