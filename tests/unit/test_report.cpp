@@ -121,11 +121,18 @@ TEST_CASE("issue 11: leak stacks in the summary stop at main; the JSON keeps eve
     m.stacks[8] = {{0x10, "", "", 0, "/bin/b", 0x10, false},
                    {0x30, "__libc_start_call_main", "", 0, "/lib/libc.so.6", 0x30, false},
                    {0x50, "_start", "", 0, "/bin/b", 0x50, false}};
+    // ... and the "held by" line of its site names the innermost frame, not libc's start-up
+    // (the only frame with a file in a program without line information).
+    m.stacks[8][1].file = "../sysdeps/nptl/libc_start_call_main.h";
+    m.sites_recorded = true;
+    m.heap.peak_bytes = m.heap.peak_attributed_bytes = 20;
+    m.sites.push_back({8, 1, 20, 0, 20, 1, 20, 1, 0, 20});
     std::string text;
     for (const std::string& line : md::render_summary(m, {}))
         text += line + "\n";
     CHECK(text.find("#1 main a.c:9\n") != std::string::npos);
     CHECK(text.find("#0 0x10 (b+0x10)\n") != std::string::npos);
+    CHECK(text.find("1 block  0x10 (b+0x10)\n") != std::string::npos);
     CHECK(text.find("__libc_start") == std::string::npos);
     CHECK(text.find("_start") == std::string::npos);
     CHECK(text.find("more frames") == std::string::npos);

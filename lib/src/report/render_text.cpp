@@ -161,8 +161,11 @@ private:
     const ReportFrame* program_frame(std::uint32_t id) const
     {
         const std::vector<ReportFrame>& f = frames(id);
-        for (const ReportFrame& fr : f)
-            if (!fr.file.empty() && !fr.file.starts_with("/usr/")) return &fr;
+        // Not below main: in a program without line information, libc's start-up frames were
+        // the only ones with a file ("__libc_start_call_main libc_start_call_main.h:58").
+        const std::size_t end = below_main(f);
+        for (std::size_t i = 0; i < end; ++i)
+            if (!f[i].file.empty() && !f[i].file.starts_with("/usr/")) return &f[i];
         return f.empty() ? nullptr : &f.front();
     }
 
