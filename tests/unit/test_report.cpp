@@ -103,7 +103,7 @@ TEST_CASE("issue 9: unregistered big blocks are in the JSON and the summary says
     CHECK(text.find("could not be paused") == std::string::npos);  // no thread was missed
 }
 
-TEST_CASE("issue 11: leak stacks in the summary stop at main; the JSON keeps every frame",
+TEST_CASE("issue 11: leak stacks in the summary stop at main, the JSON keeps every frame",
           "[report]")
 {
     md::ReportModel m;
