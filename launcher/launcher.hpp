@@ -55,6 +55,7 @@ struct RunRequest {
     std::string library;               // libmemtrack.so to preload (absolute)
     std::vector<Setting> settings;     // MEMTRACK_* variables to set for the program
     std::vector<std::string> command;  // program and its arguments
+    bool quiet = false;                // --quiet: the summary only when something is wrong
 };
 
 // ---- library.cpp -------------------------------------------------------------------------
@@ -75,7 +76,8 @@ void stop_tracking_self(char** argv);
 
 // Runs the program with the library preloaded, forwarding SIGINT, SIGTERM, SIGHUP and SIGQUIT;
 // returns its exit status (128 + N if it died of signal N, 127 if it could not be executed)
-// and says on stderr where its report went (and in `report_path`, if given; empty if none).
+// and prints the run's summary on stderr (run_dir.hpp); the started process's report in
+// `report_path`, if given (empty if none).
 int run_program(const RunRequest& request, std::string* report_path = nullptr);
 
 // ---- find_report.cpp ---------------------------------------------------------------------

@@ -140,6 +140,10 @@ int run_main(int argc, char** argv)
                 // The last one counts, so an alias with defaults can be overridden.
                 ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast));
     }
+    bool quiet = false;
+    app.add_flag("-q,--quiet", quiet,
+                 "print the program's summary only when something is wrong (a leak, a failed "
+                 "gate, a crash); other processes of the run print only then anyway");
     std::string library;
     app.add_option(kLibraryOption.flags, library, kLibraryOption.help)
         ->type_name(kLibraryOption.value_name);
@@ -193,6 +197,7 @@ int run_main(int argc, char** argv)
         if (options[i]->count() > 0)
             request.settings.push_back({kPassedOptions[i].variable, values[i]});
     request.command = std::move(command);
+    request.quiet = quiet;
     if (!html.enabled) return run_program(request);
     std::string report;
     const int status = run_program(request, &report);

@@ -4,6 +4,7 @@
 // missing or of the wrong type read as zero; `format` and `version` are required.
 #include "launcher.hpp"
 #include "report_json.hpp"
+#include "run_dir.hpp"
 
 #include "report/model.hpp"
 #include "report/render.hpp"
@@ -271,7 +272,7 @@ int load_report_json(const std::string& path, json& r)
 {
     struct stat st {};
     if (stat(path.c_str(), &st) != 0) return fail(path, std::strerror(errno));
-    if (S_ISDIR(st.st_mode)) return fail(path, std::strerror(EISDIR));
+    if (S_ISDIR(st.st_mode)) return print_run(path);  // a run directory (run_dir.cpp)
     std::ifstream in(path, std::ios::binary);
     if (!in) return fail(path, std::strerror(errno));
     const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
@@ -334,6 +335,11 @@ int print_report(const std::string& path, bool timeline)
     }
     fmt::print("{}", text_out);
     return 0;
+}
+
+md::ReportModel model_of(const json& report)
+{
+    return read_model(report);
 }
 
 }  // namespace memtrack::launcher

@@ -2,11 +2,9 @@
 // passed back, and the report announced. The signal handler and the forked child before exec
 // use async-signal-safe calls only; everything they need is built before fork().
 #include "launcher.hpp"
-
-#include "platform/report_name.hpp"
+#include "run_dir.hpp"
 
 #include <fmt/core.h>
-#include <nlohmann/json.hpp>
 
 #include <array>
 #include <cerrno>
@@ -14,7 +12,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
-#include <fstream>
 #include <string>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -64,54 +61,14 @@ std::vector<std::string> child_environment(const RunRequest& request)
     return env;
 }
 
-std::string setting_or_env(const RunRequest& r, const char* variable)
-{
-    for (const Setting& s : r.settings)
-        if (s.variable == variable) return s.value;
-    const char* env = std::getenv(variable);
-    return env != nullptr ? env : std::string();
-}
-
-// A checkpoint's peak in bytes, or -1 if `path` is not a checkpoint.
-long long checkpoint_peak(const std::string& path)
-{
-    std::ifstream in(path);
-    const nlohmann::json j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
-    if (!j.is_object() || j.value("reason", "") != "checkpoint") return -1;
-    const auto heap = j.find("heap");
-    if (heap == j.end() || !heap->is_object()) return -1;
-    const auto peak = heap->find("peak_bytes");
-    return peak != heap->end() && peak->is_number_integer() ? peak->get<long long>() : -1;
-}
-
-std::string announce_report(const RunRequest& request, pid_t pid, timespec started,
-                            int term_signal)
-{
-    std::string templ = setting_or_env(request, "MEMTRACK_OUTPUT");
-    // The library falls back to the default for a template it does not accept.
-    if (!report_name::valid_output_template(templ)) templ = kDefaultOutput;
-    const std::string found = find_report(templ, pid, started);
-    const long long peak = found.empty() ? -1 : checkpoint_peak(found);
-    if (term_signal == SIGKILL && peak >= 0)
-        fmt::print(stderr,
-                   "memtrack: {} was killed by SIGKILL (out of memory?); last checkpoint "
-                   "at {:.2f} MiB: {}\n",
-                   request.command[0], static_cast<double>(peak) / (1 << 20), found);
-    else if (!found.empty())
-        fmt::print(stderr, "memtrack: report written to {}\n", found);
-    else
-        fmt::print(
-            stderr,
-            "memtrack: no report found for pid {} (MEMTRACK_REPORT=none, or it was killed by "
-            "SIGKILL before its heap reached the first checkpoint)\n",
-            pid);
-    return found;
-}
-
 }  // namespace
 
-int run_program(const RunRequest& request, std::string* report_path)
+int run_program(const RunRequest& given, std::string* report_path)
 {
+    // The run directory and what the processes write (run_dir.cpp), decided before fork().
+    RunRequest request = given;
+    RunPlan plan;
+    if (!plan_run(request, request.quiet, plan)) return 127;
     // Everything the child needs, built before fork().
     std::vector<std::string> env_strings = child_environment(request);
     std::vector<char*> envp;
@@ -189,20 +146,15 @@ int run_program(const RunRequest& request, std::string* report_path)
     if (got == static_cast<ssize_t>(sizeof exec_errno)) {
         fmt::print(stderr, "memtrack: cannot run {}: {}\n", request.command[0],
                    std::strerror(exec_errno));
+        remove_if_empty(plan);
         return 127;
     }
     int code = 127;
-    int term_signal = 0;
-    if (WIFEXITED(status)) {
+    if (WIFEXITED(status))
         code = WEXITSTATUS(status);
-    } else if (WIFSIGNALED(status)) {
-        const int sig = WTERMSIG(status);
-        term_signal = sig;
-        fmt::print(stderr, "memtrack: {} (pid {}) was killed by signal {} ({})\n",
-                   request.command[0], pid, sig, strsignal(sig));
-        code = 128 + sig;
-    }
-    const std::string found = announce_report(request, pid, started, term_signal);
+    else if (WIFSIGNALED(status))
+        code = 128 + WTERMSIG(status);
+    const std::string found = summarize_run(request, plan, pid, started, status);
     if (report_path != nullptr) *report_path = found;
     return code;
 }

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages memtrack needs that are missing. Root: apt-get directly; else
 # sudo without a password; else print the exact command and fail. Usage: install-deps.sh [extra pkgs]
+# (the Makefile's DEPS_EXTRA per goal: `make test` adds python3-numpy and libpython3.11-testsuite,
+# CPython's own tests, run under the launcher by tests/integration/launcher/test_tree.cpp)
 set -euo pipefail
 pkgs=(cmake make g++ libmimalloc-dev libfmt-dev catch2 libcli11-dev nlohmann-json3-dev libunwind-dev libdw-dev
       zlib1g-dev

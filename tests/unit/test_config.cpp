@@ -42,6 +42,9 @@ TEST_CASE("config: report kinds", "[config]")
     k = md::parse_report_kinds("none");
     REQUIRE(k);
     CHECK((!k->text && !k->json));
+    k = md::parse_report_kinds("quiet,json");  // issue 11
+    REQUIRE(k);
+    CHECK((!k->text && k->quiet && k->json));
     CHECK_FALSE(md::parse_report_kinds("xml"));
     CHECK_FALSE(md::parse_report_kinds(""));
     CHECK_FALSE(md::parse_report_kinds("text,,"));
@@ -168,4 +171,29 @@ TEST_CASE("config: a program's __lsan_default_options, for the options memtrack 
     unsetenv("MEMTRACK_ERROR_EXITCODE");
     if (saved != nullptr) setenv("MEMTRACK_LEAK_CHECK", keep.c_str(), 1);
     md::load_config();
+}
+
+TEST_CASE("issue 11: MEMTRACK_SKIP patterns match the file name, or the path with a /",
+          "[config]")
+{
+    CHECK(md::skip_matches("bash", "/usr/bin/bash"));
+    CHECK(md::skip_matches("perl, bash", "/usr/bin/bash"));
+    CHECK(md::skip_matches("ba?h", "/usr/bin/bash"));
+    CHECK(md::skip_matches("*sh", "/bin/dash"));
+    CHECK(md::skip_matches("/usr/bin/*", "/usr/bin/bash"));
+    CHECK_FALSE(md::skip_matches("/bin/*", "/usr/bin/bash"));
+    CHECK_FALSE(md::skip_matches("bas", "/usr/bin/bash"));
+    CHECK_FALSE(md::skip_matches("usr", "/usr/bin/bash"));
+    CHECK_FALSE(md::skip_matches("", "/usr/bin/bash"));
+    CHECK_FALSE(md::skip_matches(",,", "/usr/bin/bash"));
+    CHECK_FALSE(md::skip_matches("bash", ""));
+    setenv("MEMTRACK_SKIP", "none", 1);
+    md::load_config();
+    CHECK(std::string(md::config().skip).empty());
+    setenv("MEMTRACK_SKIP", "bash,perl", 1);
+    md::load_config();
+    CHECK(std::string(md::config().skip) == "bash,perl");
+    unsetenv("MEMTRACK_SKIP");
+    md::load_config();
+    CHECK(std::string(md::config().skip).empty());
 }

@@ -102,3 +102,66 @@ TEST_CASE("issue 9: unregistered big blocks are in the JSON and the summary says
     CHECK(text.find("2 big blocks could not be registered") != std::string::npos);
     CHECK(text.find("could not be paused") == std::string::npos);  // no thread was missed
 }
+
+TEST_CASE("issue 11: leak stacks in the summary stop at main, the JSON keeps every frame",
+          "[report]")
+{
+    md::ReportModel m;
+    m.leak_checked = true;
+    m.leaks.totals.direct_bytes = 10;
+    m.leaks.totals.direct_blocks = 1;
+    m.leaks.direct.push_back({10, 1, 7, 0, 0, ""});
+    m.stacks[7] = {{0x10, "leak()", "/src/a.c", 3, "", 0, false},
+                   {0x20, "main", "/src/a.c", 9, "", 0, false},
+                   {0x30, "__libc_start_call_main", "", 0, "/lib/libc.so.6", 0x30, false},
+                   {0x40, "__libc_start_main_impl", "", 0, "/lib/libc.so.6", 0x40, false},
+                   {0x50, "_start", "", 0, "/bin/a", 0x50, false}};
+    m.leaks.direct.push_back({20, 1, 8, 0, 0, ""});
+    // A stripped program: no main, libc's start-up frames are still cut.
+    m.stacks[8] = {{0x10, "", "", 0, "/bin/b", 0x10, false},
+                   {0x30, "__libc_start_call_main", "", 0, "/lib/libc.so.6", 0x30, false},
+                   {0x50, "_start", "", 0, "/bin/b", 0x50, false}};
+    // ... and the "held by" line of its site names the innermost frame, not libc's start-up
+    // (the only frame with a file in a program without line information).
+    m.stacks[8][1].file = "../sysdeps/nptl/libc_start_call_main.h";
+    m.sites_recorded = true;
+    m.heap.peak_bytes = m.heap.peak_attributed_bytes = 20;
+    m.sites.push_back({8, 1, 20, 0, 20, 1, 20, 1, 0, 20});
+    std::string text;
+    for (const std::string& line : md::render_summary(m, {}))
+        text += line + "\n";
+    CHECK(text.find("#1 main a.c:9\n") != std::string::npos);
+    CHECK(text.find("#0 0x10 (b+0x10)\n") != std::string::npos);
+    CHECK(text.find("1 block  0x10 (b+0x10)\n") != std::string::npos);
+    CHECK(text.find("__libc_start") == std::string::npos);
+    CHECK(text.find("_start") == std::string::npos);
+    CHECK(text.find("more frames") == std::string::npos);
+    const std::string json = md::render_json(m);
+    CHECK(json.find("__libc_start_call_main") != std::string::npos);
+    CHECK(json.find("\"_start\"") != std::string::npos);
+}
+
+TEST_CASE("issue 11: which reports need attention (MEMTRACK_REPORT=quiet, the launcher's lines)",
+          "[report]")
+{
+    md::ReportModel m;
+    CHECK_FALSE(md::needs_attention(m));
+    m.leak_checked = true;
+    m.leaks.totals.possible_blocks = 3;     // possible leaks alone are not reported as leaks
+    m.leaks.totals.suppressed_blocks = 3;
+    CHECK_FALSE(md::needs_attention(m));
+    m.leaks.totals.indirect_blocks = 1;
+    CHECK(md::needs_attention(m));
+    m.leaks.totals.indirect_blocks = 0;
+    m.gate = "1 leaked blocks (4242 bytes)";
+    CHECK(md::needs_attention(m));
+    m.gate.clear();
+    for (const char* reason : {"signal", "checkpoint"}) {
+        m.reason = reason;
+        CHECK(md::needs_attention(m));
+    }
+    for (const char* reason : {"exit", "_exit", "exec", "api"}) {
+        m.reason = reason;
+        CHECK_FALSE(md::needs_attention(m));
+    }
+}

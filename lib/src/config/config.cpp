@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <unistd.h>
 #include <utility>
 
@@ -80,6 +81,8 @@ std::optional<ReportKinds> parse_report_kinds(std::string_view text) noexcept
         const std::string_view item = trim(text.substr(0, comma));
         if (item == "text")
             kinds.text = true;
+        else if (item == "quiet")
+            kinds.quiet = true;
         else if (item == "json")
             kinds.json = true;
         else
@@ -95,6 +98,28 @@ std::optional<ReportKinds> parse_report_kinds(std::string_view text) noexcept
 bool valid_output_template(std::string_view text) noexcept
 {
     return report_name::valid_output_template(text);
+}
+
+bool skip_matches(std::string_view patterns, std::string_view executable) noexcept
+{
+    if (executable.empty() || executable.size() >= 4096) return false;
+    char path[4096];
+    std::memcpy(path, executable.data(), executable.size());
+    path[executable.size()] = '\0';
+    const char* slash = std::strrchr(path, '/');
+    const char* name = slash != nullptr ? slash + 1 : path;
+    while (!patterns.empty()) {
+        const std::size_t comma = patterns.find(',');
+        const std::string_view item = trim(patterns.substr(0, comma));
+        patterns.remove_prefix(comma == std::string_view::npos ? patterns.size() : comma + 1);
+        if (item.empty() || item.size() >= 4096) continue;
+        char pattern[4096];
+        std::memcpy(pattern, item.data(), item.size());
+        pattern[item.size()] = '\0';
+        const bool whole = item.find('/') != std::string_view::npos;
+        if (fnmatch(pattern, whole ? path : name, 0) == 0) return true;
+    }
+    return false;
 }
 
 SummaryLog::SummaryLog(long pid, std::string_view exe) noexcept
@@ -199,6 +224,9 @@ bool parse_value(OptionType type, std::string_view v, Value& out) noexcept
     case OptionType::file_path:
         out.text = v;
         return v.size() < sizeof Config{}.suppressions;
+    case OptionType::pattern_list:
+        out.text = v;
+        return v.size() < sizeof Config{}.skip;
     case OptionType::size: {
         const auto bytes = parse_size(v);
         if (bytes) out.number = *bytes;
@@ -234,6 +262,7 @@ void store(Config& c, Option id, const Value& value) noexcept
         break;
     case Option::MEMTRACK_REPORT:
         c.report_text = value.kinds.text;
+        c.report_quiet = value.kinds.quiet && !value.kinds.text;
         c.report_json = value.kinds.json;
         break;
     case Option::MEMTRACK_INTERVAL:
@@ -265,6 +294,9 @@ void store(Config& c, Option id, const Value& value) noexcept
         break;
     case Option::MEMTRACK_BREAK_ALLOC:
         c.break_alloc = value.count;
+        break;
+    case Option::MEMTRACK_SKIP:
+        copy_text(c.skip, sizeof c.skip, trim(value.text) == "none" ? "" : value.text);
         break;
     case Option::MEMTRACK_LIBRARY:
         break;

@@ -17,6 +17,9 @@ struct Config {
     char output[4096] = "memtrack.%e.%p.json";
     char log[4096] = "";  // MEMTRACK_LOG: the summary's file template; "" = stderr
     bool report_text = true;
+    // MEMTRACK_REPORT's quiet: the summary only when the report needs_attention (render.hpp).
+    // With text as well, text wins.
+    bool report_quiet = false;
     bool report_json = true;
     std::int64_t interval_ns = 100'000'000;
     int stack_depth = 32;          // MEMTRACK_STACK_DEPTH: frames per allocation stack, 0 = none
@@ -36,6 +39,8 @@ struct Config {
     // __lsan_default_options' detect_leaks=0: the LSan interface's checks do nothing (and, as
     // leak_check=0, no check at exit).
     bool detect_leaks = true;
+    // MEMTRACK_SKIP: comma-separated patterns; a process whose executable matches is dormant.
+    char skip[4096] = "";
     bool gates() const noexcept { return error_exitcode != 0 || max_peak >= 0 || max_leaked >= 0; }
 };
 
@@ -55,11 +60,17 @@ const Config& config() noexcept;
 std::optional<std::int64_t> parse_duration_ns(std::string_view text) noexcept;
 struct ReportKinds {
     bool text = false;
+    bool quiet = false;  // the summary only when something is wrong
     bool json = false;
 };
 std::optional<ReportKinds> parse_report_kinds(std::string_view text) noexcept;
 bool valid_output_template(std::string_view text) noexcept;
 // parse_size: config/size.hpp.
+
+// Whether `executable` (an absolute path) matches one of MEMTRACK_SKIP's comma-separated
+// fnmatch(3) patterns: one with a '/' against the whole path, else against the file name.
+// Start-up only (fnmatch may allocate: inside the guard).
+bool skip_matches(std::string_view patterns, std::string_view executable) noexcept;
 
 // MEMTRACK_LOG while it lives: the summary lines (detail::log) go to the log file, opened for
 // appending (O_CLOEXEC), instead of stderr; nothing changes without MEMTRACK_LOG or if the

@@ -26,9 +26,10 @@
       "TEMPLATE", "memtrack.%e.%p.log",                                                            \
       "write the summary to this file (appended; same template as --output) instead of stderr "    \
       "(default stderr)")                                                                          \
-    X(MEMTRACK_REPORT, report_list, "text,json", "a comma list of text and json, or none", "",     \
-      "--report", "LIST", "text,json",                                                             \
-      "what to write at exit: text (summary on stderr), json, text,json or none "                  \
+    X(MEMTRACK_REPORT, report_list, "text,json", "a comma list of text, quiet and json, or none", \
+      "", "--report", "LIST", "text,json",                                                         \
+      "what to write at exit: text (summary on stderr), quiet (the summary only when something "   \
+      "is wrong: a leak, a failed gate, a crash), json, a comma list of them, or none "            \
       "(default text,json)")                                                                       \
     X(MEMTRACK_INTERVAL, interval, "100ms",                                                        \
       "a duration of at least 1ms (e.g. 100ms, 0.5s, 2s) or 0 for no sampler", "", "--interval",   \
@@ -67,6 +68,11 @@
       "0|1", "1",                                                                                  \
       "compare every captured stack with libunwind's unw_backtrace and report how many differ "   \
       "(slow; a test of the fast unwinder, default 0)")                                           \
+    X(MEMTRACK_SKIP, pattern_list, "none", "a comma list of patterns shorter than 4096 bytes", "", \
+      "--skip", "PATTERN,...", "bash,perl",                                                        \
+      "processes whose executable matches a pattern (* and ?; a pattern with a / matches the "     \
+      "whole path, else the file name) stay dormant: no tracking, no report; their children are "  \
+      "tracked (valgrind's --trace-children-skip)")                                                \
     X(MEMTRACK_LIBRARY, launcher_path, "../lib/libmemtrack.so next to the launcher",               \
       "a path to libmemtrack.so", "", "--library", "PATH", "/usr/local/lib/libmemtrack.so",        \
       "the libmemtrack.so to preload (default: $MEMTRACK_LIBRARY, else "                           \
@@ -82,6 +88,7 @@ enum class OptionType {
     on_off,             // 1/yes/on or 0/no/off
     gc_mode,            // auto, or off/manual
     file_path,          // any path shorter than 4096 bytes; empty = none
+    pattern_list,       // MEMTRACK_SKIP: comma-separated fnmatch(3) patterns, shorter than 4096
     exit_status,        // 0 to 255
     size,               // a byte count with an optional unit (config.hpp parse_size)
     allocation_number,  // an unsigned 64-bit sequence number

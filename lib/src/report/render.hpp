@@ -23,6 +23,12 @@ struct SummaryOptions {
 // The summary, one string per line, without the "memtrack: " prefix and the newline.
 std::vector<std::string> render_summary(const ReportModel& report, const SummaryOptions& options);
 
+// Whether the report shows something wrong (issue 11): unsuppressed direct or indirect leaks, a
+// gate that changed the exit status, a death by signal, or a checkpoint that no report of the
+// end replaced (the process was killed, by SIGKILL say, or still runs). MEMTRACK_REPORT=quiet
+// prints the summary only then; the launcher names such processes of a run.
+bool needs_attention(const ReportModel& report);
+
 // The line saying why a gate changed the exit status: "exit status 23: 1 leaked blocks (4242
 // bytes)"; "" if no gate did.
 std::string gate_line(const ReportModel& report);

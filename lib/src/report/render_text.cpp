@@ -55,6 +55,20 @@ std::string seq_text(std::uint64_t first, std::uint64_t last)
     return fmt::format(" [allocations #{}..#{}]", first, last);
 }
 
+// Where a stack's text stops (valgrind's --show-below-main=no, issue 11): after `main`, or at
+// the first of libc's start-up frames when there is no `main` (a stripped program); the JSON
+// keeps them all.
+std::size_t below_main(const std::vector<ReportFrame>& f)
+{
+    for (std::size_t i = 0; i < f.size(); ++i)
+        if (f[i].function == "main") return i + 1;
+    for (std::size_t i = 0; i < f.size(); ++i)
+        for (std::string_view start :
+             {"__libc_start_call_main", "__libc_start_main", "__libc_start_main_impl", "_start"})
+            if (f[i].function == start) return i > 0 ? i : f.size();
+    return f.size();
+}
+
 class Summary {
 public:
     Summary(const ReportModel& r, std::vector<std::string>& lines) : r_(r), lines_(lines) {}
@@ -149,8 +163,11 @@ private:
     const ReportFrame* program_frame(std::uint32_t id) const
     {
         const std::vector<ReportFrame>& f = frames(id);
-        for (const ReportFrame& fr : f)
-            if (!fr.file.empty() && !fr.file.starts_with("/usr/")) return &fr;
+        // Not below main: in a program without line information, libc's start-up frames were
+        // the only ones with a file ("__libc_start_call_main libc_start_call_main.h:58").
+        const std::size_t end = below_main(f);
+        for (std::size_t i = 0; i < end; ++i)
+            if (!f[i].file.empty() && !f[i].file.starts_with("/usr/")) return &f[i];
         return f.empty() ? nullptr : &f.front();
     }
 
@@ -171,10 +188,11 @@ private:
         if (first > 0)
             line("{}({} inlined library frame{} above, in the JSON report)", indent, first,
                  first == 1 ? "" : "s");
+        const std::size_t end = below_main(f);
         int shown = 0;
-        for (std::size_t i = first; i < f.size(); ++i) {
+        for (std::size_t i = first; i < end; ++i) {
             if (shown == kTextFrames) {
-                line("{}... {} more frames in the JSON report", indent, f.size() - i);
+                line("{}... {} more frames in the JSON report", indent, end - i);
                 break;
             }
             line("{}#{} {}", indent, i, frame_text(f[i]));
@@ -230,6 +248,13 @@ private:
 };
 
 }  // namespace
+
+bool needs_attention(const ReportModel& r)
+{
+    const ReportLeakTotals& t = r.leaks.totals;
+    return (r.leak_checked && t.direct_blocks + t.indirect_blocks > 0) || !r.gate.empty() ||
+           r.reason == "signal" || r.reason == "checkpoint";
+}
 
 std::string gate_line(const ReportModel& r)
 {

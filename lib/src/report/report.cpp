@@ -437,7 +437,9 @@ int write_report(ReportReason reason, const char* path, int exit_status, std::ui
     Guard guard;
     if (written != nullptr && written_size > 0) written[0] = '\0';
     const Config& cfg = config();
-    if (!cfg.report_text && !cfg.report_json && !cfg.gates() && request.totals == nullptr) return 0;
+    if (!cfg.report_text && !cfg.report_quiet && !cfg.report_json && !cfg.gates() &&
+        request.totals == nullptr)
+        return 0;
     try {
         ReportModel d = gather(reason, exit_status, program_sp, request);
         if (reason == ReportReason::Exit || reason == ReportReason::QuickExit) {
@@ -482,12 +484,16 @@ int write_report(ReportReason reason, const char* path, int exit_status, std::ui
                 }
             }
         }
-        if (cfg.report_text && reason != ReportReason::Exec && reason != ReportReason::Checkpoint) {
+        const bool text = cfg.report_text || (cfg.report_quiet && needs_attention(d));
+        if (text && reason != ReportReason::Exec && reason != ReportReason::Checkpoint) {
             const SummaryLog to_log(d.pid, base_name(d.program));
             for (const std::string& line : render_summary(d, {report_line, false}))
                 log("{}", line);
         } else if (g_gate.failed) {
-            log("{}", gate_line(d));  // a changed status is never silent
+            // A changed status is never silent; the line is the summary's, so it goes where
+            // the summary would (MEMTRACK_LOG: the launcher's run directory).
+            const SummaryLog to_log(d.pid, base_name(d.program));
+            log("{}", gate_line(d));
         }
         return result;
     } catch (...) {

@@ -142,7 +142,7 @@ const char* signal_name(int sig, char* buf, unsigned size) noexcept
 int write_signal_report(int sig) noexcept
 {
     const Config& cfg = config();
-    if (!cfg.report_text && !cfg.report_json) return 0;
+    if (!cfg.report_text && !cfg.report_quiet && !cfg.report_json) return 0;
     void* mem =
         mmap(nullptr, sizeof(Scratch), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (mem == MAP_FAILED) {
@@ -198,7 +198,7 @@ int write_signal_report(int sig) noexcept
             report_line = s.final_path;
         }
     }
-    if (cfg.report_text) {
+    if (cfg.report_text || cfg.report_quiet) {  // a signal is always worth a summary
         const std::string_view program = d.program;
         const SummaryLog to_log(d.pid, program.substr(program.rfind('/') + 1));
         const std::size_t slash = program.rfind('/');

@@ -187,6 +187,19 @@ void start() noexcept
     // mimalloc's free-list links still in it, which the leak scan then reads as pointers
     // (the program's first blocks showed as indirect leaks).
     resolve_exec_functions();
+    // MEMTRACK_SKIP (issue 11): a skipped program stays dormant: blocks keep their header (the
+    // allocator is the same) and are counted on the inline paths, but nothing else starts.
+    if (config().skip[0] != '\0') {
+        char exe[4096];
+        const std::size_t n = executable_path(exe, sizeof exe);
+        if (skip_matches(config().skip, std::string_view(exe, n))) {
+            set_stack_depth(0);
+            g_sites_on = false;
+            g_small_limit = kFoldBytes;
+            g_phase.store(Phase::Dormant);
+            return;
+        }
+    }
     lsan_start();  // the program's __lsan_default_options(), read before anything uses config
     // Stacks are captured on the slow allocation path: with them on, every allocation takes it.
     set_unwind_check(config().unwind_check);

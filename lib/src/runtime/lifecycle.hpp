@@ -4,7 +4,9 @@
 
 namespace memtrack::detail {
 
-enum class Phase : int { Uninit, Starting, Active, Stopping, Stopped };
+// Dormant: MEMTRACK_SKIP matched the executable; the process runs as if tracking were off (no
+// stacks, no handlers, no report) and its children, which inherit LD_PRELOAD, decide anew.
+enum class Phase : int { Uninit, Starting, Active, Stopping, Stopped, Dormant };
 Phase phase() noexcept;
 
 // The end of this process's run, for the ends other than exit() (runtime/ends.cpp): true when

@@ -108,7 +108,7 @@ void install_alternate_stack() noexcept
 void install_signal_handlers() noexcept
 {
     const Config& cfg = config();
-    if (!cfg.report_text && !cfg.report_json) return;  // nothing to write
+    if (!cfg.report_text && !cfg.report_quiet && !cfg.report_json) return;  // nothing to write
     install_alternate_stack();
     g_installed.store(true);
     const struct sigaction ours = our_action();

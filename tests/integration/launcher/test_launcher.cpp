@@ -83,14 +83,18 @@ std::string env_value(const std::string& env_out, const std::string& name)
     return env_out.substr(begin, env_out.find('\n', begin) - begin);
 }
 
-// The path in "memtrack: report written to PATH".
+// The path in the summary's "memtrack:   report  PATH" line (issue 11: printed once, by the
+// launcher, from the report), or in "memtrack: report written to PATH" (--report=json).
 std::string announced(const RunResult& r)
 {
-    const std::string prefix = "memtrack: report written to ";
-    const auto at = r.err.find(prefix);
-    if (at == std::string::npos) return {};
-    const auto begin = at + prefix.size();
-    return r.err.substr(begin, r.err.find('\n', begin) - begin);
+    for (const std::string prefix : {"memtrack:   report  ", "memtrack: report written to "}) {
+        const auto at = r.err.find(prefix);
+        if (at == std::string::npos) continue;
+        const auto begin = at + prefix.size();
+        std::string path = r.err.substr(begin, r.err.find('\n', begin) - begin);
+        return path.substr(0, path.find(" ("));
+    }
+    return {};
 }
 
 }  // namespace
@@ -188,7 +192,13 @@ TEST_CASE("launcher: every option in the table becomes its variable, passed unch
     REQUIRE(r.exit_code == 0);
     for (const auto& option : memtrack::launcher::kPassedOptions) {
         INFO(option.variable);
-        CHECK(env_value(r.out, option.variable) == option.example);
+        const std::string variable = option.variable;
+        if (variable == "MEMTRACK_REPORT")  // issue 11: the processes write JSON, the launcher text
+            CHECK(env_value(r.out, option.variable) == "json");
+        else if (variable == "MEMTRACK_OUTPUT")  // made absolute: a process may change directory
+            CHECK(env_value(r.out, option.variable) == real(dir.path) + "/" + option.example);
+        else
+            CHECK(env_value(r.out, option.variable) == option.example);
     }
     // "--opt=value", a repeated option (the last counts), no "--"; values the library will reject
     // go through as typed (the library names them and uses its default); options not given leave
@@ -331,7 +341,12 @@ TEST_CASE("launcher: memtrack -o DIR/r.%p.json -- /bin/true announces the report
     const nlohmann::json report = only_report(dir.path);
     const std::string path = dir.file("r." + std::to_string(report["pid"].get<int>()) + ".json");
     CHECK(announced(r) == path);
-    CHECK(memtrack_lines(r.err).back() == "memtrack: report written to " + path);
+    // issue 11: the path once, in the summary the launcher renders from the report.
+    const std::vector<std::string> lines = memtrack_lines(r.err);
+    CHECK(std::count(lines.begin(), lines.end(), "memtrack:   report  " + path) == 1);
+    CHECK(std::count_if(lines.begin(), lines.end(), [&](const std::string& l) {
+              return has(l, path);
+          }) == 1);
 }
 
 TEST_CASE("launcher: runs the program under memtrack and says where the report went", "[launcher]")
@@ -369,11 +384,15 @@ TEST_CASE("launcher: relative and default templates are relative to the launcher
     CHECK(announced(rel) == "r." + std::to_string(report["pid"].get<int>()) + ".json");
     fs::remove(dir.file(announced(rel)));
 
+    // issue 11: by default the run's reports go into a run directory of their own, named after
+    // the program and the launcher's pid, in the launcher's directory.
     const RunResult dflt = launch(Launch{{"--", "/bin/true"}, {}, dir.path});
-    const nlohmann::json dflt_report = only_report(dir.path);
-    CHECK(announced(dflt) ==
-          "memtrack.true." + std::to_string(dflt_report["pid"].get<int>()) + ".json");
-    fs::remove(dir.file(announced(dflt)));
+    const std::string run_dir = announced(dflt).substr(0, announced(dflt).find('/'));
+    CHECK(run_dir.starts_with("memtrack.true."));
+    const nlohmann::json dflt_report = only_report(dir.file(run_dir));
+    CHECK(announced(dflt) == run_dir + "/memtrack.true." +
+                                 std::to_string(dflt_report["pid"].get<int>()) + ".json");
+    fs::remove_all(dir.file(run_dir));
 
     // A template the library rejects: it says so and uses its default; so does the launcher.
     const RunResult bad = launch(Launch{{"-o", "r.%q.json", "--", "/bin/true"}, {}, dir.path});
@@ -417,17 +436,19 @@ TEST_CASE("launcher: only the direct child's report is announced", "[launcher]")
     const nlohmann::json report = nlohmann::json::parse(read_file(path));
     CHECK(report["exit_status"] == 4);
     CHECK(report["program"].get<std::string>().ends_with("/bash"));
-    CHECK(r.err.find("report written to") == r.err.rfind("report written to"));
+    CHECK(r.err.find("  report  ") == r.err.rfind("  report  "));
 }
 
 TEST_CASE("launcher: says so when there is no report", "[launcher]")
 {
     TempDir dir;
     const std::string no_json = "no report found for pid ";
+    // --report=text: the program printed its summary itself (no JSON): nothing to add.
     const RunResult text_only = launch(Launch{{"--report=text", "--", "/bin/true"}, {}, dir.path});
     CHECK(text_only.exit_code == 0);
-    CHECK(has(text_only.err, no_json));
-    CHECK_FALSE(has(text_only.err, "report written"));
+    CHECK(has(text_only.err, "memtrack: true (pid "));
+    CHECK_FALSE(has(text_only.err, no_json));
+    CHECK(reports_in(dir.path).empty());
     const RunResult killed = launch(Launch{{"--", "bash", "-c", "kill -KILL $$"}, {}, dir.path});
     CHECK(killed.exit_code == 128 + SIGKILL);
     CHECK(has(killed.err, no_json));
@@ -496,7 +517,7 @@ TEST_CASE("launcher: missing, truncated, foreign and future reports exit 2 with 
     };
     TempDir dir;
     for (const Case& c : {Case{"/nonexistent/r.json", "No such file or directory"},
-                          Case{dir.path, "Is a directory"},
+                          Case{dir.path, "a directory with no memtrack report"},
                           Case{kFixtures + "/truncated.json", "truncated or damaged JSON"},
                           Case{kFixtures + "/empty.json", "not a JSON file"},
                           Case{kFixtures + "/not_json.txt", "not a JSON file"},
@@ -531,12 +552,9 @@ TEST_CASE("issue 9: memtrack report prints the leaks and stacks the run printed"
     REQUIRE(leak_lines.size() >= 4);
     for (const std::string& l : leak_lines)
         CHECK(has(shown.out, l + "\n"));
-    // Every line is the same, times included (the summary shows what the JSON holds), but for
-    // the launcher's own "report written to".
-    auto run_lines = memtrack_lines(r.err);
-    REQUIRE(run_lines.back().starts_with("memtrack: report written to "));
-    run_lines.pop_back();
-    CHECK(memtrack_lines(shown.out) == run_lines);
+    // Every line is the same, times included: the launcher rendered the run's summary from the
+    // report too (issue 11).
+    CHECK(memtrack_lines(shown.out) == memtrack_lines(r.err));
 }
 
 TEST_CASE("issue 9: a run failed by --error-exitcode shows both statuses in both renderings",
