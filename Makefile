@@ -8,12 +8,13 @@ CMAKE_FLAGS ?=
 
 all: build
 
-# Extra packages per goal: the tests also run the numpy demo and the real-tool checks; the
+# Extra packages per goal: the tests also run the numpy demo, the real-tool checks and the
+# symbolizer's no-connect() checks under strace (with libdebuginfod, the client they exclude); the
 # benchmark compares against jemalloc, tcmalloc and the heap profilers (heaptrack, Valgrind,
 # gperftools; liblsan comes with g++) and counts instructions with valgrind.
 DEPS_EXTRA :=
 ifneq ($(filter test,$(MAKECMDGOALS)),)
-DEPS_EXTRA += python3-numpy
+DEPS_EXTRA += python3-numpy strace libdebuginfod1
 endif
 ifneq ($(filter bench bench-quick,$(MAKECMDGOALS)),)
 DEPS_EXTRA += libjemalloc2 libtcmalloc-minimal4 libgoogle-perftools4 heaptrack valgrind gnuplot-nox

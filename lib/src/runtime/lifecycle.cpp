@@ -14,6 +14,7 @@
 #include "platform/tasks.hpp"
 #include "report/report.hpp"
 #include "runtime/lsan.hpp"
+#include "stack/symbolize.hpp"
 #include "stack/unwind.hpp"
 
 #include "platform/log.hpp"
@@ -144,6 +145,7 @@ void start() noexcept
     lsan_start();  // the program's __lsan_default_options(), read before anything uses config
     // Stacks are captured on the slow allocation path: with them on, every allocation takes it.
     set_unwind_check(config().unwind_check);
+    set_debuginfod(config().debuginfod);
     set_stack_depth(config().stack_depth);
     // Sites need stacks: stats-only mode has none (its blocks, but those allocated before
     // this point, take the inline paths).
