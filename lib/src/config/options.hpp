@@ -62,10 +62,10 @@
       "0|1", "1",                                                                                  \
       "compare every captured stack with libunwind's unw_backtrace and report how many differ "   \
       "(slow; a test of the fast unwinder, default 0)")                                           \
-    X(MEMTRACK_DEBUGINFOD, on_off, "0", "1 or 0", "0 (local debug files only)", "--debuginfod",   \
-      "0|1", "1",                                                                                  \
-      "let the report ask the debuginfod servers of DEBUGINFOD_URLS for debug files missing "     \
-      "locally (loads libcurl and opens connections at exit; default 0)")                         \
+    X(MEMTRACK_DEBUGINFOD, on_off, "0", "1 or 0", "0 (lines from the modules' own DWARF only)",  \
+      "--debuginfod", "0|1", "1",                                                                  \
+      "stack lines from separate debug files too, and from the debuginfod servers of "            \
+      "DEBUGINFOD_URLS (loads libcurl, opens connections at exit; default 0)")                    \
     X(MEMTRACK_LIBRARY, launcher_path, "../lib/libmemtrack.so next to the launcher",               \
       "a path to libmemtrack.so", "", "--library", "PATH", "/usr/local/lib/libmemtrack.so",        \
       "the libmemtrack.so to preload (default: $MEMTRACK_LIBRARY, else "                           \

@@ -22,9 +22,10 @@ struct SymbolFrame {
     bool inlined = false;              // true: this function was inlined into the next frame
 };
 
-// MEMTRACK_DEBUGINFOD=1: libdw may ask debuginfod servers (DEBUGINFOD_URLS) for the debug
-// files of modules that have none locally. Off by default: the query loads libdebuginfod and
-// libcurl and opens connections. Set once at start-up; any thread.
+// MEMTRACK_DEBUGINFOD=1: lines from every debug file: separate ones (/usr/lib/debug), and
+// what debuginfod servers (DEBUGINFOD_URLS) have for modules with none locally. Off by
+// default: a query loads libdebuginfod and libcurl and opens connections, and libdw inflates
+// a compressed debug file whole. Set once at start-up; any thread.
 void set_debuginfod(bool on) noexcept;
 
 class Symbolizer {
@@ -39,10 +40,11 @@ public:
     // pc (module + offset, or just the address; none only if the constructor ran out of memory).
     // Results are cached per (pc, module); the reference stays valid until the Symbolizer is
     // destroyed (if symbolizing failed, out of memory: a bare-address frame valid until the next
-    // call). Never throws. Names come from the module file's .symtab (or its debug file's, or
-    // .dynsym); libdw.so.1 is dlopen()ed (once per process) only for a pc in a module with
-    // DWARF (in the file or a separate debug file found locally), or in any module with
-    // set_debuginfod(true), and never for the C library's start-up frames (_start,
+    // call). Never throws. Names come from the module file's .symtab (or its separate debug
+    // file's, found locally, or .dynsym); libdw.so.1 is dlopen()ed (once per process), for
+    // files, lines and inlined frames, only for a pc in a module with DWARF in the file itself,
+    // or in any module with set_debuginfod(true) (then separate debug files' DWARF is read too,
+    // and debuginfod asked), and never for the C library's start-up frames (_start,
     // __libc_start_main, start_thread, clone3, ...). Without libdw or a readable file, frames
     // carry module + offset and the dladdr() name of a module still loaded.
     const std::vector<SymbolFrame>& frames(std::uintptr_t pc, std::uint32_t epoch);

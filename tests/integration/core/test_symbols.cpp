@@ -20,7 +20,8 @@ struct Traced {
 // tp_symbols* under strace, the preload set for the traced program only (strace itself runs
 // untracked), with DEBUGINFOD_URLS naming a local port nothing listens on.
 Traced traced_run(const TempDir& dir, const std::string& prog,
-                  std::vector<std::pair<std::string, std::string>> env = {})
+                  std::vector<std::pair<std::string, std::string>> env = {},
+                  std::vector<std::string> args = {})
 {
     REQUIRE(file_exists("/usr/bin/strace"));  // make test installs it (Makefile DEPS_EXTRA)
     RunOptions o;
@@ -36,6 +37,7 @@ Traced traced_run(const TempDir& dir, const std::string& prog,
               "-E",
               "LD_PRELOAD=" + lib_path(),
               program(prog)};
+    o.argv.insert(o.argv.end(), args.begin(), args.end());
     o.env = std::move(env);
     o.env.emplace_back("MEMTRACK_OUTPUT", dir.path + "/r.%p.json");
     o.env.emplace_back("DEBUGINFOD_URLS", "http://127.0.0.1:9/");
@@ -115,6 +117,28 @@ TEST_CASE("issue 13: a program with DWARF gets files and lines, debuginfod stays
     }
     INFO(t.trace);
     CHECK(opened(t.trace, "libdw.so.1"));
+    CHECK(t.trace.find("connect(") == std::string::npos);
+}
+
+TEST_CASE("issue 13: frames inside the C library are named without libdw, even with its debug "
+          "package installed",
+          "[symbols]")
+{
+    // The stdout buffer is a site whose stack starts in libc (_IO_file_doallocate): with
+    // libc6-dbg, libdw used to inflate libc's whole debug file for it (about 60 ms).
+    TempDir dir;
+    const Traced t = traced_run(dir, "tp_symbols_nodebug", {}, {"stdio"});
+    bool libc_frame = false;
+    for (const auto& [id, frames] : t.report.at("stacks").items())
+        for (const auto& f : frames)
+            if (f["module"].get<std::string>().ends_with("/libc.so.6") &&
+                f["function"].get<std::string>().find("_IO_") != std::string::npos) {
+                libc_frame = true;
+                CHECK(f["file"] == "");
+            }
+    CHECK(libc_frame);
+    INFO(t.trace);
+    CHECK_FALSE(opened(t.trace, "libdw.so.1"));
     CHECK(t.trace.find("connect(") == std::string::npos);
 }
 
