@@ -11,13 +11,15 @@ all: build
 # Extra packages per goal: the tests also run the numpy demo, the real-tool checks and a libyaml
 # leak case (libyaml-dev) and CPython's own test_gc and test_json under the launcher (Debian's
 # copy of CPython's test suite), open the HTML report in headless Chromium (a font for its text), and
-# read the exports back with valgrind's ms_print and `go tool pprof` (golang-go); the benchmark
+# read the exports back with valgrind's ms_print and `go tool pprof` (golang-go), and run the
+# symbolizer's no-connect() checks under strace (with libdebuginfod, the client they exclude);
+# the benchmark
 # compares against jemalloc, tcmalloc and the heap profilers (heaptrack, Valgrind, gperftools;
 # liblsan comes with g++) and counts instructions with valgrind.
 DEPS_EXTRA :=
 ifneq ($(filter test,$(MAKECMDGOALS)),)
 DEPS_EXTRA += python3-numpy chromium fonts-dejavu-core valgrind golang-go libyaml-dev \
-  libpython3.11-testsuite
+  libpython3.11-testsuite strace libdebuginfod1
 endif
 ifneq ($(filter report-screenshot,$(MAKECMDGOALS)),)
 DEPS_EXTRA += chromium fonts-dejavu-core

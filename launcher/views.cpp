@@ -249,7 +249,8 @@ const View kExit{
     "LIVE AT EXIT", [](const md::ReportSite& s) { return static_cast<double>(s.exit_bytes); },
     [](const md::ReportModel& r, double, std::size_t sites) {
         return fmt::format("{} {} in {} from {} (reachable and leaked alike{})",
-                           r.at_exit ? "live at exit" : "live when written",
+                           r.reason == "exit" || r.reason == "_exit" ? "live at exit"
+                                                                     : "live when written",
                            bytes(r.heap.live_bytes_at_exit),
                            plural(r.heap.live_blocks_at_exit, "block"), sites_word(sites),
                            r.leak_checked ? "; the leak sections say which leaked" : "");
@@ -294,8 +295,10 @@ bool ViewOptions::selected(const CLI::App& app) const
 std::vector<std::string> render_views(const md::ReportModel& r, const ViewOptions& views)
 {
     std::vector<std::string> out;
-    out.push_back(fmt::format("{} (pid {}): report {}", base_name(r.program), r.pid,
-                              r.at_exit ? "written at exit" : "requested by the program"));
+    const std::string when = r.reason == "exit" || r.reason == "_exit" ? "written at exit"
+                             : r.reason == "api" ? "requested by the program"
+                                                 : "written at " + r.reason;
+    out.push_back(fmt::format("{} (pid {}): report {}", base_name(r.program), r.pid, when));
     out.push_back("");
     if (!r.sites_recorded) {
         out.push_back("no allocation sites in this report: it was written with stacks off "

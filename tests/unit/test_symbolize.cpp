@@ -1,5 +1,6 @@
 // Module table and symbolizer: function, file, line, inlined frames, a library before and after
 // its dlclose (epochs), libc, unknown pcs, build ids. Built with -g -O2 (tests/unit/CMakeLists).
+#include "stack/elf_image.hpp"
 #include "stack/modules.hpp"
 #include "stack/symbolize.hpp"
 
@@ -336,6 +337,102 @@ TEST_CASE("symbolize: a pc in libc gives module libc.so.6 and a function name", 
     const auto& inner = sym.frames(from_libc, md::modules_epoch());
     REQUIRE_FALSE(inner.empty());
     CHECK_THAT(inner.back().module, EndsWith("/libc.so.6"));
+}
+
+TEST_CASE("issue 13: a library without DWARF is named from .symtab, a stripped one from .dynsym",
+          "[symbolize]")
+{
+    for (const char* path :
+         {MEMTRACK_SYMBOLIZE_NODEBUG_TESTLIB, MEMTRACK_SYMBOLIZE_STRIPPED_TESTLIB}) {
+        INFO(path);
+        void* handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+        REQUIRE(handle != nullptr);
+        int line = 0;
+        const std::uintptr_t pc = testlib_function(handle)(&line);
+        const md::ModuleRecord* rec = md::module_of(pc, md::modules_epoch());
+        REQUIRE(rec != nullptr);
+
+        auto image = md::ElfImage::open(path);
+        REQUIRE(image != nullptr);
+        CHECK_FALSE(image->has_dwarf());
+        CHECK(image->has_symtab() == (path == std::string(MEMTRACK_SYMBOLIZE_NODEBUG_TESTLIB)));
+        CHECK(image->build_id() == rec->build_id);
+        const char* name = image->symbol(pc - 1 - rec->bias);
+        REQUIRE(name != nullptr);
+        CHECK(std::string(name) == "memtrack_testlib_return_address");
+        CHECK(image->symbol(0) == nullptr);  // the ELF header: no symbol
+
+        md::Symbolizer sym;
+        const auto& frames = sym.frames(pc, md::modules_epoch());
+        REQUIRE(frames.size() == 1);
+        CHECK(frames[0].function == "memtrack_testlib_return_address");
+        CHECK(frames[0].file.empty());
+        CHECK(frames[0].line == 0);
+        CHECK(frames[0].module == path);
+        CHECK(frames[0].module_offset == pc - rec->bias);
+        md::modules_before_dlclose();
+        dlclose(handle);
+        md::modules_after_dlclose();
+    }
+}
+
+TEST_CASE("issue 13: the ELF reader names the test binary's functions as libdw does, past the "
+          "linear lookups too",
+          "[symbolize]")
+{
+    auto image = md::ElfImage::open(self_exe());
+    REQUIRE(image != nullptr);
+    CHECK(image->has_dwarf());  // -g
+    CHECK(image->has_symtab());
+    CHECK(image->build_id() == build_id_from_file(self_exe()));
+    const md::ModuleRecord* rec =
+        md::module_of(reinterpret_cast<std::uintptr_t>(&symtest_caller), md::modules_epoch());
+    REQUIRE(rec != nullptr);
+    const std::uintptr_t pcs[] = {symtest_caller(), symtest_inline_outer()};
+    const char* names[] = {"_Z14symtest_callerv", "_Z20symtest_inline_outerv"};
+    // The first lookups scan the table, the later ones use the sorted index: the same answers.
+    for (int round = 0; round < 12; ++round)
+        for (int i = 0; i < 2; ++i) {
+            const char* name = image->symbol(pcs[i] - 1 - rec->bias);
+            REQUIRE(name != nullptr);
+            CHECK(std::string(name) == names[i]);
+        }
+}
+
+TEST_CASE("issue 13: the ELF reader rejects what is not a whole ELF file", "[symbolize]")
+{
+    char dir[] = "/tmp/memtrack-elf-XXXXXX";
+    REQUIRE(mkdtemp(dir) != nullptr);
+    std::ifstream in(self_exe(), std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    REQUIRE(bytes.size() > 4096);
+    const std::string path = std::string(dir) + "/cut";
+    for (std::size_t size : {std::size_t{0}, std::size_t{16}, std::size_t{64}, std::size_t{4096}}) {
+        std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes.substr(0, size);
+        CHECK(md::ElfImage::open(path) == nullptr);  // section headers are at the end
+    }
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << std::string(8192, 'x');
+    CHECK(md::ElfImage::open(path) == nullptr);
+    CHECK(md::ElfImage::open(dir) == nullptr);  // a directory
+    CHECK(md::ElfImage::open(std::string(dir) + "/missing") == nullptr);
+    std::remove(path.c_str());
+    rmdir(dir);
+}
+
+TEST_CASE("issue 13: the C library's start-up frames get names without DWARF lines", "[symbolize]")
+{
+    void* libc = dlopen("libc.so.6", RTLD_NOW | RTLD_NOLOAD);
+    REQUIRE(libc != nullptr);
+    void* start_main = dlsym(libc, "__libc_start_main");
+    dlclose(libc);
+    REQUIRE(start_main != nullptr);
+    md::Symbolizer sym;
+    const auto& frames =
+        sym.frames(reinterpret_cast<std::uintptr_t>(start_main) + 1, md::modules_epoch());
+    REQUIRE(frames.size() == 1);
+    CHECK(frames[0].function == "__libc_start_main");
+    CHECK(frames[0].file.empty());  // even with libc6-dbg installed
+    CHECK(frames[0].line == 0);
 }
 
 TEST_CASE("symbolize: an unknown pc gives one frame without a module", "[symbolize]")

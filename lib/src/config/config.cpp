@@ -277,6 +277,9 @@ void store(Config& c, Option id, const Value& value) noexcept
     case Option::MEMTRACK_UNWIND_CHECK:
         c.unwind_check = value.flag;
         break;
+    case Option::MEMTRACK_DEBUGINFOD:
+        c.debuginfod = value.flag;
+        break;
     case Option::MEMTRACK_SUPPRESSIONS:
         copy_text(c.suppressions, sizeof c.suppressions, value.text);
         break;

@@ -36,6 +36,8 @@ struct Config {
     std::uint64_t break_alloc = 0;
     // MEMTRACK_UNWIND_CHECK: every captured stack is compared with unw_backtrace's.
     bool unwind_check = false;
+    // MEMTRACK_DEBUGINFOD: the report's symbolizer may query debuginfod (DEBUGINFOD_URLS).
+    bool debuginfod = false;
     // __lsan_default_options' detect_leaks=0: the LSan interface's checks do nothing (and, as
     // leak_check=0, no check at exit).
     bool detect_leaks = true;

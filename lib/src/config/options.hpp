@@ -73,6 +73,10 @@
       "processes whose executable matches a pattern (* and ?; a pattern with a / matches the "     \
       "whole path, else the file name) stay dormant: no tracking, no report; their children are "  \
       "tracked (valgrind's --trace-children-skip)")                                                \
+    X(MEMTRACK_DEBUGINFOD, on_off, "0", "1 or 0", "0 (lines from the modules' own DWARF only)",  \
+      "--debuginfod", "0|1", "1",                                                                  \
+      "stack lines from separate debug files too, and from the debuginfod servers of "            \
+      "DEBUGINFOD_URLS (loads libcurl, opens connections at exit; default 0)")                    \
     X(MEMTRACK_LIBRARY, launcher_path, "../lib/libmemtrack.so next to the launcher",               \
       "a path to libmemtrack.so", "", "--library", "PATH", "/usr/local/lib/libmemtrack.so",        \
       "the libmemtrack.so to preload (default: $MEMTRACK_LIBRARY, else "                           \

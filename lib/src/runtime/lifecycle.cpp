@@ -16,6 +16,7 @@
 #include "runtime/ends.hpp"
 #include "runtime/lsan.hpp"
 #include "runtime/signals.hpp"
+#include "stack/symbolize.hpp"
 #include "stack/unwind.hpp"
 
 #include "platform/log.hpp"
@@ -203,6 +204,7 @@ void start() noexcept
     lsan_start();  // the program's __lsan_default_options(), read before anything uses config
     // Stacks are captured on the slow allocation path: with them on, every allocation takes it.
     set_unwind_check(config().unwind_check);
+    set_debuginfod(config().debuginfod);
     set_stack_depth(config().stack_depth);
     // Sites need stacks: stats-only mode has none (its blocks, but those allocated before
     // this point, take the inline paths).

@@ -1,9 +1,12 @@
-// Symbolizer (symbolize.hpp): return address -> inlined frames, function, file, line, module,
-// through elfutils libdw dlopen()ed on first use (never linked). Report time only; allocates
-// under the Guard; never throws out or prints; without libdw it degrades to module + offset.
+// Symbolizer (symbolize.hpp): return address -> inlined frames, function, file, line, module.
+// Function names come from the module's own symbol table (elf_image.hpp); elfutils libdw, never
+// linked, is dlopen()ed only for a module that has DWARF, for file, line and inlined frames.
+// Report time only; allocates under the Guard; never throws out or prints; without libdw it
+// degrades to the symbol table's names, then to module + offset.
 #include "stack/symbolize.hpp"
 
 #include "platform/hex.hpp"
+#include "stack/elf_image.hpp"
 #include "stack/modules.hpp"
 
 #include <cxxabi.h>
@@ -15,6 +18,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstddef>
 #include <cstdlib>
 #include <cstring>
@@ -35,6 +39,7 @@ namespace {
     X(dwfl_report_elf)                                                                             \
     X(dwfl_report_end)                                                                             \
     X(dwfl_build_id_find_elf)                                                                      \
+    X(dwfl_build_id_find_debuginfo)                                                                \
     X(dwfl_standard_find_debuginfo)                                                                \
     X(dwfl_offline_section_address)                                                                \
     X(dwfl_module_build_id)                                                                        \
@@ -68,6 +73,53 @@ struct LibDw {
 constinit std::mutex g_libdw_mutex;
 constinit bool g_libdw_tried = false;  // guarded by g_libdw_mutex
 constinit LibDw* g_libdw = nullptr;    // set once, never freed; null if libdw is unavailable
+constinit std::atomic<bool> g_debuginfod{false};  // MEMTRACK_DEBUGINFOD (set_debuginfod)
+
+// libdwfl's find_debuginfo callback. dwfl_standard_find_debuginfo ends, when nothing local was
+// found, in a debuginfod query (libdebuginfod, libcurl and some 20 more libraries loaded, and
+// TCP connections if DEBUGINFOD_URLS is set, as Debian's login shells set it): only with
+// MEMTRACK_DEBUGINFOD=1. Otherwise the local part: by build id under the default debuginfo
+// path, then by the debuglink name (the places open_debug_file() looks).
+int find_debuginfo(Dwfl_Module* mod, void** userdata, const char* modname, GElf_Addr base,
+                   const char* file_name, const char* debuglink_file, GElf_Word debuglink_crc,
+                   char** debuginfo_file_name)
+{
+    const LibDw* dw = g_libdw;
+    if (g_debuginfod.load(std::memory_order_relaxed))
+        return dw->dwfl_standard_find_debuginfo(mod, userdata, modname, base, file_name,
+                                                debuglink_file, debuglink_crc, debuginfo_file_name);
+    const int fd =
+        dw->dwfl_build_id_find_debuginfo(mod, userdata, modname, base, file_name, debuglink_file,
+                                         debuglink_crc, debuginfo_file_name);
+    if (fd >= 0 || file_name == nullptr) return fd;
+    try {
+        std::string found;
+        if (debuglink_file != nullptr && std::strchr(debuglink_file, '/') != nullptr) {
+            // dwz's alternate file, named by a path (absolute, or from the debug file's folder).
+            std::string candidate = debuglink_file;
+            if (candidate[0] != '/') {
+                const char* slash = std::strrchr(file_name, '/');
+                candidate = (slash == nullptr ? std::string(".") : std::string(file_name, slash)) +
+                            "/" + candidate;
+            }
+            if (::access(candidate.c_str(), R_OK) == 0) found = candidate;
+        } else if (auto image = ElfImage::open(file_name)) {
+            if (auto debug = open_debug_file(file_name, *image)) found = debug->path();
+        }
+        if (found.empty()) return -1;
+        char* name = ::strdup(found.c_str());
+        if (name == nullptr) return -1;
+        const int opened = ::open(found.c_str(), O_RDONLY | O_CLOEXEC);
+        if (opened < 0) {
+            std::free(name);
+            return -1;
+        }
+        *debuginfo_file_name = name;  // libdwfl frees it
+        return opened;
+    } catch (...) {
+        return -1;
+    }
+}
 
 // dlopen() once per process; the handle is never closed (unloading elfutils while a later
 // report may want it gains nothing). Failures clear dlerror() so the host never sees ours.
@@ -100,7 +152,7 @@ const LibDw* load_libdw() noexcept
     }
     // debuginfo_path null: the default ":.debug:/usr/lib/debug", which includes .build-id/.
     lib->callbacks.find_elf = lib->dwfl_build_id_find_elf;
-    lib->callbacks.find_debuginfo = lib->dwfl_standard_find_debuginfo;
+    lib->callbacks.find_debuginfo = find_debuginfo;
     lib->callbacks.section_address = lib->dwfl_offline_section_address;
     g_libdw = lib;
     return lib;
@@ -369,6 +421,43 @@ private:
     std::vector<GElf_Addr> sizeless_nonlocal_;
 };
 
+// A module's ELF file as memtrack reads it without libdw.
+struct ModuleElf {
+    std::unique_ptr<ElfImage> image;  // null: no readable file with the record's build id
+    std::unique_ptr<ElfImage> debug;  // its separate debug file, if there is one
+    // DWARF in the file itself (a program or library built with -g): lines are worth loading
+    // libdw for. A separate debug file gives names only (its .symtab), see elf_for().
+    bool dwarf = false;
+
+    // The table that names functions: the file's .symtab, else the debug file's (a stripped
+    // library with a debug package), else the file's .dynsym.
+    ElfImage* names() const
+    {
+        if (image == nullptr) return nullptr;
+        if (!image->has_symtab() && debug != nullptr && debug->has_symtab()) return debug.get();
+        return image.get();
+    }
+};
+
+// The outermost frames of every stack, the C library's start-up code (the main thread's and
+// each thread's), are named from the symbol table only: their line numbers tell a reader
+// nothing, and with the C library's debug package installed they alone would load libdw and
+// decompress its DWARF (about 0.1 s of zlib at the exit of every leaking process, issue 13).
+bool startup_function(const std::string& name)
+{
+    static constexpr const char* kStartup[] = {"_start",
+                                               "__libc_start_main",
+                                               "__libc_start_call_main",
+                                               "start_thread",
+                                               "__clone3",
+                                               "clone3",
+                                               "__clone",
+                                               "clone"};
+    for (const char* s : kStartup)
+        if (name == s) return true;
+    return false;
+}
+
 struct ModuleDwfl {
     Dwfl* dwfl = nullptr;
     Dwfl_Module* module = nullptr;  // null: no usable ELF file for this record
@@ -390,6 +479,8 @@ const std::vector<SymbolFrame>& no_frames() noexcept
 struct Symbolizer::Impl {
     const LibDw* dw = nullptr;
     bool dw_tried = false;
+    // Per record, as for dwfls.
+    std::unordered_map<const ModuleRecord*, ModuleElf> elfs;
     // One Dwfl per record: an unloaded library and the one mapped at its address later never
     // share an address space.
     std::unordered_map<const ModuleRecord*, ModuleDwfl> dwfls;
@@ -414,12 +505,43 @@ struct Symbolizer::Impl {
     Impl(const Impl&) = delete;
     Impl& operator=(const Impl&) = delete;
 
+    ModuleElf& elf_for(const ModuleRecord& rec);
     ModuleDwfl* module_for(const ModuleRecord& rec);
     bool report(ModuleDwfl& entry, const ModuleRecord& rec, const char* file);
     void describe(ModuleDwfl& md, std::uintptr_t addr, const SymbolFrame& base,
                   std::vector<SymbolFrame>& out);
     void symbolize(std::uintptr_t pc, const ModuleRecord* rec, std::vector<SymbolFrame>& out);
 };
+
+ModuleElf& Symbolizer::Impl::elf_for(const ModuleRecord& rec)
+{
+    auto [it, inserted] = elfs.try_emplace(&rec);
+    ModuleElf& entry = it->second;
+    if (!inserted) return entry;
+    // By path, so a dlclose()d library still works. A main program deleted or rebuilt since it
+    // started is still reachable as /proc/self/exe (accepted only if the build id matches). A
+    // file whose build id is not the record's was replaced: its symbols would lie.
+    auto matches = [&](const std::unique_ptr<ElfImage>& image) {
+        return image != nullptr && (rec.build_id.empty() || image->build_id() == rec.build_id);
+    };
+    if (!rec.path.empty()) entry.image = ElfImage::open(rec.path);
+    if (!matches(entry.image)) {
+        entry.image.reset();
+        if (!rec.build_id.empty()) entry.image = ElfImage::open("/proc/self/exe");
+        if (!matches(entry.image)) entry.image.reset();
+    }
+    if (entry.image == nullptr) return entry;
+    if (!entry.image->has_dwarf() || !entry.image->has_symtab())
+        entry.debug = open_debug_file(rec.path, *entry.image);
+    // The DWARF of a separate debug file is not read (unless MEMTRACK_DEBUGINFOD=1): those are
+    // the distribution's debug packages of system libraries (libc6-dbg), whose sections are
+    // compressed. libdw inflates every section of a file when it opens it: for libc's 4 MiB
+    // file, 205 M instructions, about 60 ms, at the exit of every process whose sites or
+    // leaks have a frame in libc (the stdout buffer is one), for lines inside libc. Its
+    // .symtab still names libc's static functions.
+    entry.dwarf = entry.image->has_dwarf();
+    return entry;
+}
 
 ModuleDwfl* Symbolizer::Impl::module_for(const ModuleRecord& rec)
 {
@@ -566,9 +688,21 @@ void Symbolizer::Impl::symbolize(std::uintptr_t pc, const ModuleRecord* rec,
     // A return address points after the call and may already be the next line, or the next
     // function if the call was the last instruction (noreturn): look up the call itself.
     const std::uintptr_t addr = pc - 1;
-    if (ModuleDwfl* md = module_for(*rec)) describe(*md, addr, base, out);
+    const ModuleElf& elf = elf_for(*rec);
+    std::string name;
+    if (ElfImage* names = elf.names()) name = symbol_name(names->symbol(addr - rec->bias));
+    // libdw only where it can add something: DWARF, or debuginfod allowed to fetch it.
+    const bool want_dwarf = elf.dwarf || g_debuginfod.load(std::memory_order_relaxed);
+    if (elf.image != nullptr && want_dwarf && !startup_function(name))
+        if (ModuleDwfl* md = module_for(*rec)) describe(*md, addr, base, out);
     if (out.empty()) out.push_back(std::move(base));
+    if (out.back().function.empty()) out.back().function = std::move(name);
     if (out.back().function.empty()) out.back().function = dladdr_name(addr, *rec);
+}
+
+void set_debuginfod(bool on) noexcept
+{
+    g_debuginfod.store(on, std::memory_order_relaxed);
 }
 
 Symbolizer::Symbolizer() : impl_(new (std::nothrow) Impl) {}
