@@ -8,14 +8,13 @@ CMAKE_FLAGS ?=
 
 all: build
 
-# Extra packages per goal: the tests also run the numpy demo, the real-tool checks and a libyaml
-# leak case (libyaml-dev) and CPython's own test_gc and test_json under the launcher (Debian's
-# copy of CPython's test suite), open the HTML report in headless Chromium (a font for its text), and
-# read the exports back with valgrind's ms_print and `go tool pprof` (golang-go), and run the
-# symbolizer's no-connect() checks under strace (with libdebuginfod, the client they exclude);
-# the benchmark
-# compares against jemalloc, tcmalloc and the heap profilers (heaptrack, Valgrind, gperftools;
-# liblsan comes with g++) and counts instructions with valgrind.
+# Extra packages per goal. The tests also run: the numpy demo and the real-tool checks; a
+# libyaml leak case (libyaml-dev); CPython's own test_gc and test_json under the launcher
+# (Debian's copy of CPython's test suite); the HTML report in headless Chromium (a font for its
+# text); the exports read back by valgrind's ms_print and `go tool pprof` (golang-go); the
+# symbolizer's no-connect() checks under strace (with libdebuginfod, the client they exclude).
+# The benchmark compares against jemalloc, tcmalloc and the heap profilers (heaptrack, Valgrind,
+# gperftools; liblsan comes with g++) and counts instructions with valgrind.
 DEPS_EXTRA :=
 ifneq ($(filter test,$(MAKECMDGOALS)),)
 DEPS_EXTRA += python3-numpy chromium fonts-dejavu-core valgrind golang-go libyaml-dev \
