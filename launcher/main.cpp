@@ -105,6 +105,11 @@ int report_main(int argc, char** argv)
         return parse_failed(app, e, "memtrack report");
     }
     if (const int bad = html.check("memtrack report"); bad != 0) return bad;
+    if (!output.empty() && !html.enabled && format == "text") {
+        fmt::print(stderr, "memtrack: -o and --output need --html, or --format for an export "
+                           "(see memtrack report --help)\n");
+        return kUsageError;
+    }
     if (html.enabled)
         return write_html_report(file,
                                  !html.output.empty() ? html.output

@@ -272,7 +272,7 @@ int load_report_json(const std::string& path, json& r)
 {
     struct stat st {};
     if (stat(path.c_str(), &st) != 0) return fail(path, std::strerror(errno));
-    if (S_ISDIR(st.st_mode)) return print_run(path);  // a run directory (run_dir.cpp)
+    if (S_ISDIR(st.st_mode)) return fail(path, std::strerror(EISDIR));
     std::ifstream in(path, std::ios::binary);
     if (!in) return fail(path, std::strerror(errno));
     const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
@@ -324,6 +324,9 @@ int load_report(const std::string& path, md::ReportModel& model)
 
 int print_report(const std::string& path, bool timeline)
 {
+    struct stat st {};
+    if (stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
+        return print_run(path);  // a run directory (run_dir.cpp)
     md::ReportModel model;
     if (const int rc = load_report(path, model); rc != 0) return rc;
     std::string text_out;
