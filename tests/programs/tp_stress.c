@@ -114,6 +114,9 @@ int main(int argc, char** argv)
                 if (getppid() != self) _exit(0);
             }
         }
+        /* the storm has begun before the reports (at most 2 s) */
+        for (int i = 0; i < 2000 && atomic_load(&g_usr1_seen) == 0; ++i)
+            pause_ms(1);
         void* held[256];
         for (int i = 0; i < 256; ++i)
             held[i] = malloc(100 + (size_t)i);
