@@ -12,7 +12,8 @@ namespace memtrack::detail {
 
 enum class InvalidFreeKind : std::uint8_t {
     // The block's header says memtrack freed it (its check word is cleared at every free): a
-    // double free, or a free of a pointer whose block was freed through another pointer.
+    // double free, or a free of a pointer whose block was freed through another pointer (or a
+    // pointer into a block whose 8 bytes before it happen to be zero: it reads the same).
     DoubleFree,
     // In memtrack's heap but not the start of a block memtrack handed out: a pointer into a
     // block, misaligned, or a block whose header the program overwrote.
