@@ -6,6 +6,8 @@
 #include "report_json.hpp"
 #include "run_dir.hpp"
 
+#include "crash_stack.hpp"
+
 #include "report/model.hpp"
 #include "report/render.hpp"
 
@@ -210,6 +212,16 @@ md::ReportModel read_model(const json& r)
     if (const auto sig = r.find("signal"); sig != r.end() && sig->is_object()) {
         m.signal = static_cast<int>(integer(*sig, "number"));
         m.signal_name = string(*sig, "name");
+        m.crash.thread = integer(*sig, "thread");
+        if (const json* a = member(*sig, "address"); a != nullptr && a->is_string()) {
+            m.crash.has_address = true;
+            m.crash.address = hex(*sig, "address");
+        }
+        for (const json& f : array(*sig, "stack"))
+            m.crash.stack.push_back({hex(f, "pc"), string(f, "function"), string(f, "file"),
+                                     static_cast<int>(integer(f, "line")), string(f, "module"),
+                                     hex(f, "offset"), boolean(f, "inlined", false)});
+        symbolize_crash_stack(m.crash.stack);
     }
     m.program = string(r, "program", "?");
     for (const json& a : array(r, "argv"))
@@ -235,6 +247,13 @@ md::ReportModel read_model(const json& r)
               count(h, "bytes_allocated"),
               count(h, "foreign_frees"),
               integer(h, "peak_attributed_bytes")};
+    if (const json* f = member(r, "invalid_frees"); f != nullptr && f->is_object()) {
+        m.invalid_frees_total = count(*f, "count");
+        for (const json& s : array(*f, "sites"))
+            m.invalid_frees.push_back({string(s, "kind"), count(s, "count"), hex(s, "pointer"),
+                                       static_cast<std::uint32_t>(count(s, "free_stack")),
+                                       static_cast<std::uint32_t>(count(s, "alloc_stack"))});
+    }
     read_sites(r, m);
     read_stacks(r, m.stacks);
     m.leak_checked = member(r, "leaks") != nullptr && r["leaks"].is_object();

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,6 +31,19 @@ static void* segv_in_thread(void* arg)
     return NULL;
 }
 
+/* A fault in a function of a known name, two calls below main (crash stacks, issue 11). */
+__attribute__((noinline)) void tp_ends_faulting_function(volatile int* where)
+{
+    *where = 1;
+    __asm__ volatile("" ::: "memory");
+}
+
+__attribute__((noinline)) void tp_ends_caller_of_fault(uintptr_t where)
+{
+    tp_ends_faulting_function((volatile int*)where);
+    __asm__ volatile("" ::: "memory");
+}
+
 static void* exit_from_thread(void* arg)
 {
     _exit((int)(long)arg);
@@ -48,6 +62,7 @@ int main(int argc, char** argv)
     if (strcmp(way, "_Exit") == 0) _Exit(status);
     if (strcmp(way, "abort") == 0) abort();
     if (strcmp(way, "segv") == 0) *(volatile int*)(uintptr_t)16 = 1;
+    if (strcmp(way, "segv_in_function") == 0) tp_ends_caller_of_fault(40);
     if (strcmp(way, "raise") == 0) raise(status); /* STATUS is the signal number */
     if (strcmp(way, "exec") == 0) {
         /* the new image ends with exit(STATUS) and writes its own report */
@@ -152,6 +167,36 @@ int main(int argc, char** argv)
             exit(1);
         }
         printf("unshare ok\n");
+        exit(0);
+    }
+    if (strcmp(way, "grow_watch") == 0) {
+        /* STATUS steps of 10 MiB (argv[3] ms apart, default 0); after each, the report file of
+         * MEMTRACK_OUTPUT (its %p this pid) is looked at: prints "checkpoints N", the times it
+         * was (re)written meanwhile */
+        const long pause_ms = argc > 3 ? atol(argv[3]) : 0;
+        char path[4096] = "";
+        const char* templ = getenv("MEMTRACK_OUTPUT");
+        const char* at = templ != NULL ? strstr(templ, "%p") : NULL;
+        if (at == NULL) return 3;
+        snprintf(path, sizeof path, "%.*s%d%s", (int)(at - templ), templ, (int)getpid(), at + 2);
+        struct stat last = {0};
+        int count = 0;
+        for (int i = 0; i < status; ++i) {
+            if (pause_ms > 0) {
+                const struct timespec pause = {pause_ms / 1000, (pause_ms % 1000) * 1000000};
+                nanosleep(&pause, NULL);
+            }
+            void* volatile p = malloc(10 << 20);
+            (void)p;
+            struct stat st;
+            if (stat(path, &st) != 0) continue;
+            if (st.st_ino != last.st_ino || st.st_size != last.st_size ||
+                st.st_mtim.tv_nsec != last.st_mtim.tv_nsec ||
+                st.st_mtim.tv_sec != last.st_mtim.tv_sec)
+                ++count;
+            last = st;
+        }
+        printf("checkpoints %d\n", count);
         exit(0);
     }
     if (strcmp(way, "grow_kill") == 0) {

@@ -102,6 +102,29 @@ TEST_CASE("config: sizes for the gates", "[config]")
     CHECK_FALSE(md::parse_size("1e30").has_value());
 }
 
+TEST_CASE("config: checkpoint modes", "[config]")
+{
+    auto mode = [](const char* t) {
+        const auto m = md::parse_checkpoint_mode(t);
+        return m ? std::pair{m->percent, m->interval_ns} : std::pair{-1, std::int64_t{-1}};
+    };
+    CHECK(mode("growth") == std::pair{10, std::int64_t{0}});
+    CHECK(mode(" off ") == std::pair{0, std::int64_t{0}});
+    CHECK(mode("growth:50") == std::pair{50, std::int64_t{0}});
+    CHECK(mode("growth:25%") == std::pair{25, std::int64_t{0}});
+    CHECK(mode("growth:1000") == std::pair{1000, std::int64_t{0}});
+    CHECK(mode("10s") == std::pair{10, std::int64_t{10'000'000'000}});
+    CHECK(mode("250ms") == std::pair{10, std::int64_t{250'000'000}});
+    CHECK(mode("growth:0").first == -1);
+    CHECK(mode("growth:1001").first == -1);
+    CHECK(mode("growth:").first == -1);
+    CHECK(mode("growth:x").first == -1);
+    CHECK(mode("0").first == -1);  // an interval of at least 1ms; "off" says none
+    CHECK(mode("0.5ms").first == -1);
+    CHECK(mode("sometimes").first == -1);
+    CHECK(mode("").first == -1);
+}
+
 TEST_CASE("config: the option table's defaults are the configuration's defaults", "[config]")
 {
     // Every variable of the table unset, then each default that is a value set as such: the
@@ -134,6 +157,8 @@ TEST_CASE("config: the option table's defaults are the configuration's defaults"
     CHECK(c.leak_check == unset.leak_check);
     CHECK(c.gc_auto == unset.gc_auto);
     CHECK(c.error_exitcode == unset.error_exitcode);
+    CHECK(c.checkpoint_percent == unset.checkpoint_percent);
+    CHECK(c.checkpoint_interval_ns == unset.checkpoint_interval_ns);
     CHECK(c.interval_ns == md::Config{}.interval_ns);
     CHECK(c.stack_depth == md::Config{}.stack_depth);
     CHECK(std::string(c.output).ends_with(std::string("/") + md::Config{}.output));

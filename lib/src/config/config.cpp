@@ -13,6 +13,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <fnmatch.h>
+#include <sys/auxv.h>
 #include <unistd.h>
 #include <utility>
 
@@ -93,6 +94,23 @@ std::optional<ReportKinds> parse_report_kinds(std::string_view text) noexcept
     }
     if (!any) return std::nullopt;
     return kinds;
+}
+
+std::optional<CheckpointMode> parse_checkpoint_mode(std::string_view text) noexcept
+{
+    const std::string_view t = trim(text);
+    if (t == "off") return CheckpointMode{0, 0};
+    if (t == "growth") return CheckpointMode{};
+    if (t.starts_with("growth:")) {
+        std::string_view p = trim(t.substr(7));
+        if (p.ends_with('%')) p.remove_suffix(1);
+        const auto n = whole_number<int>(p);
+        if (!n || *n < 1 || *n > 1000) return std::nullopt;
+        return CheckpointMode{*n, 0};
+    }
+    const auto ns = parse_duration_ns(t);
+    if (!ns || *ns < 1'000'000) return std::nullopt;
+    return CheckpointMode{10, *ns};
 }
 
 bool valid_output_template(std::string_view text) noexcept
@@ -184,6 +202,7 @@ struct Value {
     std::int64_t number = 0;
     std::uint64_t count = 0;
     ReportKinds kinds;
+    CheckpointMode checkpoint;
     bool flag = false;
 };
 
@@ -236,6 +255,16 @@ bool parse_value(OptionType type, std::string_view v, Value& out) noexcept
         const auto n = whole_number<std::uint64_t>(v);
         if (n) out.count = *n;
         return n.has_value();
+    }
+    case OptionType::checkpoint: {
+        const auto mode = parse_checkpoint_mode(v);
+        if (mode) out.checkpoint = *mode;
+        return mode.has_value();
+    }
+    case OptionType::invalid_free: {
+        const std::string_view t = trim(v);
+        out.flag = t == "abort";
+        return out.flag || t == "report";
     }
     case OptionType::launcher_path:
         return false;
@@ -301,6 +330,13 @@ void store(Config& c, Option id, const Value& value) noexcept
     case Option::MEMTRACK_SKIP:
         copy_text(c.skip, sizeof c.skip, trim(value.text) == "none" ? "" : value.text);
         break;
+    case Option::MEMTRACK_CHECKPOINT:
+        c.checkpoint_percent = value.checkpoint.percent;
+        c.checkpoint_interval_ns = value.checkpoint.interval_ns;
+        break;
+    case Option::MEMTRACK_INVALID_FREE:
+        c.invalid_free_abort = value.flag;
+        break;
     case Option::MEMTRACK_LIBRARY:
         break;
     }
@@ -319,6 +355,23 @@ void load_config() noexcept
             store(c, o.id, value);
         else
             complain(o.variable, v, o.accepted, o.fallback);
+    }
+    // Secure execution (a setuid or setgid program run by another user, or with capabilities):
+    // the environment belongs to the user who started it, the file rights to the program's
+    // owner, so no path from the environment is opened (as glibc's MALLOC_TRACE and ld.so's
+    // LD_DEBUG_OUTPUT are ignored there). The report is the stderr summary alone.
+    if (getauxval(AT_SECURE) != 0) {
+        c.secure = true;
+        const bool any = c.report_text || c.report_json;
+        c.output[0] = '\0';
+        c.log[0] = '\0';
+        c.suppressions[0] = '\0';
+        c.report_json = false;
+        c.report_text = any;
+        if (any)
+            log("secure execution (setuid/setgid): MEMTRACK_OUTPUT, MEMTRACK_LOG and "
+                "MEMTRACK_SUPPRESSIONS are ignored, no file is written; the summary goes to "
+                "stderr only");
     }
     // A relative output path is relative to the working directory at start-up, where the
     // launcher looks for it, even if the program changes directory later.

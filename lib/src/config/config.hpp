@@ -34,6 +34,15 @@ struct Config {
     // MEMTRACK_BREAK_ALLOC: raise SIGTRAP at the allocation with this sequence number (the
     // "[allocation #N]" of a leak report), for a debugger to stop there. 0 = off.
     std::uint64_t break_alloc = 0;
+    // MEMTRACK_CHECKPOINT (issue 11): checkpoints while the heap grows. growth_percent: one
+    // each time the peak passes the last checkpoint's by this percentage, from 64 MiB on (0 =
+    // none); interval_ns: also one at the first rise of the peak once this long has passed
+    // since the last checkpoint (or the start), at any heap size (0 = none). off: both 0.
+    int checkpoint_percent = 10;
+    std::int64_t checkpoint_interval_ns = 0;
+    // MEMTRACK_INVALID_FREE (issue 11): a double or invalid free aborts the program (as glibc
+    // does) after one line, or (report) is listed in the report and the program goes on.
+    bool invalid_free_abort = true;
     // MEMTRACK_UNWIND_CHECK: every captured stack is compared with unw_backtrace's.
     bool unwind_check = false;
     // MEMTRACK_DEBUGINFOD: the report's symbolizer may query debuginfod (DEBUGINFOD_URLS).
@@ -43,6 +52,10 @@ struct Config {
     bool detect_leaks = true;
     // MEMTRACK_SKIP: comma-separated patterns; a process whose executable matches is dormant.
     char skip[4096] = "";
+    // Secure execution (setuid/setgid, getauxval(AT_SECURE)): no file whose path comes from
+    // the environment is opened (MEMTRACK_OUTPUT, MEMTRACK_LOG, MEMTRACK_SUPPRESSIONS are
+    // ignored, and with them the JSON report and checkpoints); the summary goes to stderr.
+    bool secure = false;
     bool gates() const noexcept { return error_exitcode != 0 || max_peak >= 0 || max_leaked >= 0; }
 };
 
@@ -73,6 +86,14 @@ bool valid_output_template(std::string_view text) noexcept;
 // fnmatch(3) patterns: one with a '/' against the whole path, else against the file name.
 // Start-up only (fnmatch may allocate: inside the guard).
 bool skip_matches(std::string_view patterns, std::string_view executable) noexcept;
+// MEMTRACK_CHECKPOINT: "off" {0, 0}; "growth" {10, 0}; "growth:P" (P a whole percentage from 1
+// to 1000, a trailing % allowed) {P, 0}; a duration of at least 1ms (parse_duration_ns) {10,
+// ns}. nullopt for anything else.
+struct CheckpointMode {
+    int percent = 10;
+    std::int64_t interval_ns = 0;
+};
+std::optional<CheckpointMode> parse_checkpoint_mode(std::string_view text) noexcept;
 
 // MEMTRACK_LOG while it lives: the summary lines (detail::log) go to the log file, opened for
 // appending (O_CLOEXEC), instead of stderr; nothing changes without MEMTRACK_LOG or if the

@@ -59,6 +59,17 @@
     X(MEMTRACK_GC, gc_mode, "off", "auto or off", "off (scans only at exit and on request)",       \
       "--gc", "off|auto", "off",                                                                   \
       "auto: scan generations whenever the thresholds trip, as Python's gc does (default off)")    \
+    X(MEMTRACK_CHECKPOINT, checkpoint, "growth",                                                 \
+      "off, growth, growth:PERCENT (1 to 1000) or an interval of at least 1ms (e.g. 10s)", "",   \
+      "--checkpoint", "MODE", "growth:25",                                                       \
+      "checkpoint reports for SIGKILL and the OOM killer: growth (each time the peak grows by "   \
+      "10% above 64 MiB), growth:PERCENT, an INTERVAL (also at the first growth after INTERVAL "  \
+      "since the last one, at any size) or off (default growth)")                                \
+    X(MEMTRACK_INVALID_FREE, invalid_free, "abort", "report or abort", "",                      \
+      "--invalid-free", "report|abort", "report",                                                \
+      "a double free or a free of a pointer into memtrack's heap that is no block: abort (one "   \
+      "line, then SIGABRT, as glibc stops the program) or report (every site in the report, "     \
+      "and the program goes on) (default abort)")                                                \
     X(MEMTRACK_BREAK_ALLOC, allocation_number, "0 (off)",                                          \
       "an allocation number as leak reports give it ([allocation #N]), 0 = off", "",               \
       "--break-alloc", "N", "0",                                                                   \
@@ -96,6 +107,8 @@ enum class OptionType {
     exit_status,        // 0 to 255
     size,               // a byte count with an optional unit (config.hpp parse_size)
     allocation_number,  // an unsigned 64-bit sequence number
+    checkpoint,         // off, growth, growth:PERCENT, or a duration (config.hpp CheckpointMode)
+    invalid_free,       // report or abort
     launcher_path,      // read by the launcher only (MEMTRACK_LIBRARY), not by the library
 };
 

@@ -4,7 +4,9 @@
 
 #include "core/big_blocks.hpp"
 #include "core/ignored.hpp"
+#include "core/invalid_frees.hpp"
 #include "core/sites.hpp"
+#include "config/config.hpp"
 #include "platform/log.hpp"
 #include "stack/unwind.hpp"
 
@@ -12,6 +14,7 @@
 #include <bit>
 #include <cerrno>
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -25,8 +28,40 @@ void* alloc_failed() noexcept
     return nullptr;
 }
 
-void free_foreign(void*) noexcept
+namespace {
+
+// A double or invalid free (core/invalid_frees.hpp): recorded; with MEMTRACK_INVALID_FREE=abort
+// (the default) one line, then abort() as glibc's free does ("free(): double free detected"),
+// so the status (134) and the core dump are what the program gets without memtrack.
+[[gnu::noinline, gnu::cold]] void invalid_free(void* p, InvalidFreeKind kind,
+                                               std::uint32_t alloc_stack) noexcept
 {
+    note_invalid_free(p, kind, alloc_stack);
+    if (!config().invalid_free_abort) return;
+    {
+        Guard guard;
+        if (kind == InvalidFreeKind::DoubleFree)
+            log("free(): double free of {} (a block memtrack allocated and freed); aborting as "
+                "glibc does (MEMTRACK_INVALID_FREE=report lists every site and goes on)",
+                p);
+        else
+            log("free(): invalid pointer {} (in memtrack's heap, not a block it handed out); "
+                "aborting as glibc does (MEMTRACK_INVALID_FREE=report lists every site and "
+                "goes on)",
+                p);
+    }
+    abort();
+}
+
+}  // namespace
+
+void free_foreign(void* p) noexcept
+{
+    // Only the program's frees are judged: memtrack's own (inside the Guard) stay silent.
+    InvalidFreeKind kind{};
+    std::uint32_t alloc_stack = 0;
+    if (!in_guard() && classify_invalid_free(p, kind, alloc_stack)) [[unlikely]]
+        return invalid_free(p, kind, alloc_stack);
     note_foreign_free();
 }
 

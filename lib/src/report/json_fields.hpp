@@ -30,6 +30,20 @@ template <class W> void write_status(W& w, const char* name, int value)
         w.null();
 }
 
+// One stack frame, as the "stacks" section writes it.
+template <class W, class F> void write_frame(W& w, const F& f)
+{
+    w.begin_object();
+    w.key("pc").hex(f.pc);
+    w.key("function").value(std::string_view(f.function));
+    w.key("file").value(std::string_view(f.file));
+    w.key("line").value(f.line);
+    w.key("module").value(std::string_view(f.module));
+    w.key("offset").hex(f.offset);
+    w.key("inlined").value(f.inlined);
+    w.end_object();
+}
+
 template <class W, class M> void write_report_fields(W& w, const M& r)
 {
     using Layout = typename W::Layout;
@@ -43,6 +57,18 @@ template <class W, class M> void write_report_fields(W& w, const M& r)
         w.begin_object();
         w.key("number").value(r.signal);
         w.key("name").value(std::string_view(r.signal_name));
+        if (r.crash.thread != 0) {
+            w.key("thread").value(static_cast<std::int64_t>(r.crash.thread));
+            w.key("address");
+            if (r.crash.has_address)
+                w.hex(r.crash.address);
+            else
+                w.null();
+            w.key("stack").begin_array(Layout::Block);
+            for (const auto& f : r.crash.stack)
+                write_frame(w, f);
+            w.end_array();
+        }
         w.end_object();
     } else {
         w.null();
@@ -82,6 +108,24 @@ template <class W, class M> void write_report_fields(W& w, const M& r)
     if constexpr (requires { h.peak_attributed_bytes; })
         w.key("peak_attributed_bytes").value(h.peak_attributed_bytes);
     w.end_object();
+    if constexpr (requires { r.invalid_frees; }) {
+        if (r.invalid_frees_total > 0) {
+            w.key("invalid_frees").begin_object(Layout::Block);
+            w.key("count").value(r.invalid_frees_total);
+            w.key("sites").begin_array(Layout::Block);
+            for (const auto& f : r.invalid_frees) {
+                w.begin_object();
+                w.key("kind").value(std::string_view(f.kind));
+                w.key("count").value(f.count);
+                w.key("pointer").hex(f.pointer);
+                w.key("free_stack").value(f.free_stack);
+                w.key("alloc_stack").value(f.alloc_stack);
+                w.end_object();
+            }
+            w.end_array();
+            w.end_object();
+        }
+    }
     if constexpr (requires { r.leaks; }) {
         if (r.sites_recorded) write_sites(w, r);
         if (r.leak_checked) write_leak_sections(w, r.leaks);

@@ -146,6 +146,28 @@ struct ReportTimelineSites {
     std::vector<std::vector<std::int64_t>> values;  // per point: one per stack, then other
 };
 
+// A "signal" report's view of the thread the signal interrupted (issue 11): its kernel thread
+// id, the fault address of SIGSEGV, SIGBUS, SIGILL and SIGFPE, and its stack as raw frames
+// (pc, module, offset; function, file and line empty), which `memtrack report` symbolizes.
+struct ReportCrash {
+    std::int64_t thread = 0;  // 0 = not recorded
+    bool has_address = false;
+    std::uint64_t address = 0;
+    std::vector<ReportFrame> stack;  // innermost first: [0] is the interrupted pc
+};
+
+// One distinct invalid-free site (issue 11): "double_free" (a block memtrack had freed) or
+// "invalid_pointer" (in memtrack's heap, not a block it handed out), how many frees, the first
+// one's pointer, the stack of the free and, for a double free, the block's allocation stack
+// (ids into ReportModel::stacks; 0 = none recorded).
+struct ReportInvalidFree {
+    std::string kind;
+    std::uint64_t count = 0;
+    std::uint64_t pointer = 0;
+    std::uint32_t free_stack = 0;
+    std::uint32_t alloc_stack = 0;
+};
+
 struct ReportModel {
     std::string memtrack_version;
     // Why the report was written: "exit" (exit() or return from main), "_exit" (_exit or
@@ -156,6 +178,7 @@ struct ReportModel {
     // For "signal": the signal's number and name (11, "SIGSEGV"); 0 and "" otherwise (null).
     int signal = 0;
     std::string signal_name;
+    ReportCrash crash;  // for "signal"; empty otherwise
     std::string program;
     std::vector<std::string> argv;
     std::int64_t pid = 0;
@@ -189,6 +212,11 @@ struct ReportModel {
         std::uint64_t foreign_frees = 0;
         std::int64_t peak_attributed_bytes = 0;  // sum of the sites' peak_bytes; 0 without sites
     } heap;
+
+    // Invalid and double frees (issue 11): the total and the distinct sites; written only
+    // when there was one.
+    std::uint64_t invalid_frees_total = 0;
+    std::vector<ReportInvalidFree> invalid_frees;
 
     bool sites_recorded = false;    // stacks were on: `sites` and `site_table` hold the profile
     std::vector<ReportSite> sites;  // largest peak_bytes first

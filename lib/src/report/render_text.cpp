@@ -149,6 +149,32 @@ public:
                  bytes(s.unreadable_heap_bytes));
     }
 
+    // Invalid and double frees (issue 11): each site with the stack of the free and, for a
+    // double free, the block's allocation stack.
+    void invalid_frees()
+    {
+        std::uint64_t doubles = 0, invalid = 0;
+        for (const ReportInvalidFree& f : r_.invalid_frees)
+            (f.kind == "double_free" ? doubles : invalid) += f.count;
+        line("  invalid {} invalid frees at {} site{}: {} double, {} of pointers that are no block",
+             r_.invalid_frees_total, r_.invalid_frees.size(),
+             r_.invalid_frees.size() == 1 ? "" : "s", doubles, invalid);
+        constexpr std::size_t kShownSites = 5;
+        for (std::size_t i = 0; i < r_.invalid_frees.size() && i < kShownSites; ++i) {
+            const ReportInvalidFree& f = r_.invalid_frees[i];
+            line("    {} of 0x{:x}{}, freed at:",
+                 f.kind == "double_free" ? "double free" : "free of an invalid pointer",
+                 f.pointer, f.count > 1 ? fmt::format(" ({} times)", f.count) : std::string());
+            stack(f.free_stack, "      ");
+            if (f.kind == "double_free" && f.alloc_stack != 0) {
+                line("    allocated at:");
+                stack(f.alloc_stack, "      ");
+            }
+        }
+        if (r_.invalid_frees.size() > kShownSites)
+            line("    ... {} more sites in the JSON report", r_.invalid_frees.size() - kShownSites);
+    }
+
 private:
     const std::vector<ReportFrame>& frames(std::uint32_t id) const
     {
@@ -253,7 +279,7 @@ bool needs_attention(const ReportModel& r)
 {
     const ReportLeakTotals& t = r.leaks.totals;
     return (r.leak_checked && t.direct_blocks + t.indirect_blocks > 0) || !r.gate.empty() ||
-           r.reason == "signal" || r.reason == "checkpoint";
+           r.reason == "signal" || r.reason == "checkpoint" || r.invalid_frees_total > 0;
 }
 
 std::string gate_line(const ReportModel& r)
@@ -284,6 +310,23 @@ std::vector<std::string> render_summary(const ReportModel& r, const SummaryOptio
                r.reason == "_exit" ? " (_exit)" : "");
     else
         s.line("{} (pid {}) finished", name, r.pid);
+    if (r.reason == "signal" && r.crash.thread != 0) {
+        // The interrupted thread's stack (issue 11), as `memtrack report` symbolized it.
+        if (r.crash.has_address)
+            s.line("  signal  in thread {}, fault address 0x{:x}", r.crash.thread,
+                   r.crash.address);
+        else
+            s.line("  signal  in thread {}", r.crash.thread);
+        constexpr std::size_t kCrashFrames = 2 * kTextFrames;
+        for (std::size_t i = 0; i < r.crash.stack.size(); ++i) {
+            if (i == kCrashFrames) {
+                s.line("          ... {} more frames in the JSON report",
+                       r.crash.stack.size() - i);
+                break;
+            }
+            s.line("  {} #{} {}", i == 0 ? "stack" : "     ", i, frame_text(r.crash.stack[i]));
+        }
+    }
     s.line("  time    wall {:.2f} s, user {:.2f} s, sys {:.2f} s, CPU/wall {:.2f}", wall,
            r.process.user_s, r.process.sys_s, r.process.cpu_wall_ratio);
     s.line("  heap    peak {} at {:.2f} s; live {} {} in {} blocks", Bytes{h.peak_bytes},
@@ -292,6 +335,7 @@ std::vector<std::string> render_summary(const ReportModel& r, const SummaryOptio
     s.peak_sites();
     s.line("  calls   {} allocations, {} frees, {} allocated, {} foreign frees", h.allocations,
            h.frees, bytes(h.bytes_allocated), h.foreign_frees);
+    if (r.invalid_frees_total > 0) s.invalid_frees();
     s.line("  rss     max RSS {} (tracked heap peak {})", Bytes{r.process.max_rss_bytes},
            Bytes{h.peak_bytes});
     if (r.leak_checked) s.leaks();

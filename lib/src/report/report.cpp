@@ -4,6 +4,7 @@
 
 #include "config/config.hpp"
 #include "core/counters.hpp"
+#include "core/invalid_frees.hpp"
 #include "core/sampler.hpp"
 #include "core/sites.hpp"
 #include "leaks/collector.hpp"
@@ -221,6 +222,24 @@ void gather_sites(ReportModel& d, StackTable& stacks)
     gather_stacks(stacks, used, d.stacks);
 }
 
+// The invalid and double frees (issue 11) and the frames of the stacks they name.
+void gather_invalid_frees(ReportModel& d, std::shared_ptr<StackTable>& stacks)
+{
+    std::vector<InvalidFreeSite> sites(kMaxInvalidFreeSites);
+    sites.resize(copy_invalid_frees(sites.data(), sites.size(), &d.invalid_frees_total));
+    std::set<std::uint32_t> used;
+    for (const InvalidFreeSite& s : sites) {
+        d.invalid_frees.push_back(
+            {s.kind == InvalidFreeKind::DoubleFree ? "double_free" : "invalid_pointer", s.count,
+             s.first_pointer, s.free_stack, s.alloc_stack});
+        for (const std::uint32_t id : {s.free_stack, s.alloc_stack})
+            if (id != 0) used.insert(id);
+    }
+    if (used.empty()) return;
+    if (stacks == nullptr) stacks = std::make_shared<StackTable>();
+    gather_stacks(*stacks, used, d.stacks);
+}
+
 // The leak sections of the model: groups and cycles with their types, and the frames of every
 // stack they name.
 void gather_leaks(const LeakReport& rep, ReportLeaks& out,
@@ -353,11 +372,12 @@ ReportModel gather(ReportReason reason, int exit_status, std::uintptr_t program_
               h.bytes_allocated,
               h.foreign_frees,
               0};
+    std::shared_ptr<StackTable> stacks = leak_stacks;
     if (g_sites_on) {
-        std::shared_ptr<StackTable> stacks = leak_stacks;
         if (stacks == nullptr) stacks = std::make_shared<StackTable>();
         gather_sites(d, *stacks);
     }
+    gather_invalid_frees(d, stacks);
     d.config = {seconds(cfg.interval_ns), cfg.stack_depth, cfg.leak_check, cfg.output};
     const UnwindCheck check = unwind_check();
     d.unwind_check = {check.on, check.stacks, check.differences};

@@ -12,11 +12,13 @@
 #include "platform/report_file.hpp"
 #include "report/json_fields.hpp"
 #include "report/report.hpp"
+#include "stack/crash_stack.hpp"
 
 #include <cstring>
 #include <ctime>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 namespace memtrack::detail {
@@ -59,12 +61,29 @@ template <class T> struct Span {
     const T* end() const noexcept { return first + count; }
 };
 
+// A frame of the interrupted thread's stack, with ReportFrame's members as views.
+struct SignalFrame {
+    std::uint64_t pc = 0;
+    std::string_view function;
+    std::string_view file;
+    int line = 0;
+    std::string_view module;
+    std::uint64_t offset = 0;
+    bool inlined = false;
+};
+
 // ReportModel's members that json_fields.hpp reads, as views into fixed buffers.
 struct SignalReportModel {
     std::string_view memtrack_version = MEMTRACK_VERSION_STRING;
     std::string_view reason = "signal";
     int signal = 0;
     std::string_view signal_name;
+    struct {
+        std::int64_t thread = 0;
+        bool has_address = false;
+        std::uint64_t address = 0;
+        Span<SignalFrame> stack;
+    } crash;
     std::string_view program;
     NulList argv;
     std::int64_t pid = 0;
@@ -86,6 +105,7 @@ struct SignalReportModel {
 constexpr std::size_t kCmdlineBytes = 64 * 1024;
 constexpr std::size_t kMaxTimeline = 16384 + 2;  // the sampler's bound, the peak, the end
 constexpr std::size_t kJsonBytes = 2 * 1024 * 1024;
+constexpr std::size_t kCrashFrames = 64;
 
 struct Scratch {
     char program[4096];
@@ -94,8 +114,17 @@ struct Scratch {
     ReportTimelinePoint timeline[kMaxTimeline];
     char target[4096];
     char final_path[4200];
+    CrashFrame raw_frames[kCrashFrames];
+    SignalFrame frames[kCrashFrames];
     char json[kJsonBytes];
 };
+
+// The signals whose si_addr is the faulting address (sigaction(2)), when the kernel sent them.
+bool has_fault_address(int sig, const siginfo_t* info) noexcept
+{
+    if (info == nullptr || info->si_code <= 0) return false;  // sent by kill/raise/sigqueue
+    return sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGFPE;
+}
 
 // The timeline as the normal report has it: the samples, the peak itself and the moment of
 // the report, in time order (the samples are in order; the two points are merged in).
@@ -139,7 +168,7 @@ const char* signal_name(int sig, char* buf, unsigned size) noexcept
     return buf;
 }
 
-int write_signal_report(int sig) noexcept
+int write_signal_report(int sig, const siginfo_t* info, const void* ucontext) noexcept
 {
     const Config& cfg = config();
     if (!cfg.report_text && !cfg.report_quiet && !cfg.report_json) return 0;
@@ -157,6 +186,19 @@ int write_signal_report(int sig) noexcept
     d.pid = getpid();
     d.ppid = getppid();
     d.program = std::string_view(s.program, executable_path(s.program, sizeof s.program));
+    d.crash.thread = syscall(SYS_gettid);
+    d.crash.has_address = has_fault_address(sig, info);
+    if (d.crash.has_address) d.crash.address = reinterpret_cast<std::uintptr_t>(info->si_addr);
+    const std::size_t frames = crash_stack(ucontext, s.raw_frames, kCrashFrames);
+    for (std::size_t i = 0; i < frames; ++i) {
+        const CrashFrame& c = s.raw_frames[i];
+        // The main program's link map has no name: its path is the executable's.
+        const std::string_view module = !c.in_module          ? std::string_view()
+                                        : c.module[0] == '\0' ? d.program
+                                                              : std::string_view(c.module);
+        s.frames[i] = {c.pc, {}, {}, 0, module, c.in_module ? c.offset : 0, false};
+    }
+    d.crash.stack = {s.frames, frames};
     d.argv = NulList(s.cmdline, command_line(s.cmdline, sizeof s.cmdline));
     const Snapshot h = snapshot_in_signal();
     const ProcessTimes times = process_times();
@@ -209,6 +251,19 @@ int write_signal_report(int sig) noexcept
             d.heap.peak_time_s, d.heap.current_bytes, d.heap.live_blocks_at_exit);
         log("  calls   {} allocations, {} frees, {} B allocated", d.heap.allocations, d.heap.frees,
             d.heap.bytes_allocated);
+        const std::size_t shown = frames < 6 ? frames : 6;
+        for (std::size_t i = 0; i < shown; ++i) {
+            const SignalFrame& f = s.frames[i];
+            const std::string_view m = f.module.substr(f.module.rfind('/') + 1);
+            if (m.empty())
+                log("  {} #{} 0x{:x}", i == 0 ? "stack" : "     ", i, f.pc);
+            else
+                log("  {} #{} 0x{:x} ({}+0x{:x})", i == 0 ? "stack" : "     ", i, f.pc, m,
+                    f.offset);
+        }
+        if (frames > shown)
+            log("        ... {} more frames in the JSON report (memtrack report names them)",
+                frames - shown);
         log("  (written in the signal handler: no leak check)");
         if (report_line[0] != '\0') log("  report  {}", report_line);
     } else if (result != 0) {

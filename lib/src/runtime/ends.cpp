@@ -118,13 +118,63 @@ void resolve_exec_functions() noexcept
     next_function(g_fexecve, "fexecve");
 }
 
+namespace {
+// The checkpoint rules' state, written by the one thread in the hook (the fold's
+// compare-exchange); relaxed atomics for the forked child's reset.
+constinit std::atomic<std::int64_t> g_next_growth{kCheckpointFloor};  // the growth rule's peak
+constinit std::atomic<std::int64_t> g_last_peak{0};        // the last checkpoint's peak
+constinit std::atomic<std::int64_t> g_last_time_ns{0};     // and its time (uptime)
+
+// The threshold the fold compares the peak with: the growth rule's, or with an interval any
+// rise of the peak (the hook then looks at the clock).
+void arm_checkpoint() noexcept
+{
+    const Config& c = config();
+    std::int64_t at = c.checkpoint_percent > 0 ? g_next_growth.load(std::memory_order_relaxed)
+                                               : INT64_MAX;
+    if (c.checkpoint_interval_ns > 0) {
+        const std::int64_t rise = g_last_peak.load(std::memory_order_relaxed) + 1;
+        if (rise < at) at = rise;
+    }
+    g_checkpoint_at.store(at, std::memory_order_relaxed);
+}
+}  // namespace
+
+void start_checkpoints() noexcept
+{
+    const Config& c = config();
+    if (!c.report_json || (c.checkpoint_percent == 0 && c.checkpoint_interval_ns == 0)) {
+        g_checkpoint_hook = nullptr;
+        g_checkpoint_at.store(INT64_MAX, std::memory_order_relaxed);
+        return;
+    }
+    g_next_growth.store(kCheckpointFloor, std::memory_order_relaxed);
+    g_last_peak.store(0, std::memory_order_relaxed);
+    g_last_time_ns.store(uptime_ns(), std::memory_order_relaxed);
+    g_checkpoint_hook = write_checkpoint;
+    arm_checkpoint();
+}
+
 void write_checkpoint(std::int64_t peak_bytes) noexcept
 {
-    if (phase() == Phase::Active && own_process())
-        write_report(ReportReason::Checkpoint, nullptr, -1, 0);
-    const std::int64_t next = peak_bytes + peak_bytes / 10;
-    g_checkpoint_at.store(next > kCheckpointFloor ? next : kCheckpointFloor,
-                          std::memory_order_relaxed);
+    const Config& c = config();
+    const std::int64_t now = uptime_ns();
+    const bool by_growth =
+        c.checkpoint_percent > 0 && peak_bytes >= g_next_growth.load(std::memory_order_relaxed);
+    const bool by_time = c.checkpoint_interval_ns > 0 &&
+                         peak_bytes > g_last_peak.load(std::memory_order_relaxed) &&
+                         now - g_last_time_ns.load(std::memory_order_relaxed) >=
+                             c.checkpoint_interval_ns;
+    if (by_growth || by_time) {
+        if (phase() == Phase::Active && own_process())
+            write_report(ReportReason::Checkpoint, nullptr, -1, 0);
+        const std::int64_t next = peak_bytes + peak_bytes / 100 * c.checkpoint_percent;
+        g_next_growth.store(next > kCheckpointFloor ? next : kCheckpointFloor,
+                            std::memory_order_relaxed);
+        g_last_peak.store(peak_bytes, std::memory_order_relaxed);
+        g_last_time_ns.store(now, std::memory_order_relaxed);
+    }
+    arm_checkpoint();
 }
 
 void quick_exit_tracked(int status) noexcept

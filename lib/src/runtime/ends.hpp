@@ -21,14 +21,21 @@ int execve_tracked(const char* path, char* const argv[], char* const envp[]) noe
 int execvp_tracked(const char* file, char* const argv[], char* const envp[]) noexcept;
 int fexecve_tracked(int fd, char* const argv[], char* const envp[]) noexcept;
 
-// Checkpoints (issue 11): the first once the heap's peak reaches kCheckpointFloor, then each
-// time it has grown by a tenth since the last (64 MiB to 64 GiB: about 70 checkpoints). A
-// process killed by SIGKILL (the OOM killer) leaves its last checkpoint, whose peak is then at
-// least 10/11 of the heap it reached (less what other threads had not folded, 1 MiB each).
+// Checkpoints (issue 11; MEMTRACK_CHECKPOINT, config.hpp): by default the first once the
+// heap's peak reaches kCheckpointFloor, then each time it has grown by a tenth since the last
+// (64 MiB to 64 GiB: about 70 checkpoints); growth:PERCENT changes the step. A process killed
+// by SIGKILL (the OOM killer) leaves its last checkpoint, whose peak is then at least
+// 100/(100+PERCENT) of the heap it reached (less what other threads had not folded, 1 MiB
+// each). With an interval, a checkpoint is also written at the first rise of the peak once the
+// interval has passed since the last one (or the start), whatever the heap's size.
 inline constexpr std::int64_t kCheckpointFloor = std::int64_t{64} << 20;
 // The hook of core/counters.hpp: writes the checkpoint (the JSON alone, reason "checkpoint",
-// over the previous one) and sets the next threshold. Runs on the allocating thread.
+// over the previous one) when a rule says so, and sets the next threshold. Runs on the
+// allocating thread, one at a time (the fold's compare-exchange).
 void write_checkpoint(std::int64_t peak_bytes) noexcept;
+// Points the hook at write_checkpoint and sets the first threshold, or leaves checkpoints off
+// (MEMTRACK_CHECKPOINT=off, no JSON report). Start-up and a forked child (its own run).
+void start_checkpoints() noexcept;
 
 // Looks up the C library's exec functions; start-up calls it, so that an exec in a vfork
 // child never runs dlsym (which may allocate) on its parent's memory.

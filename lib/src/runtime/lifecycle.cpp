@@ -3,6 +3,7 @@
 #include "runtime/lifecycle.hpp"
 
 #include "config/config.hpp"
+#include "core/invalid_frees.hpp"
 #include "core/big_blocks.hpp"
 #include "core/block.hpp"
 #include "core/counters.hpp"
@@ -116,13 +117,14 @@ void child_after_fork() noexcept
     g_pid.store(getpid(), std::memory_order_relaxed);
     counters_child_after_fork();
     sites_child_after_fork();
+    invalid_frees_child_after_fork();
     big_blocks_after_fork();
     root_regions_after_fork();
     collector_after_fork();
     sampler_child_after_fork();
     add_timeline_point(0, current_bytes());
     forget_checkpoint_in_child();
-    if (g_checkpoint_hook != nullptr) g_checkpoint_at.store(kCheckpointFloor);
+    if (g_checkpoint_hook != nullptr) start_checkpoints();
     if (g_phase.load(std::memory_order_relaxed) == Phase::Active)
         start_sampler(config().interval_ns);
 }
@@ -225,10 +227,7 @@ void start() noexcept
                 g_break_seq, before);
     }
     g_small_limit = stack_depth() > 0 || config().gc_auto || g_break_seq != 0 ? 0 : kFoldBytes;
-    if (config().report_json) {
-        g_checkpoint_hook = write_checkpoint;
-        g_checkpoint_at.store(kCheckpointFloor);
-    }
+    start_checkpoints();
     install_signal_handlers();
     on_exit(report_at_exit, nullptr);
     pthread_atfork(prepare_fork, parent_after_fork, child_after_fork);

@@ -68,14 +68,14 @@ void default_action(int sig) noexcept
 // default action and re-raises on this thread: when the handler returns, the signal is
 // delivered with the default action, so the exit status and the core dump are the program's
 // own (a fault re-executes the faulting instruction anyway).
-void on_signal(int sig, siginfo_t*, void*) noexcept
+void on_signal(int sig, siginfo_t* info, void* ucontext) noexcept
 {
     const int saved_errno = errno;
     const auto self = static_cast<pid_t>(syscall(SYS_gettid));
     pid_t expected = 0;
     if (g_writer.compare_exchange_strong(expected, self)) {
         if (begin_signal_report()) {
-            write_signal_report(sig);
+            write_signal_report(sig, info, ucontext);
             end_final_report();
         }
     } else if (expected != self) {

@@ -6,11 +6,12 @@ using namespace mt_test;
 
 namespace {
 // Runs `tp MODE` under the preload and an idle baseline; returns (report, baseline report).
-std::pair<nlohmann::json, nlohmann::json> run_mode(const std::string& tp, const std::string& mode,
-                                                   RunResult* out = nullptr)
+std::pair<nlohmann::json, nlohmann::json>
+run_mode(const std::string& tp, const std::string& mode, RunResult* out = nullptr,
+         std::vector<std::pair<std::string, std::string>> env = {})
 {
     TempDir dir, base_dir;
-    const RunResult r = run_tracked(dir, {program(tp), mode});
+    const RunResult r = run_tracked(dir, {program(tp), mode}, env);
     INFO(r.out << r.err);
     CHECK(r.out.find("FAIL") == std::string::npos);
     CHECK(r.exit_code == 0);
@@ -73,12 +74,15 @@ TEST_CASE("allocator: what glibc allocates for the program (strdup, getline, ...
     CHECK(heap(j, "foreign_frees") == 0);
 }
 
-TEST_CASE("allocator: a block freed twice is counted once, then as foreign", "[allocator]")
+TEST_CASE("allocator: a block freed twice is counted once, then as an invalid free",
+          "[allocator]")
 {
     RunResult r;
-    const auto [j, base] = run_mode("tp_c", "doublefree", &r);
+    const auto [j, base] =
+        run_mode("tp_c", "doublefree", &r, {{"MEMTRACK_INVALID_FREE", "report"}});
     CHECK(r.out.find("doublefree done") != std::string::npos);
-    CHECK(heap(j, "foreign_frees") == 1);
+    CHECK(heap(j, "foreign_frees") == 0);
+    CHECK(j["invalid_frees"]["count"] == 1);
     CHECK(heap(j, "allocations") - heap(base, "allocations") == 3);
     CHECK(heap(j, "frees") - heap(base, "frees") == 3);
     CHECK(heap(j, "current_bytes") == heap(base, "current_bytes"));

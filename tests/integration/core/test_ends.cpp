@@ -3,9 +3,11 @@
 #include "common.hpp"
 
 #include <csignal>
+#include <filesystem>
 #include <map>
 #include <regex>
 #include <sstream>
+#include <sys/stat.h>
 #include <unistd.h>
 
 using namespace mt_test;
@@ -308,6 +310,59 @@ TEST_CASE("issue 11: abort, SIGSEGV and raised signals report and keep their sta
     }
 }
 
+TEST_CASE("issue 11: a crash's report has the faulting thread's stack, named by memtrack report",
+          "[ends]")
+{
+    TempDir dir;
+    const RunResult r = run_tracked(dir, {program("tp_ends"), "segv_in_function"});
+    const auto j = signal_report(r, dir, SIGSEGV);
+    const auto& sig = j["signal"];
+    CHECK(sig["thread"] == ids(r.out)["pid"]);  // the main thread
+    CHECK(sig["address"] == "0x28");            // the address written to (40)
+    const auto& stack = sig["stack"];
+    REQUIRE(stack.size() >= 3);
+    // Raw frames from the handler: pc, module and offset, no names.
+    for (const auto& f : stack)
+        CHECK(f["function"] == "");
+    CHECK(stack[0]["module"].get<std::string>().ends_with("/tp_ends"));
+    CHECK(stack[0]["module"] == j["program"]);
+    CHECK(r.err.find("memtrack:   stack #0 0x") != std::string::npos);
+    CHECK(r.err.find("(tp_ends+0x") != std::string::npos);
+    // memtrack report names them: the faulting function, its caller, then main.
+    std::vector<std::string> files;
+    for (const auto& e : std::filesystem::directory_iterator(dir.path))
+        files.push_back(e.path().string());
+    REQUIRE(files.size() == 1);
+    RunOptions o;
+    o.argv = {bin("memtrack"), "report", files[0]};
+    o.preload = false;
+    const RunResult shown = run(o);
+    INFO(shown.out << shown.err);
+    CHECK(shown.exit_code == 0);
+    CHECK(shown.out.find("killed by SIGSEGV") != std::string::npos);
+    CHECK(shown.out.find("signal  in thread") != std::string::npos);
+    CHECK(shown.out.find("fault address 0x28") != std::string::npos);
+    const auto first = shown.out.find("stack #0 tp_ends_faulting_function tp_ends.c:");
+    const auto second = shown.out.find("#1 tp_ends_caller_of_fault tp_ends.c:");
+    const auto in_main = shown.out.find(" main tp_ends.c:");
+    CHECK(first != std::string::npos);
+    CHECK(second != std::string::npos);
+    CHECK(in_main != std::string::npos);
+    CHECK(first < second);
+    CHECK(second < in_main);
+}
+
+TEST_CASE("issue 11: the stack of a raised signal goes through libc to the program", "[ends]")
+{
+    TempDir dir;
+    const auto j = signal_report(run_tracked(dir, {program("tp_ends"), "abort"}), dir, SIGABRT);
+    CHECK(j["signal"]["address"].is_null());  // sent by raise, not a fault
+    bool program_frame = false;
+    for (const auto& f : j["signal"]["stack"])
+        program_frame = program_frame || f["module"] == j["program"];
+    CHECK(program_frame);  // abort's caller, main, is on it
+}
+
 TEST_CASE("issue 11: a fault in another thread than main reports", "[ends]")
 {
     TempDir dir;
@@ -414,6 +469,48 @@ TEST_CASE("issue 11: at a normal end the checkpoint is replaced by the final rep
     CHECK(heap(j, "peak_bytes") >= 80LL << 20);
 }
 
+TEST_CASE("issue 11: MEMTRACK_CHECKPOINT chooses how often checkpoints are written", "[ends]")
+{
+    // 20 steps of 10 MiB (to 210 MiB with tp_ends' own block): growth by a tenth from 64 MiB
+    // on writes one at about 70, 80, 90, 100, 110, 120, 140, 160, 180, 200 MiB.
+    auto count = [](const std::vector<std::pair<std::string, std::string>>& env,
+                    const char* pause = "0", const char* steps = "20") {
+        TempDir dir;
+        auto e = env;
+        e.emplace_back("MEMTRACK_REPORT", "json");
+        e.emplace_back("MEMTRACK_INTERVAL", "0");
+        const RunResult r = run_tracked(dir, {program("tp_ends"), "grow_watch", steps, pause}, e);
+        INFO(r.out << r.err);
+        REQUIRE(r.exit_code == 0);
+        CHECK(only_report(dir.path)["reason"] == "exit");  // the last checkpoint replaced
+        return std::pair{ids(r.out)["checkpoints"], r.err};
+    };
+    const auto [growth, growth_err] = count({});
+    CHECK(growth >= 8);
+    CHECK(growth <= 14);
+    CHECK(growth_err.empty());
+    CHECK(count({{"MEMTRACK_CHECKPOINT", "growth"}}).first == growth);
+    const int half = count({{"MEMTRACK_CHECKPOINT", "growth:50"}}).first;  // ~70, 110, 170
+    CHECK(half >= 2);
+    CHECK(half <= 4);
+    CHECK(half < growth);
+    CHECK(count({{"MEMTRACK_CHECKPOINT", "off"}}).first == 0);
+    // A bad value: one line naming it, and the default.
+    const auto [bad, bad_err] = count({{"MEMTRACK_CHECKPOINT", "sometimes"}});
+    CHECK(bad == growth);
+    CHECK(bad_err ==
+          "memtrack: MEMTRACK_CHECKPOINT=\"sometimes\" is not off, growth, growth:PERCENT (1 to "
+          "1000) or an interval of at least 1ms (e.g. 10s); using growth\n");
+    CHECK(count({{"MEMTRACK_CHECKPOINT", "growth:0"}}).second.find("MEMTRACK_CHECKPOINT=") !=
+          std::string::npos);
+    // Below 64 MiB (5 steps to 60 MiB, 80 ms apart): none by growth; with an interval of
+    // 50ms one at (nearly) every step.
+    CHECK(count({}, "80", "5").first == 0);
+    const int timed = count({{"MEMTRACK_CHECKPOINT", "50ms"}}, "80", "5").first;
+    CHECK(timed >= 3);
+    CHECK(timed <= 5);
+}
+
 // ---- the host sees nothing ------------------------------------------------------------------
 
 TEST_CASE("issue 11: memtrack starts no thread in the host", "[ends][host]")
@@ -494,4 +591,55 @@ TEST_CASE("issue 11: MEMTRACK_LOG sends the summary to a file instead of stderr"
     CHECK(s.term_signal == SIGABRT);
     CHECK(memtrack_lines(s.err).empty());
     CHECK(read_file(sig_dir.path + "/log.txt").find("killed by SIGABRT") != std::string::npos);
+}
+
+// ---- privilege ------------------------------------------------------------------------------
+
+TEST_CASE("issue 11: in secure execution memtrack opens no file whose path is in the environment",
+          "[ends][secure]")
+{
+    // A setuid-root copy of tp_secure (linked with libmemtrack.so: ld.so ignores an
+    // LD_PRELOAD path with a slash in secure execution, but follows the absolute RUNPATH),
+    // run as nobody: AT_SECURE is set.
+    if (geteuid() != 0) {
+        WARN("not root: no setuid-root copy can be made; the secure-execution test is skipped");
+        return;
+    }
+    TempDir bin_dir, out_dir;
+    REQUIRE(chmod(bin_dir.path.c_str(), 0755) == 0);
+    REQUIRE(chmod(out_dir.path.c_str(), 0777) == 0);
+    const std::string copy = bin_dir.file("tp_secure");
+    std::filesystem::copy_file(program("tp_secure"), copy);
+    REQUIRE(chown(copy.c_str(), 0, 0) == 0);
+    auto run_as_nobody = [&](mode_t mode) {
+        REQUIRE(chmod(copy.c_str(), mode) == 0);
+        RunOptions o;
+        o.argv = {"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", copy};
+        o.preload = false;
+        o.unset_env = {"LD_PRELOAD", "MEMTRACK_REPORT"};
+        o.env = {{"MEMTRACK_OUTPUT", out_dir.file("r.%p.json")},
+                 {"MEMTRACK_LOG", out_dir.file("summary.%p.log")}};
+        return run(o);
+    };
+    const RunResult r = run_as_nobody(04755);
+    INFO(r.out << r.err);
+    REQUIRE(r.exit_code == 0);
+    REQUIRE(r.out.find("secure 1") != std::string::npos);
+    CHECK(std::filesystem::is_empty(out_dir.path));  // neither the report nor the log
+    std::size_t lines = 0;
+    for (std::size_t at = 0; (at = r.err.find("memtrack: secure execution", at)) !=
+                             std::string::npos;
+         ++at)
+        ++lines;
+    CHECK(lines == 1);
+    CHECK(r.err.find("MEMTRACK_OUTPUT, MEMTRACK_LOG and MEMTRACK_SUPPRESSIONS are ignored") !=
+          std::string::npos);
+    CHECK(r.err.find("tp_secure (pid ") != std::string::npos);  // the summary, on stderr
+    CHECK(r.err.find("Direct leak of 9.77 KiB") != std::string::npos);  // with its leak
+    // The same copy without the setuid bit: an ordinary run writes both files.
+    const RunResult plain = run_as_nobody(0755);
+    INFO(plain.out << plain.err);
+    CHECK(plain.out.find("secure 0") != std::string::npos);
+    CHECK(plain.err.find("secure execution") == std::string::npos);
+    CHECK(reports_in(out_dir.path).size() == 1);
 }
