@@ -24,9 +24,10 @@ struct SummaryOptions {
 std::vector<std::string> render_summary(const ReportModel& report, const SummaryOptions& options);
 
 // Whether the report shows something wrong (issue 11): unsuppressed direct or indirect leaks, a
-// gate that changed the exit status, a death by signal, or a checkpoint that no report of the
-// end replaced (the process was killed, by SIGKILL say, or still runs). MEMTRACK_REPORT=quiet
-// prints the summary only then; the launcher names such processes of a run.
+// gate that changed the exit status, a death by signal, an invalid or double free, or a
+// checkpoint that no report of the end replaced (the process was killed, by SIGKILL say, or
+// still runs). MEMTRACK_REPORT=quiet prints the summary only then; the launcher names such
+// processes of a run.
 bool needs_attention(const ReportModel& report);
 
 // The line saying why a gate changed the exit status: "exit status 23: 1 leaked blocks (4242
