@@ -12,6 +12,8 @@
 #include <fmt/core.h>
 
 #include <climits>
+#include <exception>
+#include <new>
 #include <cstdlib>
 #include <iterator>
 #include <string_view>
@@ -222,7 +224,17 @@ int run_main(int argc, char** argv)
 int main(int argc, char** argv)
 {
     stop_tracking_self(argv);
-    if (argc >= 2 && std::string_view(argv[1]) == "report") return report_main(argc - 1, argv + 1);
-    if (argc >= 2 && std::string_view(argv[1]) == "diff") return diff_main(argc - 1, argv + 1);
-    return run_main(argc, argv);
+    const std::string_view command = argc >= 2 ? argv[1] : "";
+    if (command != "report" && command != "diff") return run_main(argc, argv);
+    // What reading a report can throw that its readers do not turn into their own line (out
+    // of memory on a huge one, say): one line and the read error's status.
+    try {
+        return command == "report" ? report_main(argc - 1, argv + 1)
+                                   : diff_main(argc - 1, argv + 1);
+    } catch (const std::bad_alloc&) {
+        fmt::print(stderr, "memtrack {}: out of memory reading the report\n", command);
+    } catch (const std::exception& e) {
+        fmt::print(stderr, "memtrack {}: cannot read the report: {}\n", command, e.what());
+    }
+    return kUsageError;
 }

@@ -292,6 +292,14 @@ int load_report_json(const std::string& path, json& r)
     struct stat st {};
     if (stat(path.c_str(), &st) != 0) return fail(path, std::strerror(errno));
     if (S_ISDIR(st.st_mode)) return fail(path, std::strerror(EISDIR));
+    // Read whole and parsed into a tree (several times its size): a bound, far above any
+    // report memtrack writes (its lists are capped: 10,000 sites), so that a huge or endless
+    // file gets a line instead of exhausting memory.
+    constexpr off_t kMaxReportBytes = off_t{256} << 20;
+    if (st.st_size > kMaxReportBytes)
+        return fail(path, fmt::format("{} bytes: too large for a memtrack report (at most {})",
+                                      static_cast<long long>(st.st_size),
+                                      static_cast<long long>(kMaxReportBytes)));
     std::ifstream in(path, std::ios::binary);
     if (!in) return fail(path, std::strerror(errno));
     const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
