@@ -8,10 +8,9 @@
 
 namespace memtrack::launcher {
 
-namespace {
-
 using nlohmann::json;
 
+// The lenient readers (call_tree.hpp).
 std::int64_t get_int(const json& j, const char* key)
 {
     if (!j.is_object()) return 0;
@@ -36,6 +35,8 @@ const json& get(const json& j, const char* key)
     const auto it = j.find(key);
     return it != j.end() ? *it : kNull;
 }
+
+namespace {
 
 std::string basename(const std::string& path)
 {

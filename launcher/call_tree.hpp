@@ -16,6 +16,13 @@
 
 namespace memtrack::launcher {
 
+// Lenient readers of a report's JSON (the call tree and the HTML page take what they can read):
+// a member's integer (0 if missing or not a number), string ("" likewise), or the member itself
+// (null if missing or `j` is not an object).
+std::int64_t get_int(const nlohmann::json& j, const char* key);
+std::string get_string(const nlohmann::json& j, const char* key);
+const nlohmann::json& get(const nlohmann::json& j, const char* key);
+
 // The views of the tree, in the order of the value columns.
 enum class Column : std::size_t {
     peak,

@@ -66,24 +66,6 @@ Limits limits_at(int level)
             shrink(kMaxCycles, 10)};
 }
 
-std::int64_t get_int(const json& j, const char* key)
-{
-    if (!j.is_object()) return 0;
-    const auto it = j.find(key);
-    if (it == j.end() || !it->is_number()) return 0;
-    if (it->is_number_unsigned()) return static_cast<std::int64_t>(it->get<std::uint64_t>());
-    if (it->is_number_integer()) return it->get<std::int64_t>();
-    return static_cast<std::int64_t>(it->get<double>());
-}
-
-const json& get(const json& j, const char* key)
-{
-    static const json kNull;
-    if (!j.is_object()) return kNull;
-    const auto it = j.find(key);
-    return it != j.end() ? *it : kNull;
-}
-
 const json& get_array(const json& j, const char* key)
 {
     static const json kEmpty = json::array();

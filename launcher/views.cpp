@@ -3,6 +3,7 @@
 // CONSUMERS, MOST CALLS TO ALLOCATION FUNCTIONS, MOST TEMPORARY ALLOCATIONS), plus what was live
 // at exit by site. Reads only the report model; an ordinary launcher file (allocates, throws).
 #include "launcher.hpp"
+#include "report/render.hpp"  // frame_text: frames as the summary writes them
 
 #include <memtrack/memtrack.hpp>  // memtrack::Bytes and its fmt formatter
 
@@ -18,6 +19,7 @@ namespace memtrack::launcher {
 namespace {
 
 namespace md = memtrack::detail;
+using md::frame_text;
 
 // The report symbolizes the stacks of the first sites of each view only (report.cpp's
 // kSymbolizedPerView); later sites are named by their stack id.
@@ -29,17 +31,6 @@ std::string_view base_name(std::string_view path)
     return slash == std::string_view::npos ? path : path.substr(slash + 1);
 }
 
-// One frame as the summary writes it: "function file:line", "function (module+0x1f)".
-std::string frame_text(const md::ReportFrame& f)
-{
-    std::string s = f.function.empty() ? fmt::format("0x{:x}", f.pc) : f.function;
-    if (!f.file.empty())
-        s += fmt::format(" {}:{}", base_name(f.file), f.line);
-    else if (!f.module.empty())
-        s += fmt::format(" ({}+0x{:x})", base_name(f.module), f.offset);
-    if (f.inlined) s += " [inlined]";
-    return s;
-}
 
 std::string plural(std::uint64_t n, std::string_view word)
 {

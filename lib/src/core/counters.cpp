@@ -128,6 +128,31 @@ void register_thread(ThreadState& ts) noexcept
     pthread_mutex_unlock(&g_registry_lock);
 }
 
+// The process totals as folded, then with every registered thread's unfolded batch
+// (registry lock held) added: snapshot() and snapshot_in_signal() share them.
+struct Sums {
+    std::int64_t current;
+    std::uint64_t allocs, frees, bytes;
+};
+
+Sums folded_sums() noexcept
+{
+    return {g_folded_current.load(std::memory_order_relaxed),
+            g_totals.allocs.load(std::memory_order_relaxed),
+            g_totals.frees.load(std::memory_order_relaxed),
+            g_totals.bytes_allocated.load(std::memory_order_relaxed)};
+}
+
+void add_threads_locked(Sums& sum) noexcept
+{
+    for (ThreadState* t = g_registry_head; t != nullptr; t = t->next) {
+        sum.current += read_racy(t->pending);
+        sum.allocs += read_racy(t->allocs);
+        sum.frees += read_racy(t->frees);
+        sum.bytes += read_racy(t->bytes_allocated);
+    }
+}
+
 }  // namespace
 
 std::int64_t uptime_ns() noexcept
@@ -188,17 +213,10 @@ Snapshot snapshot() noexcept
     if (self.status == kRegistered) fold_into_totals(self);
     Snapshot s;
     pthread_mutex_lock(&g_registry_lock);
-    std::int64_t current = g_folded_current.load(std::memory_order_relaxed);
-    std::uint64_t allocs = g_totals.allocs.load(std::memory_order_relaxed);
-    std::uint64_t frees = g_totals.frees.load(std::memory_order_relaxed);
-    std::uint64_t bytes = g_totals.bytes_allocated.load(std::memory_order_relaxed);
-    for (ThreadState* t = g_registry_head; t != nullptr; t = t->next) {
-        current += read_racy(t->pending);
-        allocs += read_racy(t->allocs);
-        frees += read_racy(t->frees);
-        bytes += read_racy(t->bytes_allocated);
-    }
+    Sums sum = folded_sums();
+    add_threads_locked(sum);
     pthread_mutex_unlock(&g_registry_lock);
+    const auto [current, allocs, frees, bytes] = sum;
     // Another thread's batch can make `current` exceed the folded peak: the peak is at least
     // what we see now.
     const std::int64_t now = uptime_ns();
@@ -221,19 +239,12 @@ Snapshot snapshot() noexcept
 Snapshot snapshot_in_signal() noexcept
 {
     Snapshot s;
-    std::int64_t current = g_folded_current.load(std::memory_order_relaxed);
-    std::uint64_t allocs = g_totals.allocs.load(std::memory_order_relaxed);
-    std::uint64_t frees = g_totals.frees.load(std::memory_order_relaxed);
-    std::uint64_t bytes = g_totals.bytes_allocated.load(std::memory_order_relaxed);
+    Sums sum = folded_sums();
     if (pthread_mutex_trylock(&g_registry_lock) == 0) {
-        for (ThreadState* t = g_registry_head; t != nullptr; t = t->next) {
-            current += read_racy(t->pending);
-            allocs += read_racy(t->allocs);
-            frees += read_racy(t->frees);
-            bytes += read_racy(t->bytes_allocated);
-        }
+        add_threads_locked(sum);
         pthread_mutex_unlock(&g_registry_lock);
     }
+    const auto [current, allocs, frees, bytes] = sum;
     const std::int64_t now = uptime_ns();
     const std::int64_t life_peak = g_totals.life_peak.load(std::memory_order_relaxed);
     s.current_bytes = current;

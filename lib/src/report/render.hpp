@@ -23,6 +23,10 @@ struct SummaryOptions {
 // The summary, one string per line, without the "memtrack: " prefix and the newline.
 std::vector<std::string> render_summary(const ReportModel& report, const SummaryOptions& options);
 
+// One frame as the summary writes it: "function file:line", "function (module+0x1f)", with
+// " [inlined]" for an inlined frame.
+std::string frame_text(const ReportFrame& frame);
+
 // Whether the report shows something wrong (issue 11): unsuppressed direct or indirect leaks, a
 // gate that changed the exit status, a death by signal, an invalid or double free, or a
 // checkpoint that no report of the end replaced (the process was killed, by SIGKILL say, or

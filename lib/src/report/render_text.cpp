@@ -30,16 +30,6 @@ std::string_view base_name(std::string_view path)
     return slash == std::string_view::npos ? path : path.substr(slash + 1);
 }
 
-std::string frame_text(const ReportFrame& f)
-{
-    std::string s = f.function.empty() ? fmt::format("0x{:x}", f.pc) : f.function;
-    if (!f.file.empty())
-        s += fmt::format(" {}:{}", base_name(f.file), f.line);
-    else if (!f.module.empty())
-        s += fmt::format(" ({}+0x{:x})", base_name(f.module), f.offset);
-    if (f.inlined) s += " [inlined]";
-    return s;
-}
 
 // part of total, in whole percent (rounded)
 std::int64_t percent(std::int64_t part, std::int64_t total)
@@ -274,6 +264,17 @@ private:
 };
 
 }  // namespace
+
+std::string frame_text(const ReportFrame& f)
+{
+    std::string s = f.function.empty() ? fmt::format("0x{:x}", f.pc) : f.function;
+    if (!f.file.empty())
+        s += fmt::format(" {}:{}", base_name(f.file), f.line);
+    else if (!f.module.empty())
+        s += fmt::format(" ({}+0x{:x})", base_name(f.module), f.offset);
+    if (f.inlined) s += " [inlined]";
+    return s;
+}
 
 bool needs_attention(const ReportModel& r)
 {
