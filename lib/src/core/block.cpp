@@ -156,12 +156,12 @@ std::uint32_t site_of(const void* user) noexcept
     raise(SIGTRAP);
 }
 
-// Header (stack, sequence number) and registration of a block from any cold path; the
-// caller counts it.
-[[gnu::always_inline]] inline void* write_block(void* header_base, std::size_t size,
-                                                std::uint64_t flags) noexcept
+// Header (stack id `aux`, sequence number) and registration of a block from any cold path;
+// the caller counts it.
+[[gnu::always_inline]] inline void* write_block_aux(void* header_base, std::size_t size,
+                                                    std::uint64_t flags,
+                                                    std::uint32_t aux) noexcept
 {
-    std::uint32_t aux = stack_for(flags);
     std::uint64_t sf = size | flags;
     std::uint64_t seq = 0;
     if (!(flags & kUntracked) && g_small_limit == 0) {
@@ -180,11 +180,17 @@ std::uint32_t site_of(const void* user) noexcept
     return user;
 }
 
-// Header + accounting for a block from any cold path.
-void* finish_block(void* header_base, std::size_t size, std::uint64_t extra_flags) noexcept
+[[gnu::always_inline]] inline void* write_block(void* header_base, std::size_t size,
+                                                std::uint64_t flags) noexcept
 {
-    const std::uint64_t flags = flags_for(size) | extra_flags;
-    void* user = write_block(header_base, size, flags);
+    return write_block_aux(header_base, size, flags, stack_for(flags));
+}
+
+// Header + accounting for a block from any cold path, its stack `aux` already captured.
+void* finish_block_aux(void* header_base, std::size_t size, std::uint64_t flags,
+                       std::uint32_t aux) noexcept
+{
+    void* user = write_block_aux(header_base, size, flags, aux);
     // The site first: the heap's fold may read the sites (a checkpoint report records the
     // peak), and the new block must be in both or in neither.
     if (flags & kSited) site_alloc(site_of(user), size, user);
@@ -192,9 +198,30 @@ void* finish_block(void* header_base, std::size_t size, std::uint64_t extra_flag
     return user;
 }
 
+// A sited block of kFoldBytes or more, its stack captured (memtrack_alloc_sited_at).
+[[gnu::noinline]] void* alloc_big_sited(std::size_t size, bool zero, std::uint32_t stack) noexcept
+{
+    if (size > kMaxRequest) return alloc_failed();
+    void* base = zero ? mi_zalloc(gross_size(size)) : mi_malloc(gross_size(size));
+    if (base == nullptr) return alloc_failed();
+    return finish_block_aux(base, size, flags_for(size), stack);
+}
+
+// Header + accounting for a block from any cold path.
+void* finish_block(void* header_base, std::size_t size, std::uint64_t extra_flags) noexcept
+{
+    const std::uint64_t flags = flags_for(size) | extra_flags;
+    return finish_block_aux(header_base, size, flags, stack_for(flags));
+}
+
 }  // namespace
 
-void* alloc_slow(std::size_t size, bool zero) noexcept
+namespace {
+
+// Every allocation alloc_slow does not send to alloc_sited: with the slow-path hook set, inside
+// the guard, of a thread with the leak check disabled, and every one with sites off (stats-only
+// mode's big blocks, MEMTRACK_GC=auto or MEMTRACK_BREAK_ALLOC without stacks).
+[[gnu::noinline]] void* alloc_other(std::size_t size, bool zero) noexcept
 {
     if (const AllocSlowHook hook = g_alloc_slow_hook; hook != nullptr) [[unlikely]]
         hook();
@@ -204,30 +231,87 @@ void* alloc_slow(std::size_t size, bool zero) noexcept
     return finish_block(base, size, 0);
 }
 
-void release_slow(void* p) noexcept
+}  // namespace
+
+// Full mode's common case: a block of a thread outside the guard with the leak check enabled,
+// no slow-path hook (blocks of kFoldBytes and more go on to alloc_big_sited after the capture). What finish_block does for it, with every flag known: the stack
+// (under the guard: only a capture the memo cannot answer may reach libunwind, which may
+// allocate on first use), the sequence number, a header with the check of a kSited block, the
+// site, the counters. `ra`, `sp` and `bp` are the registers alloc_sited was entered with (the
+// return address, the stack pointer after the return, rbp): when the program called the
+// allocation function, whose every frame tail-called on to here, they are the program frame's
+// and the capture starts there without stepping any of memtrack's frames.
+extern "C" [[gnu::visibility("hidden"), gnu::used]] void* memtrack_alloc_sited_at(
+    std::size_t size, bool zero, std::uintptr_t ra, std::uintptr_t sp, std::uintptr_t bp) noexcept
 {
-    // Full mode's free of a plain small block (kSited its only flag): release()'s inline half
-    // sent it here because the flag is mixed into the check. Its header is in p's page (as
-    // for the inline path); its size is the low 20 bits. Beyond release(): the site's update
-    // and one more compare.
-    if ((reinterpret_cast<std::uintptr_t>(p) & 4095) >= kHeaderSize) [[likely]] {
-        BlockHeader* h = header_of(p);
-        if (h->check == check_of(p, kSited)) [[likely]] {
-            h->check = 0;
-            const std::uint64_t sf = h->size_flags;
-            const auto size =
-                static_cast<std::uint32_t>(sf) & static_cast<std::uint32_t>(kSmallSizeMask);
-            site_free(h->aux & kStackIdMask, size, p);
-            ThreadState& ts = t_state;
-            const std::int64_t pending = ts.pending - static_cast<std::int64_t>(size);
-            ts.pending = pending;
-            ts.frees += 1;
-            if (pending <= ts.fold_lo) [[unlikely]]
-                return release_and_fold(h);
-            mi_free(h);
-            return;
-        }
+    ThreadState& ts = t_state;
+    // The guard, knowing it is not held (alloc_slow checked) and that small_limit goes back to
+    // g_small_limit (the thread's leak check is enabled). The capture before the block, so that
+    // the registers are used up by the first call.
+    ts.guard = 1;
+    ts.small_limit = 0;
+    std::uint32_t stack = 0;
+    if (g_unwind_frames != 0) [[likely]]
+        stack = ra >= g_self_lo && ra < g_self_hi ? capture_stack_slow()
+                                                  : capture_stack_from(ra, sp, bp);
+    ts.guard = 0;
+    ts.small_limit = g_small_limit;
+    if (size >= static_cast<std::size_t>(kFoldBytes)) [[unlikely]]
+        return alloc_big_sited(size, zero, stack);
+    void* base = zero ? mi_zalloc(gross_size(size)) : mi_malloc(gross_size(size));
+    if (base == nullptr) [[unlikely]]
+        return alloc_failed();
+    if (ts.seq_next == ts.seq_end) [[unlikely]] {
+        ts.seq_next = g_alloc_seq.fetch_add(kSeqRun, std::memory_order_relaxed) + 1;
+        ts.seq_end = ts.seq_next + kSeqRun;
     }
+    const std::uint64_t seq = ts.seq_next++;
+    std::uint64_t sf = size | kSited;
+    std::uint32_t aux = stack;
+    pack_seq(seq, sf, aux);
+    void* user = static_cast<char*>(base) + kHeaderSize;
+    auto* h = static_cast<BlockHeader*>(base);
+    h->size_flags = sf;
+    store_aux_check(h, aux, check_of(user, kSited));
+    if (seq == g_break_seq) [[unlikely]]
+        break_at(seq, size);
+    // The site first, as in finish_block.
+    site_alloc(stack, size, user);
+    note_alloc(ts, size);
+    return user;
+}
+
+namespace {
+
+// The entry of memtrack_alloc_sited_at: passes on the registers it was entered with (x86-64
+// System V: size in rdi, zero in esi; ra, sp, bp become the third to fifth arguments). No frame
+// of its own, so nothing for an unwinder to step.
+[[gnu::naked, gnu::noinline]] void* alloc_sited(std::size_t, bool) noexcept
+{
+    asm("movq (%rsp), %rdx\n\t"
+        "leaq 8(%rsp), %rcx\n\t"
+        "movq %rbp, %r8\n\t"
+        "jmp memtrack_alloc_sited_at");
+}
+
+}  // namespace
+
+void* alloc_slow(std::size_t size, bool zero) noexcept
+{
+    const ThreadState& ts = t_state;
+    // Sites on means every allocation takes this path (stacks on: g_small_limit is 0) and
+    // needs a sequence number.
+    if (g_sites_on && (ts.guard | ts.disabled) == 0 && g_alloc_slow_hook == nullptr) [[likely]]
+        return alloc_sited(size, zero);
+    return alloc_other(size, zero);
+}
+
+namespace {
+
+// Every free release() did not take but full mode's common case: NULL, page-aligned pointers,
+// flagged blocks, foreign pointers, and a sited block whose site or peak needs the cold path.
+[[gnu::noinline]] void release_other(void* p) noexcept
+{
     if (p == nullptr) return;
     BlockHeader* h = valid_header(p);
     if (h == nullptr) return free_foreign(p);
@@ -239,6 +323,48 @@ void release_slow(void* p) noexcept
         note_free_any(size_of(sf));
     }
     mi_free(base_of(p, sf));
+}
+
+}  // namespace
+
+void release_slow(void* p) noexcept
+{
+    // Full mode's free of a plain small block (kSited its only flag): release()'s inline half
+    // sent it here because the flag is mixed into the check. Its header is in p's page (as
+    // for the inline path); its size is the low 20 bits. Beyond release(): one more compare,
+    // the peak compare and the site's slot. No call but the tail call to mi_free: a new peak,
+    // a slot of another site or a thread without a shard go to release_other (site_free's
+    // cold halves), which also takes everything else.
+    if ((reinterpret_cast<std::uintptr_t>(p) & 4095) >= kHeaderSize) [[likely]] {
+        BlockHeader* h = header_of(p);
+        if (h->check == check_of(p, kSited)) [[likely]] {
+            ThreadState& ts = t_state;
+            const std::uint64_t sf = h->size_flags;
+            const std::uint32_t stack = h->aux & kStackIdMask;
+            const auto size =
+                static_cast<std::uint32_t>(sf) & static_cast<std::uint32_t>(kSmallSizeMask);
+            const std::int64_t pending = ts.pending - static_cast<std::int64_t>(size);
+            SiteShard* shard = ts.sites;
+            if (folded_current_bytes() + ts.pending <=
+                    g_site_peak_level.load(std::memory_order_relaxed) &&
+                shard != nullptr && pending > ts.fold_lo) [[likely]] {
+                SiteDelta& d = shard->slots[stack & (kShardSlots - 1)];
+                if (d.stack == stack) [[likely]] {
+                    h->check = 0;
+                    const bool temporary =
+                        (reinterpret_cast<std::uintptr_t>(p) ^ kHideMask) == ts.last_alloc;
+                    ts.last_alloc = 0;
+                    d.frees += 1;
+                    d.bytes_freed += size;
+                    d.temporary += temporary ? 1 : 0;
+                    ts.pending = pending;
+                    ts.frees += 1;
+                    return mi_free(h);
+                }
+            }
+        }
+    }
+    return release_other(p);
 }
 
 void* alloc_aligned(std::size_t size, std::size_t align, bool zero) noexcept

@@ -9,6 +9,7 @@
 #include <mimalloc.h>
 
 #include <cstring>
+#include <new>
 #include <pthread.h>
 
 namespace memtrack::detail {
@@ -118,7 +119,7 @@ void apply_locked(const SiteDelta& d) noexcept
     e->frees += d.frees;
     e->bytes_allocated += d.bytes_allocated;
     e->temporary += d.temporary;
-    e->live_bytes = e->live_bytes + d.bytes;
+    e->live_bytes = e->live_bytes + static_cast<std::int64_t>(d.bytes_allocated - d.bytes_freed);
     e->live_blocks = e->live_blocks + static_cast<std::int64_t>(d.allocs - d.frees);
     if (d.largest > largest_of(*e)) set_largest(*e, d.largest);
 }
@@ -194,15 +195,16 @@ void site_event_slow(std::uint32_t stack, std::int64_t bytes, bool alloc, bool t
     // A registered thread gets its shard now; a new or retired one (its first event, thread
     // teardown) or one whose shard could not be had counts in the table directly.
     if (ts.status == kRegistered && ts.sites == nullptr) {
-        ts.sites = static_cast<SiteShard*>(mi_zalloc(sizeof(SiteShard)));
+        ts.sites = static_cast<SiteShard*>(mi_malloc(sizeof(SiteShard)));
         if (ts.sites != nullptr) {
+            new (ts.sites) SiteShard{};
             if (alloc)
                 site_alloc(stack, static_cast<std::size_t>(bytes),
                            reinterpret_cast<const void*>(ts.last_alloc ^ kHideMask));
             else {
                 SiteDelta* d = site_slot(ts, stack);
                 d->frees += 1;
-                d->bytes += bytes;
+                d->bytes_freed += static_cast<std::uint64_t>(-bytes);
                 d->temporary += temporary ? 1 : 0;
             }
             return;
@@ -210,13 +212,13 @@ void site_event_slow(std::uint32_t stack, std::int64_t bytes, bool alloc, bool t
     }
     SiteDelta d{};
     d.stack = stack;
-    d.bytes = bytes;
     if (alloc) {
         d.allocs = 1;
         d.bytes_allocated = static_cast<std::uint64_t>(bytes);
         d.largest = static_cast<std::uint64_t>(bytes);
     } else {
         d.frees = 1;
+        d.bytes_freed = static_cast<std::uint64_t>(-bytes);
         d.temporary = temporary ? 1 : 0;
     }
     Locked lock;
@@ -227,7 +229,7 @@ SiteDelta& site_claim_slow(SiteShard& shard, std::uint32_t stack) noexcept
 {
     const std::uint32_t slot = stack & (kShardSlots - 1);
     SiteDelta& d = shard.slots[slot];
-    if (d.used != 0) {  // another site's deltas: into the table first
+    if (d.stack != kNoSite) {  // another site's deltas: into the table first
         Locked lock;
         apply_locked(d);
     } else {
@@ -235,7 +237,6 @@ SiteDelta& site_claim_slow(SiteShard& shard, std::uint32_t stack) noexcept
     }
     d = SiteDelta{};
     d.stack = stack;
-    d.used = 1;
     return d;
 }
 
@@ -389,9 +390,7 @@ void sites_reset_for_tests() noexcept
 {
     Locked lock;
     ThreadState& ts = t_state;
-    if (ts.sites != nullptr) {
-        std::memset(static_cast<void*>(ts.sites), 0, sizeof(SiteShard));
-    }
+    if (ts.sites != nullptr) *ts.sites = SiteShard{};
     ts.last_alloc = 0;
     for (std::uint32_t c = 0; c < kChunks; ++c)
         if (g_chunks[c] != nullptr)

@@ -38,21 +38,28 @@ namespace memtrack::detail {
 
 inline constexpr std::uint32_t kShardSlots = 128;
 
+// The `stack` of a shard slot that holds no deltas (ids are below 2^24): a slot is in use, and
+// in the dirty list, exactly when its stack is an id, so the lookup is one compare.
+inline constexpr std::uint32_t kNoSite = 0xffffffffu;
+
 struct SiteDelta {
-    std::uint32_t stack;
-    std::uint32_t used;  // 1 while the slot holds deltas of `stack` (it is in the dirty list)
-    std::int64_t bytes;  // live bytes: allocated - freed
-    std::uint64_t allocs;
-    std::uint64_t frees;
-    std::uint64_t bytes_allocated;
-    std::uint64_t temporary;
-    std::uint64_t largest;
+    std::uint32_t stack = kNoSite;
+    std::uint32_t spare0 = 0;
+    std::uint64_t spare1 = 0;  // to 64 bytes: a slot is found with a shift
+    std::uint64_t allocs = 0;
+    std::uint64_t frees = 0;
+    std::uint64_t bytes_allocated = 0;
+    std::uint64_t bytes_freed = 0;  // live bytes are bytes_allocated - bytes_freed
+    std::uint64_t temporary = 0;
+    std::uint64_t largest = 0;
 };
+
+static_assert(sizeof(SiteDelta) == 64);
 
 struct SiteShard {
     SiteDelta slots[kShardSlots];
-    std::uint8_t dirty[kShardSlots];  // slot indices in use, in claim order
-    std::uint32_t ndirty;
+    std::uint8_t dirty[kShardSlots] = {};  // slot indices in use, in claim order
+    std::uint32_t ndirty = 0;
 };
 
 // Whether new tracked blocks get the kSited flag and a site (block.hpp). On until start-up
@@ -80,13 +87,13 @@ inline SiteDelta* site_slot(ThreadState& ts, std::uint32_t stack) noexcept
     if (shard == nullptr) [[unlikely]]
         return nullptr;
     SiteDelta& d = shard->slots[stack & (kShardSlots - 1)];
-    if (d.stack != stack || d.used == 0) [[unlikely]]
+    if (d.stack != stack) [[unlikely]]
         return &site_claim_slow(*shard, stack);
     return &d;
 }
 
 // An allocation of `size` bytes at `user` from site `stack`, after the heap counted it.
-// Hot in full mode: a slot lookup and five plain updates.
+// Hot in full mode: a slot lookup and four plain updates.
 inline void site_alloc(std::uint32_t stack, std::size_t size, const void* user) noexcept
 {
     ThreadState& ts = t_state;
@@ -95,7 +102,6 @@ inline void site_alloc(std::uint32_t stack, std::size_t size, const void* user) 
     if (d == nullptr) [[unlikely]]
         return site_event_slow(stack, static_cast<std::int64_t>(size), true, false);
     d->allocs += 1;
-    d->bytes += static_cast<std::int64_t>(size);
     d->bytes_allocated += size;
     if (size > d->largest) d->largest = size;
 }
@@ -114,7 +120,7 @@ inline void site_free(std::uint32_t stack, std::size_t size, const void* user) n
     if (d == nullptr) [[unlikely]]
         return site_event_slow(stack, -static_cast<std::int64_t>(size), false, temporary);
     d->frees += 1;
-    d->bytes -= static_cast<std::int64_t>(size);
+    d->bytes_freed += size;
     d->temporary += temporary ? 1 : 0;
 }
 

@@ -305,6 +305,25 @@ struct Regs {
     std::uintptr_t rip, rsp, rbp;
 };
 
+// Whether memo entry `e` answers a capture whose first program frame has these registers: the
+// same key, and every word its unwind read still holds the value it read. In unwind order,
+// stopping at the first word that differs (a changed stack usually differs in its innermost
+// return addresses).
+[[gnu::always_inline]] inline bool memo_hit(MemoHead* e, std::uintptr_t ra, std::uintptr_t sp,
+                                            std::uintptr_t bp, std::uint32_t epoch) noexcept
+{
+    if (e->id == 0 || e->ra != ra || e->sp != sp || e->epoch != epoch ||
+        (e->uses_rbp && e->rbp != bp))
+        return false;
+    const std::uint32_t* offs = memo_offs(e);
+    const std::uint64_t* vals = memo_vals(e);
+    const int words = e->words;
+    int w = 0;
+    while (w < words && load_word(sp + offs[w]) == vals[w])
+        ++w;
+    return w == words;
+}
+
 // A capture the memo could not answer. From capture_stack_slow's own registers (`prefix`: the
 // own frames are stepped by rules and their chain is learnt), or from the program
 // frame's (`e` is its memo entry, to fill). Unwinds with the rule cache, recording the words
@@ -478,29 +497,71 @@ std::uint32_t capture_stack_slow() noexcept
             if (i == frames && !in_self(ra)) {
                 own = frames - 1;
                 MemoHead* e = memo_entry(tu, ra, sp);
-                if (e->id != 0 && e->ra == ra && e->sp == sp && e->epoch == epoch &&
-                    (!e->uses_rbp || e->rbp == bp)) {
-                    const std::uint32_t* offs = memo_offs(e);
-                    const std::uint64_t* vals = memo_vals(e);
-                    // In unwind order, stopping at the first word that differs (a changed
-                    // stack usually differs in its innermost return addresses).
-                    const int words = e->words;
-                    int w = 0;
-                    while (w < words && load_word(sp + offs[w]) == vals[w])
-                        ++w;
-                    if (w == words) {
-                        tu->busy = false;
-                        const std::uint32_t id = e->id;
-                        if (g_check) [[unlikely]]
-                            check_against_libunwind(id, own, 2);
-                        return id;
-                    }
+                if (memo_hit(e, ra, sp, bp, epoch)) {
+                    tu->busy = false;
+                    const std::uint32_t id = e->id;
+                    if (g_check) [[unlikely]]
+                        check_against_libunwind(id, own, 2);
+                    return id;
                 }
                 return kept_frame(capture_miss(tu, {ra, sp, bp}, false, e, own, epoch));
             }
         }
     }
     return kept_frame(capture_miss(tu, {rip, rsp, rbp}, true, nullptr, 0, epoch));
+}
+
+namespace {
+
+// capture_stack_from's cold halves, apart so that its hit path saves no register.
+[[gnu::noinline]] std::uint32_t capture_miss_from(ThreadUnwind* tu, std::uintptr_t ra,
+                                                  std::uintptr_t sp, std::uintptr_t bp,
+                                                  MemoHead* e, std::uint32_t epoch) noexcept
+{
+    return kept_frame(capture_miss(tu, {ra, sp, bp}, false, e, 0, epoch));
+}
+
+[[gnu::noinline, gnu::cold]] std::uint32_t checked_hit(std::uint32_t id) noexcept
+{
+    check_against_libunwind(id, 0, 2);
+    return kept_frame(id);
+}
+
+}  // namespace
+
+// The same capture from the first program frame's registers, given by the allocation path
+// (core/block.cpp) when it was entered straight from the program's call: no own frame to step.
+// A hit costs the memo probe and the word checks (all of them, without a branch per word: a
+// hit is the common case); a miss unwinds from those registers.
+std::uint32_t capture_stack_from(std::uintptr_t ra, std::uintptr_t sp, std::uintptr_t bp) noexcept
+{
+    ThreadUnwind* tu = t_unwind;
+    if (tu == nullptr) [[unlikely]] {
+        if (t_state_unwind != TState::None || (tu = make_thread_unwind()) == nullptr)
+            return capture_stack_slow();
+    }
+    if (tu->busy) [[unlikely]]
+        return capture_stack_slow();
+    const std::uint32_t epoch = modules_epoch();
+    tu->busy = true;
+    MemoHead* e = memo_entry(tu, ra, sp);
+    if (e->id != 0 && e->ra == ra && e->sp == sp && e->epoch == epoch &&
+        (!e->uses_rbp || e->rbp == bp)) [[likely]] {
+        const std::uint32_t* offs = memo_offs(e);
+        const std::uint64_t* vals = memo_vals(e);
+        const int words = e->words;
+        std::uint64_t diff = 0;
+        for (int w = 0; w < words; ++w)
+            diff |= load_word(sp + offs[w]) ^ vals[w];
+        if (diff == 0) [[likely]] {
+            tu->busy = false;
+            const std::uint32_t id = e->id;
+            if (g_check) [[unlikely]]
+                return checked_hit(id);
+            return id;
+        }
+    }
+    return capture_miss_from(tu, ra, sp, bp, e, epoch);
 }
 
 }  // namespace memtrack::detail

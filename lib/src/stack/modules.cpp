@@ -37,7 +37,6 @@ struct Table {
 
 constexpr unsigned long long kNoSnapshot = ~0ULL;
 
-constinit std::atomic<std::uint32_t> g_epoch{0};
 constinit std::mutex g_mutex;
 constinit Table* g_table = nullptr;  // guarded by g_mutex; created on first use, never freed
 constinit std::atomic<unsigned long long> g_snapshot_adds{kNoSnapshot};
@@ -219,11 +218,6 @@ void snapshot(bool stop_if_unchanged)
 
 }  // namespace
 
-std::uint32_t modules_epoch() noexcept
-{
-    return g_epoch.load(std::memory_order_relaxed);
-}
-
 void modules_snapshot() noexcept
 {
     try {
@@ -259,7 +253,7 @@ void modules_after_dlclose() noexcept
         // Stacks captured before this dlclose carry epoch e; the unloaded records get e + 1,
         // so that module_of(pc, e) still finds them (e + 1 > e) and stacks captured from now
         // on (epoch e + 1) do not.
-        const std::uint32_t next = g_epoch.load(std::memory_order_relaxed) + 1;
+        const std::uint32_t next = g_modules_epoch.load(std::memory_order_relaxed) + 1;
         if (next == UINT32_MAX) return;  // saturated: UINT32_MAX means "still loaded"
         bool any = false;
         for (ModuleRecord* rec : g_table->records) {
@@ -267,7 +261,7 @@ void modules_after_dlclose() noexcept
             rec->unload_epoch = next;
             any = true;
         }
-        if (any) g_epoch.store(next, std::memory_order_relaxed);
+        if (any) g_modules_epoch.store(next, std::memory_order_relaxed);
     } catch (...) {  // out of memory: the records stay "loaded"
     }
 }

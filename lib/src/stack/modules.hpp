@@ -12,6 +12,7 @@
 // (UINT32_MAX). A library loaded again after its dlclose gets a new record.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -31,9 +32,15 @@ struct ModuleRecord {
     std::uint32_t unload_epoch = UINT32_MAX;
 };
 
+// The current epoch, written by modules.cpp only (modules_after_dlclose).
+inline constinit std::atomic<std::uint32_t> g_modules_epoch{0};
+
 // Current epoch (relaxed atomic load: lock-free, allocation-free, async-signal-safe). Stored
-// with each new stack.
-std::uint32_t modules_epoch() noexcept;
+// with each new stack. Inline: the capture's hit path reads it on every allocation.
+inline std::uint32_t modules_epoch() noexcept
+{
+    return g_modules_epoch.load(std::memory_order_relaxed);
+}
 
 // Records every module loaded now (dl_iterate_phdr) that has no loaded record yet (key: path +
 // bias). Cheap if nothing was loaded since the last snapshot (dlpi_adds). Report time and before

@@ -47,6 +47,13 @@ inline constinit std::uintptr_t g_self_hi = 0;
 // holds the reentrancy Guard. Not inlined: the unwind starts in its own frame.
 [[gnu::noinline]] std::uint32_t capture_stack_slow() noexcept;
 
+// The same capture when the caller knows the registers of the program's frame that called the
+// allocation function: `ra` its return address (not in memtrack's code), `sp` the stack
+// pointer after that call returns, `bp` its rbp. No own frame is stepped. Stacks on; the
+// caller holds the Guard.
+[[gnu::noinline]] std::uint32_t capture_stack_from(std::uintptr_t ra, std::uintptr_t sp,
+                                                   std::uintptr_t bp) noexcept;
+
 // Start-up, with the depth (set_stack_depth): sizes the per-thread memo.
 void unwind_setup(int depth) noexcept;
 
