@@ -34,13 +34,13 @@ std::uint32_t intern_stack(const std::uintptr_t* pcs, int depth, std::uint32_t e
 inline constexpr std::uint64_t kStackHashSeed = 0x6d656d747261636bull;
 [[gnu::always_inline]] inline std::uint64_t stack_hash_add(std::uint64_t h, std::uintptr_t pc) noexcept
 {
-    h ^= pc;
-    h *= 0x9E3779B97F4A7C15ull;
-    return h ^ (h >> 29);
+    // Three instructions a frame (rotate, xor, multiply); the end folds the high half down, since
+    // the bucket is the low bits.
+    return (((h << 27) | (h >> 37)) ^ pc) * 0x9E3779B97F4A7C15ull;
 }
 [[gnu::always_inline]] inline std::uint64_t stack_hash_end(std::uint64_t h, int depth) noexcept
 {
-    return h ^ (static_cast<std::uint64_t>(depth) << 40);
+    return h ^ (h >> 32) ^ (static_cast<std::uint64_t>(depth) << 40);
 }
 std::uint32_t intern_stack_hashed(const std::uintptr_t* pcs, int depth, std::uint32_t epoch,
                                   std::uint64_t hash) noexcept;
