@@ -32,7 +32,8 @@ std::uint32_t intern_stack(const std::uintptr_t* pcs, int depth, std::uint32_t e
 // every pc in order, then end with the depth. intern_stack_hashed takes that hash; it must be
 // the one these functions give for `pcs` (the depot compares stacks by hash first).
 inline constexpr std::uint64_t kStackHashSeed = 0x6d656d747261636bull;
-[[gnu::always_inline]] inline std::uint64_t stack_hash_add(std::uint64_t h, std::uintptr_t pc) noexcept
+[[gnu::always_inline]] inline std::uint64_t stack_hash_add(std::uint64_t h,
+                                                           std::uintptr_t pc) noexcept
 {
     // Three instructions a frame (rotate, xor, multiply); the end folds the high half down, since
     // the bucket is the low bits.
