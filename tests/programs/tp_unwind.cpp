@@ -284,6 +284,64 @@ int deep()
     return 0;
 }
 
+// Paths (issue 13's deep workload, checked): allocations at the bottom of recursions whose
+// path varies under one outer stack, so that consecutive captures share outer frames and differ
+// inside, and most miss the memo. Two functions per level: path_a has a plain frame (CFA from
+// rsp), path_b an alloca, so a frame-pointer frame (CFA from rbp, rbp saved) that the unwinder
+// meets before or after rbp was restored. Path k (depth kPathDepth(k), the levels' functions
+// from kPathBits(k)) allocates 5000 + k bytes; every path runs kPathRounds times, interleaved.
+// tests/integration/core/test_unwind.cpp computes the same paths and checks each site's frames.
+constexpr unsigned kPaths = 24;
+constexpr unsigned kPathRounds = 40;
+constexpr unsigned path_depth(unsigned k)
+{
+    return 4 + (k * 7) % 23;
+}
+constexpr unsigned path_bits(unsigned k)
+{
+    return k * 2654435761u ^ (k << 3);
+}
+
+__attribute__((noinline)) void path_leaf(unsigned id)
+{
+    free(alloc_here(5000 + id));
+    g_sink = g_sink + 1;
+}
+
+__attribute__((noinline)) void path_b(unsigned depth, unsigned bits, unsigned id);
+
+__attribute__((noinline)) void path_a(unsigned depth, unsigned bits, unsigned id)
+{
+    if (depth == 0)
+        path_leaf(id);
+    else if (bits & 1)
+        path_b(depth - 1, bits >> 1, id);
+    else
+        path_a(depth - 1, bits >> 1, id);
+    g_sink = g_sink + 1;
+}
+
+__attribute__((noinline)) void path_b(unsigned depth, unsigned bits, unsigned id)
+{
+    volatile char* buf = static_cast<char*>(alloca(16 + (depth & 7) * 8));
+    buf[0] = static_cast<char>(depth);
+    if (depth == 0)
+        path_leaf(id);
+    else if (bits & 1)
+        path_b(depth - 1, bits >> 1, id);
+    else
+        path_a(depth - 1, bits >> 1, id);
+    g_sink = g_sink + buf[0];
+}
+
+int paths()
+{
+    for (unsigned r = 0; r < kPathRounds; ++r)
+        for (unsigned k = 0; k < kPaths; ++k)
+            path_a(path_depth(k), path_bits(k), k);
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv)
@@ -299,5 +357,6 @@ int main(int argc, char** argv)
     if (s == "threads") return threads();
     if (s == "coroutines") return coroutines();
     if (s == "deep") return deep();
+    if (s == "paths") return paths();
     return 2;
 }

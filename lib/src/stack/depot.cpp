@@ -34,13 +34,10 @@ constinit std::atomic<std::uint32_t> g_next_id{1};
 
 std::uint64_t hash_stack(const std::uintptr_t* pcs, int depth) noexcept
 {
-    std::uint64_t h = 0x6d656d747261636bull ^ static_cast<std::uint64_t>(depth);
-    for (int i = 0; i < depth; ++i) {
-        h ^= pcs[i];
-        h *= 0x9E3779B97F4A7C15ull;
-        h ^= h >> 29;
-    }
-    return h;
+    std::uint64_t h = kStackHashSeed;
+    for (int i = 0; i < depth; ++i)
+        h = stack_hash_add(h, pcs[i]);
+    return stack_hash_end(h, depth);
 }
 
 Node* new_node(const std::uintptr_t* pcs, int depth, std::uint32_t epoch,
@@ -87,7 +84,13 @@ bool depot_reserve() noexcept
 std::uint32_t intern_stack(const std::uintptr_t* pcs, int depth, std::uint32_t epoch) noexcept
 {
     if (depth <= 0 || g_buckets == nullptr) return 0;
-    const std::uint64_t hash = hash_stack(pcs, depth);
+    return intern_stack_hashed(pcs, depth, epoch, hash_stack(pcs, depth));
+}
+
+std::uint32_t intern_stack_hashed(const std::uintptr_t* pcs, int depth, std::uint32_t epoch,
+                                  std::uint64_t hash) noexcept
+{
+    if (depth <= 0 || g_buckets == nullptr) return 0;
     std::atomic<Node*>& bucket = g_buckets[hash & (kBuckets - 1)];
     Node* head = bucket.load(std::memory_order_acquire);
     for (Node* n = head; n != nullptr; n = n->next.load(std::memory_order_acquire))

@@ -27,6 +27,25 @@ bool depot_reserve() noexcept;
 // the depot is full.
 std::uint32_t intern_stack(const std::uintptr_t* pcs, int depth, std::uint32_t epoch) noexcept;
 
+// The depot's hash of a stack, in steps, so that the unwinder can hash each frame as it finds
+// it (stack/fast_unwind.cpp) instead of walking the stack again: start from kStackHashSeed, add
+// every pc in order, then end with the depth. intern_stack_hashed takes that hash; it must be
+// the one these functions give for `pcs` (the depot compares stacks by hash first).
+inline constexpr std::uint64_t kStackHashSeed = 0x6d656d747261636bull;
+[[gnu::always_inline]] inline std::uint64_t stack_hash_add(std::uint64_t h,
+                                                           std::uintptr_t pc) noexcept
+{
+    // Three instructions a frame (rotate, xor, multiply); the end folds the high half down, since
+    // the bucket is the low bits.
+    return (((h << 27) | (h >> 37)) ^ pc) * 0x9E3779B97F4A7C15ull;
+}
+[[gnu::always_inline]] inline std::uint64_t stack_hash_end(std::uint64_t h, int depth) noexcept
+{
+    return h ^ (h >> 32) ^ (static_cast<std::uint64_t>(depth) << 40);
+}
+std::uint32_t intern_stack_hashed(const std::uintptr_t* pcs, int depth, std::uint32_t epoch,
+                                  std::uint64_t hash) noexcept;
+
 struct StackView {
     const std::uintptr_t* pcs = nullptr;
     int depth = 0;

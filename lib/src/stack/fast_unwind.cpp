@@ -18,6 +18,13 @@
 // fiber are unwound every time. The tables are per thread; the capture runs under the Guard, so
 // a signal handler that allocates mid-update is not tracked and never reaches them, and a busy
 // flag sends any other reentry to libunwind.
+//
+// A miss costs about 34 instructions a frame on a rule-cache hit, the depot's hash included
+// (capture_miss). Splicing a memoized stack's outer part into a miss was measured out for the
+// bench's deep workload, whose recursion path changes at every level: within the 32 captured
+// frames a new stack shares on average 0.3 outer frames (and their words) with the previous
+// one, 5.2 with the best of the last 128, against about 20 instructions saved per spliced
+// frame (docs/benchmarks-notes.md, issue 13).
 #include "stack/cfi.hpp"
 #include "stack/depot.hpp"
 #include "stack/modules.hpp"
@@ -38,14 +45,21 @@ namespace memtrack::detail {
 
 namespace {
 
-// The rule cache: direct-mapped on the pc, tagged with the module epoch (framehop's RuleCache
-// shape). 2048 slots of 24 bytes: 48 KiB per thread, pages touched on use.
+// The rule cache: direct-mapped on the pc (framehop's RuleCache shape), emptied when the module
+// epoch moves (checked once per capture, not per frame). 2048 slots of 16 bytes: 32 KiB per
+// thread, pages touched on use. A slot holds the rule of cfi.hpp packed: its shape bits, the CFA
+// offset and where rbp is saved (classify() keeps that within 2^14).
 constexpr std::size_t kRuleSlots = 2048;
+enum : std::uint8_t { kUnknown = 0, kStd = 1, kCfaRbp = 2, kRbpSaved = 4, kSignal = 8, kLast = 16 };
+constexpr std::uint8_t kPlain = kStd;  // CFA = rsp + offset, rbp kept: most frames of -O2 code
 struct RuleSlot {
-    std::uintptr_t pc = 0;
-    std::uint32_t epoch = 0;
-    FrameRule rule;
+    std::uintptr_t pc = 0;  // 0: empty
+    std::int32_t cfa_off = 0;
+    std::int16_t rbp_off = 0;
+    std::uint8_t shape = kUnknown;
+    std::uint8_t pad = 0;
 };
+static_assert(sizeof(RuleSlot) == 16);
 
 // The memo: direct-mapped on (return address, stack pointer) of the first program frame.
 constexpr std::size_t kMemoSlots = 128;
@@ -80,6 +94,7 @@ struct ThreadUnwind {
     OwnChain chains[kChains];
     int next_chain;
     RuleSlot rules[kRuleSlots];
+    std::uint32_t rules_epoch;  // the module epoch of the rules cached
     std::uintptr_t stack_lo;
     std::uintptr_t stack_hi;
     std::size_t bytes;  // of this mapping
@@ -179,21 +194,42 @@ std::uint64_t* memo_vals(MemoHead* e) noexcept
                                             ((sizeof(std::uint32_t) * g_memo_cap + 7) & ~7u));
 }
 
-const FrameRule& cached_rule(ThreadUnwind* tu, std::uintptr_t pc, std::uint32_t epoch) noexcept
+// A rule-cache miss: the rule from .eh_frame, stored in the pc's slot (returned, not stored, when
+// no module holds the pc yet: valid for this use only).
+[[gnu::noinline]] const RuleSlot& cached_rule_slow(ThreadUnwind* tu, std::uintptr_t pc) noexcept
 {
     RuleSlot& s = tu->rules[(pc ^ (pc >> 11)) & (kRuleSlots - 1)];
-    if (s.pc == pc && s.epoch == epoch) [[likely]]
-        return s.rule;
     const FrameRule rule = rule_for(pc);
-    if (!rule.cacheable) {
+    std::uint8_t shape = kUnknown;
+    if (rule.kind == FrameRule::Standard)
+        shape = static_cast<std::uint8_t>(kStd | (rule.cfa_rbp ? kCfaRbp : 0) |
+                                          (rule.rbp_saved ? kRbpSaved : 0));
+    else if (rule.kind == FrameRule::Signal)
+        shape = kSignal;
+    else if (rule.kind == FrameRule::Last)
+        shape = kLast;
+    s.pc = rule.cacheable ? pc : 0;
+    s.cfa_off = rule.cfa_off;
+    s.rbp_off = static_cast<std::int16_t>(rule.rbp_off);
+    s.shape = shape;
+    return s;
+}
+
+[[gnu::always_inline]] inline const RuleSlot& cached_rule(ThreadUnwind* tu,
+                                                          std::uintptr_t pc) noexcept
+{
+    const RuleSlot& s = tu->rules[(pc ^ (pc >> 11)) & (kRuleSlots - 1)];
+    if (s.pc == pc) [[likely]]
+        return s;
+    return cached_rule_slow(tu, pc);
+}
+
+// The module epoch moved (a dlclose): every cached rule may be stale.
+[[gnu::noinline, gnu::cold]] void reset_rules(ThreadUnwind* tu, std::uint32_t epoch) noexcept
+{
+    for (RuleSlot& s : tu->rules)
         s.pc = 0;
-        s.rule = rule;  // valid for this use only
-        return s.rule;
-    }
-    s.pc = pc;
-    s.epoch = epoch;
-    s.rule = rule;
-    return s.rule;
+    tu->rules_epoch = epoch;
 }
 
 inline std::uint64_t load_word(std::uintptr_t addr) noexcept
@@ -202,33 +238,6 @@ inline std::uint64_t load_word(std::uintptr_t addr) noexcept
     __builtin_memcpy(&v, reinterpret_cast<const void*>(addr), sizeof v);
     return v;
 }
-
-// The words the unwind read after the first program frame, for the memo.
-struct Recorder {
-    std::uint32_t* offs = nullptr;
-    std::uint64_t* vals = nullptr;
-    std::uintptr_t sp = 0;
-    std::uintptr_t hi = 0;
-    int n = 0;
-    int cap = 0;
-    bool on = false;  // recording (after the first program frame)
-    bool ok = false;  // still memoizable
-
-    std::uint64_t read(std::uintptr_t addr) noexcept
-    {
-        const std::uint64_t v = load_word(addr);
-        if (on) {
-            if (addr >= sp && addr + 8 <= hi && n < cap) {
-                offs[n] = static_cast<std::uint32_t>(addr - sp);
-                vals[n] = v;
-                ++n;
-            } else {
-                ok = false;
-            }
-        }
-        return v;
-    }
-};
 
 bool in_self(std::uintptr_t pc) noexcept
 {
@@ -328,108 +337,223 @@ struct Regs {
 // own frames are stepped by rules and their chain is learnt), or from the program
 // frame's (`e` is its memo entry, to fill). Unwinds with the rule cache, recording the words
 // read after the program frame; libunwind for a stack the rules cannot step.
+//
+// Loops one after the other, each entered at its head only (a single loop with phase flags, or
+// a jump into the middle of one, costs a deep stack hundreds of instructions, bdd184f): the own
+// frames; then the program's, in loop A while rbp is still the first program frame's (a CFA
+// computed from it makes the memo key on rbp), loop B once a frame restored rbp, and the
+// generic loop C after anything but a standard frame (signal frames). A and B are the cost of a
+// miss per frame: the slot probe, the CFA, the return-address load and its record for the memo,
+// the pc and its depot hash step. Words are recorded unconditionally into the entry (its
+// capacity bounds the standard steps; a signal frame checks), and the largest word offset from
+// the first frame's stack pointer decides at the end whether the stack can be memoized, so the
+// loops have no branch on recording.
 [[gnu::noinline]] std::uint32_t capture_miss(ThreadUnwind* tu, Regs r, bool prefix,
                                              MemoHead* e, int own, std::uint32_t epoch) noexcept
 {
     const int depth = stack_depth();
     std::uintptr_t pcs[kMaxDepth];
-    int n = 0;
-    std::uintptr_t prev = prefix ? 0 : 1;  // 1 after a call: rules at the return address - 1
     std::uintptr_t rip = r.rip, rsp = r.rsp, rbp = r.rbp;
-    Recorder rec;
-    OwnChain chain;
-    bool chain_ok = prefix;
-    bool rbp_initial = true;  // rbp is still the first program frame's
-    bool uses_rbp = false;
     std::uint32_t id = 0;
-    // The first program frame reached: its memo entry is rewritten from here on.
-    const auto start_program = [&] {
-        e->id = 0;  // being rewritten
-        e->ra = rip;
-        e->sp = rsp;
-        e->rbp = rbp;
-        rec.offs = memo_offs(e);
-        rec.vals = memo_vals(e);
-        rec.sp = rsp;
-        rec.hi = tu->stack_hi;
-        rec.cap = g_memo_cap;
-        rec.on = true;
-        rec.ok = rsp >= tu->stack_lo && rsp < tu->stack_hi;
-        rbp_initial = true;
-    };
-    if (!prefix) {
-        start_program();
-        pcs[n++] = rip;
-    }
-    while (n < depth) {
-        {
-            const FrameRule& rule = cached_rule(tu, rip - prev, epoch);
+    std::uintptr_t* pp = pcs;  // the next pc's place
+    std::uintptr_t* const pend = pcs + depth;
+    std::uint64_t h = kStackHashSeed;
+    std::uintptr_t prev_first = 1;  // 0 when the first program frame was reached by a signal frame
+    if (tu->rules_epoch != epoch) [[unlikely]]
+        reset_rules(tu, epoch);
+    if (prefix) {
+        OwnChain chain;
+        bool chain_ok = true;
+        std::uintptr_t prev = 0;  // rip is capture_stack_slow's own, not a return address
+        for (;;) {
+            const RuleSlot& rule = cached_rule(tu, rip - prev);
             std::uintptr_t next;
-            if (rule.kind == FrameRule::Standard) [[likely]] {
-                if (rule.cfa_rbp && rbp_initial && rec.on) uses_rbp = true;
-                const std::uintptr_t cfa = (rule.cfa_rbp ? rbp : rsp) + rule.cfa_off;
-                next = rec.read(cfa - 8);
-                if (rule.rbp_saved) {
-                    rbp = rec.read(cfa + rule.rbp_off);
-                    rbp_initial = false;
-                }
-                if (!rec.on && chain_ok) {
-                    if (rule.cfa_rbp || chain.frames == kChainFrames) {
+            if (rule.shape & kStd) [[likely]] {
+                const std::uintptr_t cfa = (rule.shape & kCfaRbp ? rbp : rsp) + rule.cfa_off;
+                next = load_word(cfa - 8);
+                if (rule.shape & kRbpSaved) rbp = load_word(cfa + rule.rbp_off);
+                if (chain_ok) {
+                    if ((rule.shape & kCfaRbp) || chain.frames == kChainFrames) {
                         chain_ok = false;
                     } else {
                         chain.ra[chain.frames] = next;
                         chain.cfa_off[chain.frames] = rule.cfa_off;
-                        chain.rbp_off[chain.frames] = rule.rbp_saved ? rule.rbp_off : kNoRbp;
+                        chain.rbp_off[chain.frames] = rule.shape & kRbpSaved ? rule.rbp_off : kNoRbp;
                         ++chain.frames;
                     }
                 }
                 rsp = cfa;
                 prev = 1;
-            } else if (rule.kind == FrameRule::Last) {
-                break;
-            } else if (rule.kind == FrameRule::Signal) {
+            } else if (rule.shape == kSignal) {
                 const std::uintptr_t uc = rsp;
-                next = rec.read(uc + kUcRip);
-                rbp = rec.read(uc + kUcRbp);
-                rsp = rec.read(uc + kUcRsp);
-                rbp_initial = false;
+                next = load_word(uc + kUcRip);
+                rbp = load_word(uc + kUcRbp);
+                rsp = load_word(uc + kUcRsp);
                 chain_ok = false;
                 prev = 0;
+            } else if (rule.shape == kLast) {
+                goto done;  // the stack ends inside memtrack: no program frame
             } else {
                 goto fallback;
             }
-            if (next < 0x4000) break;
+            if (next < 0x4000) goto done;
+            rip = next;
+            if (!in_self(rip)) break;
+            if (++own > 16) goto fallback;
+        }
+        // The first program frame: the memo's key. The chain of own frames that led here is
+        // kept for the next capture from this entry point.
+        if (chain_ok && chain.frames > 0) {
+            tu->chains[tu->next_chain] = chain;
+            tu->next_chain = (tu->next_chain + 1) % kChains;
+        }
+        e = memo_entry(tu, rip, rsp);
+        prev_first = prev;
+    }
+    {
+        // The program's frames. The memo entry is rewritten from here on (id 0 until done).
+        e->id = 0;
+        e->ra = rip;
+        e->sp = rsp;
+        e->rbp = rbp;
+        std::uint32_t* const offs = memo_offs(e);
+        std::uint64_t* const vals = memo_vals(e);
+        std::uint32_t* op = offs;  // the next word's record
+        std::uint64_t* vp = vals;
+        const std::uintptr_t sp0 = rsp;
+        // The largest (addr - sp0) of a word read; an address below sp0 wraps to a huge one.
+        // Memoizable when every word is in [sp0, stack_hi).
+        const bool in_stack = rsp >= tu->stack_lo && rsp < tu->stack_hi && tu->stack_hi - rsp >= 8;
+        std::uintptr_t maxoff = 0;
+        bool uses_rbp = false;  // some frame's CFA came from the first program frame's rbp
+        const auto read = [&](std::uintptr_t addr) {
+            const std::uint64_t v = load_word(addr);
+            const std::uintptr_t off = addr - sp0;
+            maxoff = off > maxoff ? off : maxoff;
+            *op++ = static_cast<std::uint32_t>(off);
+            *vp++ = v;
+            return v;
+        };
+        std::uintptr_t prev = 1;   // loop C: 0 after a signal frame (rules at the interrupted pc)
+        bool rbp_initial = true;  // loop C: rbp is still the first program frame's
+        if (prev_first == 0) {
+            prev = 0;
+            *pp++ = rip;
+            h = stack_hash_add(h, rip);
+            if (pp == pend) goto end;
+            goto generic;
+        }
+        for (;;) {  // loop A
+            *pp++ = rip;
+            h = stack_hash_add(h, rip);
+            if (pp == pend) goto end;
+            const RuleSlot& rule = cached_rule(tu, rip - 1);
+            std::uintptr_t next;
+            if (rule.shape == kPlain) [[likely]] {
+                const std::uintptr_t cfa = rsp + rule.cfa_off;
+                next = read(cfa - 8);
+                rsp = cfa;
+            } else if (rule.shape & kStd) {
+                if (rule.shape & kCfaRbp) uses_rbp = true;
+                const std::uintptr_t cfa = (rule.shape & kCfaRbp ? rbp : rsp) + rule.cfa_off;
+                next = read(cfa - 8);
+                rsp = cfa;
+                if (rule.shape & kRbpSaved) {
+                    rbp = read(cfa + rule.rbp_off);
+                    rbp_initial = false;
+                    if (next < 0x4000) goto end;
+                    rip = next;
+                    break;
+                }
+            } else {
+                goto generic;
+            }
+            if (next < 0x4000) goto end;
             rip = next;
         }
-        if (!rec.on) {
-            if (in_self(rip)) {
-                if (++own > 16) goto fallback;
-                continue;
+        for (;;) {  // loop B
+            *pp++ = rip;
+            h = stack_hash_add(h, rip);
+            if (pp == pend) goto end;
+            const RuleSlot& rule = cached_rule(tu, rip - 1);
+            std::uintptr_t next;
+            if (rule.shape == kPlain) [[likely]] {
+                const std::uintptr_t cfa = rsp + rule.cfa_off;
+                next = read(cfa - 8);
+                rsp = cfa;
+            } else if (rule.shape & kStd) {
+                const std::uintptr_t cfa = (rule.shape & kCfaRbp ? rbp : rsp) + rule.cfa_off;
+                next = read(cfa - 8);
+                if (rule.shape & kRbpSaved) rbp = read(cfa + rule.rbp_off);
+                rsp = cfa;
+            } else {
+                goto generic;
             }
-            // The first program frame: the memo's key. Reached from the prefix, the chain of
-            // own frames that led here is kept for the next capture from this entry point.
-            if (chain_ok && chain.frames > 0) {
-                tu->chains[tu->next_chain] = chain;
-                tu->next_chain = (tu->next_chain + 1) % kChains;
-            }
-            e = memo_entry(tu, rip, rsp);
-            start_program();
+            if (next < 0x4000) goto end;
+            rip = next;
         }
-        pcs[n++] = rip;
+    generic:
+        // Loop C, every kind of frame; the frame at rip is already pushed.
+        for (;;) {
+            const RuleSlot& rule = cached_rule(tu, rip - prev);
+            std::uintptr_t next;
+            if (rule.shape & kStd) {
+                if ((rule.shape & kCfaRbp) && rbp_initial) uses_rbp = true;
+                const std::uintptr_t cfa = (rule.shape & kCfaRbp ? rbp : rsp) + rule.cfa_off;
+                next = read(cfa - 8);
+                if (rule.shape & kRbpSaved) {
+                    rbp = read(cfa + rule.rbp_off);
+                    rbp_initial = false;
+                }
+                rsp = cfa;
+                prev = 1;
+            } else if (rule.shape == kSignal) {
+                // Three words: the entry keeps room for two per remaining standard step.
+                if ((vp - vals) + 3 + 2 * (pend - pp) > g_memo_cap) {
+                    maxoff = ~std::uintptr_t{0};  // not memoized; the records start over
+                    op = offs;
+                    vp = vals;
+                }
+                const std::uintptr_t uc = rsp;
+                next = read(uc + kUcRip);
+                rbp = read(uc + kUcRbp);
+                rsp = read(uc + kUcRsp);
+                rbp_initial = false;
+                prev = 0;
+            } else if (rule.shape == kLast) {
+                goto end;
+            } else {
+                goto fallback;
+            }
+            if (next < 0x4000) goto end;
+            rip = next;
+            *pp++ = rip;
+            h = stack_hash_add(h, rip);
+            if (pp == pend) goto end;
+        }
+    end:
+        const int n = static_cast<int>(pp - pcs);
+        id = intern_stack_hashed(pcs, n, epoch, stack_hash_end(h, n));
+        if (in_stack && maxoff <= tu->stack_hi - sp0 - 8 && id != 0) {
+            e->epoch = epoch;
+            e->words = static_cast<std::uint16_t>(vp - vals);
+            e->uses_rbp = uses_rbp;
+            e->id = id;
+        }
+        tu->busy = false;
+        if (g_check) [[unlikely]]
+            check_against_libunwind(id, own, 3);
+        return id;
     }
-    id = intern_stack(pcs, n, epoch);
-    if (e != nullptr && rec.ok && id != 0) {
-        e->epoch = epoch;
-        e->words = static_cast<std::uint16_t>(rec.n);
-        e->uses_rbp = uses_rbp;
-        e->id = id;
-    }
+
+done:
     tu->busy = false;
     if (g_check) [[unlikely]]
-        check_against_libunwind(id, own, 3);
-    return id;
+        check_against_libunwind(0, own, 3);
+    return 0;
 
 fallback:
+    if (e != nullptr) e->id = 0;
     tu->busy = false;
     int got = 0;  // not &n: a pointer to n would make every store to the memo reload it
     libunwind_stack(pcs, &got, own + kOwnFrames, 3);

@@ -81,6 +81,64 @@ TEST_CASE("issue 13: unwind check: recursion deeper than the capture depth", "[u
     no_differences({program("tp_unwind"), "deep"}, 2000);
 }
 
+TEST_CASE("issue 13: unwind check: recursion paths that vary under a shared outer stack give "
+          "one exact stack per path, through memo misses and hits",
+          "[unwind]")
+{
+    // tp_unwind's paths scenario: path k recurses path_depth(k) levels, level j + 1 in path_b
+    // when bit j of path_bits(k) is set (else path_a), and allocates 5000 + k bytes at the
+    // bottom, 40 times, interleaved with the other paths. Each path must be one site (its 40
+    // captures, memo misses and hits, interned to one depot id) with exactly its frames, and
+    // every capture must equal unw_backtrace's.
+    constexpr unsigned kPaths = 24, kRounds = 40;
+    const auto depth = [](unsigned k) { return 4 + (k * 7) % 23; };
+    const auto bits = [](unsigned k) { return k * 2654435761u ^ (k << 3); };
+    TempDir dir;
+    const RunResult r = run_tracked(dir, {program("tp_unwind"), "paths"},
+                                    {{"MEMTRACK_UNWIND_CHECK", "1"},
+                                     {"MEMTRACK_REPORT", "json"},
+                                     {"MEMTRACK_OUTPUT", dir.file("r.%e.%p.json")}});
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    const auto reports = reports_in(dir.path);
+    REQUIRE(reports.size() == 1);
+    const json& j = reports[0];
+    CHECK(j["unwind_check"]["differences"] == 0);
+    CHECK(j["unwind_check"]["stacks"].get<std::int64_t>() >= kPaths * kRounds);
+    int checked_frames = 0;
+    for (unsigned k = 0; k < kPaths; ++k) {
+        INFO("path " << k);
+        const json* found = nullptr;
+        int sites = 0;
+        for (const json& s : j.at("sites")) {
+            const auto bytes = s.at("bytes_allocated").get<std::int64_t>();
+            if (bytes % (5000 + k) != 0 || s.at("allocations").get<std::int64_t>() == 0 ||
+                bytes / s.at("allocations").get<std::int64_t>() != 5000 + k)
+                continue;
+            ++sites;
+            found = &s;
+        }
+        REQUIRE(sites == 1);
+        CHECK(found->at("allocations") == kRounds);
+        // The report names the stacks of the sites that lead its views (here the 10 largest
+        // by bytes allocated): their path frames, innermost first, must be the path's levels.
+        const std::string id = std::to_string(found->at("stack").get<std::uint32_t>());
+        if (!j.at("stacks").contains(id)) continue;
+        std::string got;
+        for (const json& f : j.at("stacks").at(id)) {
+            const std::string fn = f.value("function", "");
+            if (fn.find("path_a(") != std::string::npos) got += 'a';
+            if (fn.find("path_b(") != std::string::npos) got += 'b';
+        }
+        std::string want;
+        for (unsigned level = depth(k) + 1; level-- > 0;)
+            want += level > 0 && (bits(k) >> (level - 1)) & 1 ? 'b' : 'a';
+        CHECK(got == want);
+        ++checked_frames;
+    }
+    CHECK(checked_frames >= 10);
+}
+
 TEST_CASE("issue 13: unwind check: real programs (python3, git, g++)", "[unwind][real]")
 {
     no_differences({"/usr/bin/python3", "-c", "import json; print(len(json.dumps(list(range(999)))))"});
