@@ -21,6 +21,11 @@
 
 namespace memtrack::detail {
 
+namespace {
+// The flag of full mode's blocks: kSited, or none in a build without sites (sites.hpp).
+constexpr std::uint64_t kSitedFlag = kSitesBuilt ? kSited : 0;
+}  // namespace
+
 void* alloc_failed() noexcept
 {
     // Debian's mimalloc 2.0.9 does not always set errno; glibc always does.
@@ -125,7 +130,7 @@ namespace {
 // disabled (core/ignored.hpp), big from kFoldBytes on (its free folds at once).
 std::uint64_t flags_for(std::size_t size) noexcept
 {
-    std::uint64_t flags = in_guard() ? kUntracked : (disabled_flag() | (g_sites_on ? kSited : 0));
+    std::uint64_t flags = in_guard() ? kUntracked : (disabled_flag() | (g_sites_on ? kSitedFlag : 0));
     if (static_cast<std::int64_t>(size) >= kFoldBytes) flags |= kBig;
     return flags;
 }
@@ -266,17 +271,17 @@ extern "C" [[gnu::visibility("hidden"), gnu::used]] void* memtrack_alloc_sited_a
         ts.seq_end = ts.seq_next + kSeqRun;
     }
     const std::uint64_t seq = ts.seq_next++;
-    std::uint64_t sf = size | kSited;
+    std::uint64_t sf = size | kSitedFlag;
     std::uint32_t aux = stack;
     pack_seq(seq, sf, aux);
     void* user = static_cast<char*>(base) + kHeaderSize;
     auto* h = static_cast<BlockHeader*>(base);
     h->size_flags = sf;
-    store_aux_check(h, aux, check_of(user, kSited));
+    store_aux_check(h, aux, check_of(user, kSitedFlag));
     if (seq == g_break_seq) [[unlikely]]
         break_at(seq, size);
     // The site first, as in finish_block.
-    site_alloc(stack, size, user);
+    if constexpr (kSitesBuilt) site_alloc(stack, size, user);
     note_alloc(ts, size);
     return user;
 }
@@ -337,7 +342,7 @@ void release_slow(void* p) noexcept
     // cold halves), which also takes everything else.
     if ((reinterpret_cast<std::uintptr_t>(p) & 4095) >= kHeaderSize) [[likely]] {
         BlockHeader* h = header_of(p);
-        if (h->check == check_of(p, kSited)) [[likely]] {
+        if (kSitesBuilt && h->check == check_of(p, kSited)) [[likely]] {
             ThreadState& ts = t_state;
             const std::uint64_t sf = h->size_flags;
             const std::uint32_t stack = h->aux & kStackIdMask;
@@ -351,8 +356,7 @@ void release_slow(void* p) noexcept
                 SiteDelta& d = shard->slots[stack & (kShardSlots - 1)];
                 if (d.stack == stack) [[likely]] {
                     h->check = 0;
-                    const bool temporary =
-                        (reinterpret_cast<std::uintptr_t>(p) ^ kHideMask) == ts.last_alloc;
+                    const bool temporary = hide(p) == ts.last_alloc;
                     ts.last_alloc = 0;
                     d.frees += 1;
                     d.bytes_freed += size;
@@ -458,7 +462,7 @@ void* reallocate(void* p, std::size_t size) noexcept
     if (registered(sf)) big_block_remove(reinterpret_cast<std::uintptr_t>(base));
     void* user = static_cast<char*>(new_base) + kHeaderSize;
     std::uint64_t new_flags = (sf & kUntracked) != 0 ? kUntracked : disabled_flag();
-    if (!(sf & kUntracked) && g_sites_on) new_flags |= kSited;
+    if (!(sf & kUntracked) && g_sites_on) new_flags |= kSitedFlag;
     if (static_cast<std::int64_t>(size) >= kFoldBytes) new_flags |= kBig;
     write_block(new_base, size, new_flags);
     if (!(sf & kUntracked)) {

@@ -200,7 +200,7 @@ void site_event_slow(std::uint32_t stack, std::int64_t bytes, bool alloc, bool t
             new (ts.sites) SiteShard{};
             if (alloc)
                 site_alloc(stack, static_cast<std::size_t>(bytes),
-                           reinterpret_cast<const void*>(ts.last_alloc ^ kHideMask));
+                           reinterpret_cast<const void*>(~ts.last_alloc));
             else {
                 SiteDelta* d = site_slot(ts, stack);
                 d->frees += 1;

@@ -62,6 +62,14 @@ struct SiteShard {
     std::uint32_t ndirty = 0;
 };
 
+// Whether sites are built in (CMake MEMTRACK_SITES, ON by default; OFF only to measure what
+// they cost: blocks are then never sited and the hot paths have no site code).
+#ifdef MEMTRACK_NO_SITES
+inline constexpr bool kSitesBuilt = false;
+#else
+inline constexpr bool kSitesBuilt = true;
+#endif
+
 // Whether new tracked blocks get the kSited flag and a site (block.hpp). On until start-up
 // reads the configuration, so that blocks allocated before it are sited too (site 0); then
 // on exactly when stacks are on. Written at start-up only.
@@ -71,9 +79,13 @@ inline constinit bool g_sites_on = true;
 // racily by every sited free; written under the site lock.
 inline constinit std::atomic<std::int64_t> g_site_peak_level{0};
 
-// The last allocated pointer of a thread is kept xor'ed with this: a thread's TLS is a root of
-// the leak scan, and a plain copy there would make a leaked block reachable.
-inline constexpr std::uintptr_t kHideMask = 0x5a5a5a5a5a5a5a5aull;
+// The last allocated pointer of a thread is kept complemented: a thread's TLS is a root of
+// the leak scan, and a plain copy there would make a leaked block reachable (the complement of
+// a user-space address is a kernel one, never a block). One instruction each way.
+inline std::uintptr_t hide(const void* p) noexcept
+{
+    return ~reinterpret_cast<std::uintptr_t>(p);
+}
 
 // Cold halves.
 [[gnu::noinline, gnu::cold]] void site_event_slow(std::uint32_t stack, std::int64_t bytes,
@@ -97,7 +109,7 @@ inline SiteDelta* site_slot(ThreadState& ts, std::uint32_t stack) noexcept
 inline void site_alloc(std::uint32_t stack, std::size_t size, const void* user) noexcept
 {
     ThreadState& ts = t_state;
-    ts.last_alloc = reinterpret_cast<std::uintptr_t>(user) ^ kHideMask;
+    ts.last_alloc = hide(user);
     SiteDelta* d = site_slot(ts, stack);
     if (d == nullptr) [[unlikely]]
         return site_event_slow(stack, static_cast<std::int64_t>(size), true, false);
@@ -114,7 +126,7 @@ inline void site_free(std::uint32_t stack, std::size_t size, const void* user) n
     if (folded_current_bytes() + ts.pending > g_site_peak_level.load(std::memory_order_relaxed))
         [[unlikely]]
         site_peak_slow(ts);
-    const bool temporary = (reinterpret_cast<std::uintptr_t>(user) ^ kHideMask) == ts.last_alloc;
+    const bool temporary = hide(user) == ts.last_alloc;
     ts.last_alloc = 0;
     SiteDelta* d = site_slot(ts, stack);
     if (d == nullptr) [[unlikely]]
