@@ -655,8 +655,7 @@ namespace {
 
 // The same capture from the first program frame's registers, given by the allocation path
 // (core/block.cpp) when it was entered straight from the program's call: no own frame to step.
-// A hit costs the memo probe and the word checks (all of them, without a branch per word: a
-// hit is the common case); a miss unwinds from those registers.
+// A hit costs the memo probe and the word checks; a miss unwinds from those registers.
 std::uint32_t capture_stack_from(std::uintptr_t ra, std::uintptr_t sp, std::uintptr_t bp) noexcept
 {
     ThreadUnwind* tu = t_unwind;
@@ -674,10 +673,13 @@ std::uint32_t capture_stack_from(std::uintptr_t ra, std::uintptr_t sp, std::uint
         const std::uint32_t* offs = memo_offs(e);
         const std::uint64_t* vals = memo_vals(e);
         const int words = e->words;
-        std::uint64_t diff = 0;
-        for (int w = 0; w < words; ++w)
-            diff |= load_word(sp + offs[w]) ^ vals[w];
-        if (diff == 0) [[likely]] {
+        // In unwind order, stopping at the first word that differs (a changed stack usually
+        // differs in its innermost words).
+        int w = 0;
+        while (w < words && load_word(sp + offs[w]) == vals[w])
+            ++w;
+        const bool diff = w != words;
+        if (!diff) [[likely]] {
             tu->busy = false;
             const std::uint32_t id = e->id;
             if (g_check) [[unlikely]]
