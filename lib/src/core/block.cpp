@@ -311,11 +311,7 @@ void* alloc_slow(std::size_t size, bool zero) noexcept
     return alloc_other(size, zero);
 }
 
-namespace {
-
-// Every free release() did not take but full mode's common case: NULL, page-aligned pointers,
-// flagged blocks, foreign pointers, and a sited block whose site or peak needs the cold path.
-[[gnu::noinline]] void release_other(void* p) noexcept
+void release_slow(void* p) noexcept
 {
     if (p == nullptr) return;
     BlockHeader* h = valid_header(p);
@@ -330,45 +326,40 @@ namespace {
     mi_free(base_of(p, sf));
 }
 
-}  // namespace
-
-void release_slow(void* p) noexcept
+void release_flagged(void* p) noexcept
 {
     // Full mode's free of a plain small block (kSited its only flag): release()'s inline half
-    // sent it here because the flag is mixed into the check. Its header is in p's page (as
-    // for the inline path); its size is the low 20 bits. Beyond release(): one more compare,
-    // the peak compare and the site's slot. No call but the tail call to mi_free: a new peak,
-    // a slot of another site or a thread without a shard go to release_other (site_free's
-    // cold halves), which also takes everything else.
-    if ((reinterpret_cast<std::uintptr_t>(p) & 4095) >= kHeaderSize) [[likely]] {
-        BlockHeader* h = header_of(p);
-        if (kSitesBuilt && h->check == check_of(p, kSited)) [[likely]] {
-            ThreadState& ts = t_state;
-            const std::uint64_t sf = h->size_flags;
-            const std::uint32_t stack = h->aux & kStackIdMask;
-            const auto size =
-                static_cast<std::uint32_t>(sf) & static_cast<std::uint32_t>(kSmallSizeMask);
-            const std::int64_t pending = ts.pending - static_cast<std::int64_t>(size);
-            SiteShard* shard = ts.sites;
-            if (folded_current_bytes() + ts.pending <=
-                    g_site_peak_level.load(std::memory_order_relaxed) &&
-                shard != nullptr && pending > ts.fold_lo) [[likely]] {
-                SiteDelta& d = shard->slots[stack & (kShardSlots - 1)];
-                if (d.stack == stack) [[likely]] {
-                    h->check = 0;
-                    const bool temporary = hide(p) == ts.last_alloc;
-                    ts.last_alloc = 0;
-                    d.frees += 1;
-                    d.bytes_freed += size;
-                    d.temporary += temporary ? 1 : 0;
-                    ts.pending = pending;
-                    ts.frees += 1;
-                    return mi_free(h);
-                }
+    // sent it here because the flag is mixed into the check. Its size is the low 20 bits.
+    // Beyond release(): the check of a sited block, the peak compare and the site's slot. No
+    // call but the tail call to mi_free: a new peak, a slot of another site or a thread
+    // without a shard go to release_slow (site_free's cold halves), as everything else does.
+    BlockHeader* h = header_of(p);
+    if (kSitesBuilt && h->check == check_of(p, kSited)) [[likely]] {
+        ThreadState& ts = t_state;
+        const std::uint64_t sf = h->size_flags;
+        const std::uint32_t stack = h->aux & kStackIdMask;
+        const auto size =
+            static_cast<std::uint32_t>(sf) & static_cast<std::uint32_t>(kSmallSizeMask);
+        const std::int64_t pending = ts.pending - static_cast<std::int64_t>(size);
+        SiteShard* shard = ts.sites;
+        if (folded_current_bytes() + ts.pending <=
+                g_site_peak_level.load(std::memory_order_relaxed) &&
+            shard != nullptr && pending > ts.fold_lo) [[likely]] {
+            SiteDelta& d = shard->slots[stack & (kShardSlots - 1)];
+            if (d.stack == stack) [[likely]] {
+                h->check = 0;
+                const bool temporary = hide(p) == ts.last_alloc;
+                ts.last_alloc = 0;
+                d.frees += 1;
+                d.bytes_freed += size;
+                d.temporary += temporary ? 1 : 0;
+                ts.pending = pending;
+                ts.frees += 1;
+                return mi_free(h);
             }
         }
     }
-    return release_other(p);
+    return release_slow(p);
 }
 
 void* alloc_aligned(std::size_t size, std::size_t align, bool zero) noexcept

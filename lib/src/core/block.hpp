@@ -65,7 +65,7 @@ static_assert(sizeof(BlockHeader) == 16);
 
 inline constexpr std::size_t kHeaderSize = sizeof(BlockHeader);
 inline constexpr std::uint64_t kSizeMask = (std::uint64_t{1} << 48) - 1;
-// Flags. A block with any flag set is freed by release_slow; a plain small tracked block has
+// Flags. A block with any flag set is freed by release_flagged; a plain small tracked block has
 // none, and its size is the low 20 bits of size_flags.
 inline constexpr std::uint64_t kUntracked = std::uint64_t{1} << 48;  // not in the stats
 inline constexpr std::uint64_t kAligned = std::uint64_t{1} << 49;    // mi_malloc_aligned_at
@@ -73,7 +73,7 @@ inline constexpr std::uint64_t kOffset = std::uint64_t{1} << 50;     // base sto
 inline constexpr std::uint64_t kBig = std::uint64_t{1} << 51;        // >= kFoldBytes
 inline constexpr std::uint64_t kIgnored = std::uint64_t{1} << 52;    // never a leak (ignored.hpp)
 // Counted in a site (core/sites.hpp): set on every tracked block of the slow path while sites
-// are on, so that its free, which must find the site in aux, takes release_slow.
+// are on, so that its free, which must find the site in aux, takes release_flagged.
 inline constexpr std::uint64_t kSited = std::uint64_t{1} << 54;  // (bit 53: unused)
 inline constexpr int kFlagShift = 48;
 inline constexpr int kGenShift = 56;
@@ -158,7 +158,7 @@ inline std::uint32_t check_of(const void* user) noexcept
 }
 
 // The check of a block with flags mixes them in, so that the hot free path, which compares
-// with check_of(user) only, sends every flagged block to release_slow without testing flags.
+// with check_of(user) only, sends every flagged block to release_flagged without testing flags.
 // Bits 0..3 of the mix are 0, so the result is never 0 either. Only the flags byte (bits
 // 48..55) is mixed in, not the generation or the sequence bits above it: the leak scan moves
 // blocks up a generation by rewriting size_flags alone, so that a thread it paused between
@@ -218,8 +218,11 @@ inline constinit AllocSlowHook g_alloc_slow_hook = nullptr;
 // guard (untracked), oversize requests (ENOMEM).
 [[gnu::noinline]] void* alloc_slow(std::size_t size, bool zero) noexcept;
 [[gnu::noinline]] void* alloc_aligned(std::size_t size, std::size_t align, bool zero) noexcept;
-// free of a pointer that is page-aligned (or NULL), of a block with flags, or a foreign one.
+// free of any pointer: page-aligned (or NULL), a block with flags, a foreign one.
 [[gnu::noinline]] void release_slow(void* p) noexcept;
+// free of a pointer at least 16 bytes into its page whose check is not a plain block's: a
+// flagged block (full mode's sited blocks take their own fast path here) or a foreign one.
+[[gnu::noinline]] void release_flagged(void* p) noexcept;
 // Tail of release when the batch reaches fold_lo: frees the block and folds.
 [[gnu::noinline, gnu::cold]] void release_and_fold(void* base) noexcept;
 
@@ -272,7 +275,7 @@ inline void* base_of(void* user, std::uint64_t size_flags) noexcept
 // its page: the 16 bytes before it lie in p's own page, which is mapped if p is a pointer the
 // program could use at all (free of an unmapped pointer crashes glibc's free as well). Other
 // pointers (NULL, page-aligned blocks, foreign pointers near a page start) take release_slow,
-// which probes the header's page first, as does anything failing the check. A foreign pointer
+// which probes the header's page first; anything failing the check takes release_flagged. A foreign pointer
 // passes the check only if 32 bits happen to match its address (2^-32 for arbitrary data). Beyond
 // mi_free: the page test, the check (load, xor, compare), three counter updates.
 inline void release(void* p) noexcept
@@ -281,9 +284,9 @@ inline void release(void* p) noexcept
         return release_slow(p);
     BlockHeader* h = header_of(p);
     const std::uint64_t sf = h->size_flags;
-    // A flagged block (or a foreign pointer) fails this compare and takes release_slow.
+    // A flagged block (or a foreign pointer) fails this compare and takes release_flagged.
     if (h->check != check_of(p)) [[unlikely]]
-        return release_slow(p);
+        return release_flagged(p);
     h->check = 0;
     ThreadState& ts = t_state;
     // An unflagged block is below kFoldBytes: its size is the low 20 bits (a sequence number
