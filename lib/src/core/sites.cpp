@@ -8,6 +8,7 @@
 
 #include <mimalloc.h>
 
+#include <bit>
 #include <cstring>
 #include <new>
 #include <pthread.h>
@@ -50,15 +51,34 @@ void set_largest(SiteEntry& e, std::uint64_t v) noexcept
     e.largest_hi = (v >> 40) & 0xff;
 }
 
-constexpr std::uint32_t kStackIdLimit = 1u << 24;  // ids fit the header's 24 bits (block.hpp)
+// The table grows in chunks that double: chunk 0 holds ids [0, 4096), chunk c >= 1 ids
+// [4096 << (c - 1), 4096 << c). 13 chunks cover the 2^24 ids (header: block.hpp), so a program
+// with millions of distinct stacks maps 13 ranges, not one per 4096 sites (own_map keeps a
+// fixed number of ranges: the leak scan skips them).
 constexpr std::uint32_t kChunkBits = 12;
-constexpr std::uint32_t kChunkEntries = 1u << kChunkBits;
-constexpr std::uint32_t kChunks = (kStackIdLimit + kChunkEntries - 1) / kChunkEntries;
+constexpr std::uint32_t kChunkEntries = 1u << kChunkBits;  // chunk 0; the rounding of g_life
+constexpr std::uint32_t kChunks = 13;
 constexpr std::uint32_t kEpochLimit = 1u << 16;
+
+constexpr std::uint32_t chunk_of(std::uint32_t id) noexcept
+{
+    return static_cast<std::uint32_t>(std::bit_width(id >> kChunkBits));
+}
+constexpr std::uint32_t chunk_base(std::uint32_t c) noexcept
+{
+    return c == 0 ? 0 : kChunkEntries << (c - 1);
+}
+constexpr std::uint32_t chunk_size(std::uint32_t c) noexcept
+{
+    return c == 0 ? kChunkEntries : kChunkEntries << (c - 1);
+}
+static_assert(chunk_of((1u << 24) - 1) == kChunks - 1 && chunk_of(4095) == 0 && chunk_of(4096) == 1);
+static_assert(chunk_base(kChunks - 1) + chunk_size(kChunks - 1) == 1u << 24);
 
 constinit pthread_mutex_t g_site_lock = PTHREAD_MUTEX_INITIALIZER;
 constinit SiteEntry* g_chunks[kChunks] = {};  // site lock
-constinit std::uint32_t g_chunk_count = 0;    // chunks mapped
+constinit bool g_chunk_failed[kChunks] = {};  // own_map refused it (site lock)
+constinit std::uint64_t g_chunk_bytes = 0;     // of the chunks mapped
 constinit std::uint32_t g_max_id = 0;         // highest id with an entry
 constinit std::uint32_t g_epoch = 1;          // entries start with tag 0: "use live"
 
@@ -77,15 +97,42 @@ constinit std::int64_t g_life_level = -1;
 // (the site's counts are then lost: the table is short, not wrong elsewhere). Site lock.
 SiteEntry* entry_locked(std::uint32_t id) noexcept
 {
-    const std::uint32_t c = id >> kChunkBits;
+    const std::uint32_t c = chunk_of(id);
     if (c >= kChunks) return nullptr;
     if (g_chunks[c] == nullptr) {
-        g_chunks[c] = static_cast<SiteEntry*>(own_map(kChunkEntries * sizeof(SiteEntry)));
-        if (g_chunks[c] == nullptr) return nullptr;
-        ++g_chunk_count;
+        if (g_chunk_failed[c]) return nullptr;  // not asked again at every event
+        g_chunks[c] = static_cast<SiteEntry*>(own_map(chunk_size(c) * sizeof(SiteEntry)));
+        if (g_chunks[c] == nullptr) {
+            g_chunk_failed[c] = true;
+            return nullptr;
+        }
+        g_chunk_bytes += std::uint64_t{chunk_size(c)} * sizeof(SiteEntry);
     }
     if (id > g_max_id) g_max_id = id;
-    return &g_chunks[c][id & (kChunkEntries - 1)];
+    return &g_chunks[c][id - chunk_base(c)];
+}
+
+// The entry of `id` if its chunk is mapped, else nullptr. Site lock.
+SiteEntry* find_locked(std::uint32_t id) noexcept
+{
+    const std::uint32_t c = chunk_of(id);
+    return c < kChunks && g_chunks[c] != nullptr ? &g_chunks[c][id - chunk_base(c)] : nullptr;
+}
+
+// How many entries of chunk c may have been written: up to g_max_id (the loops over the whole
+// table stop there, so that they never touch pages of a big chunk no site reached). Site lock.
+std::uint32_t used_in(std::uint32_t c) noexcept
+{
+    if (g_chunks[c] == nullptr || g_max_id < chunk_base(c)) return 0;
+    const std::uint32_t n = g_max_id - chunk_base(c) + 1;
+    return n < chunk_size(c) ? n : chunk_size(c);
+}
+
+// The last id of `id`'s chunk (to skip a chunk that is not mapped).
+std::uint32_t chunk_last(std::uint32_t id) noexcept
+{
+    const std::uint32_t c = chunk_of(id);
+    return chunk_base(c) + chunk_size(c) - 1;
 }
 
 // The peak moves on: every entry's share is now its live amount. Site lock.
@@ -93,9 +140,8 @@ void new_epoch_locked() noexcept
 {
     if (++g_epoch == kEpochLimit) {
         for (std::uint32_t c = 0; c < kChunks; ++c)
-            if (g_chunks[c] != nullptr)
-                for (std::uint32_t i = 0; i < kChunkEntries; ++i)
-                    g_chunks[c][i].tag = 0;
+            for (std::uint32_t i = 0, n = used_in(c); i < n; ++i)
+                g_chunks[c][i].tag = 0;
         g_epoch = 1;
     }
 }
@@ -171,8 +217,8 @@ void keep_lifetime_locked() noexcept
         g_life_cap = cap;
     }
     for (std::uint32_t id = 0; id <= g_max_id; ++id) {
-        const SiteEntry* chunk = g_chunks[id >> kChunkBits];
-        g_life[id] = chunk == nullptr ? Share{0, 0} : share_of(chunk[id & (kChunkEntries - 1)]);
+        const SiteEntry* e = find_locked(id);
+        g_life[id] = e == nullptr ? Share{0, 0} : share_of(*e);
     }
     for (std::size_t id = need; id < g_life_cap; ++id)
         g_life[id] = Share{0, 0};
@@ -274,12 +320,12 @@ std::size_t top_live_sites(std::uint32_t* ids, std::int64_t* bytes, std::size_t 
     if (ts.sites != nullptr) fold_shard_locked(*ts.sites);
     std::size_t n = 0;
     for (std::uint32_t id = 0; id <= g_max_id; ++id) {
-        const SiteEntry* chunk = g_chunks[id >> kChunkBits];
-        if (chunk == nullptr) {
-            id |= kChunkEntries - 1;
+        const SiteEntry* entry = find_locked(id);
+        if (entry == nullptr) {
+            id = chunk_last(id);
             continue;
         }
-        const std::int64_t live = chunk[id & (kChunkEntries - 1)].live_bytes;
+        const std::int64_t live = entry->live_bytes;
         if (live <= 0 || (n == k && live <= bytes[n - 1])) continue;
         // Insertion into the sorted top k (k is small).
         std::size_t at = n < k ? n++ : k - 1;
@@ -313,12 +359,12 @@ std::size_t copy_sites(SiteRecord* out, std::size_t max, SiteTableInfo* info,
     const bool kept = lifetime && g_life_level > g_site_peak_level.load(std::memory_order_relaxed);
     std::size_t n = 0;
     for (std::uint32_t id = 0; id <= g_max_id; ++id) {
-        SiteEntry* chunk = g_chunks[id >> kChunkBits];
-        if (chunk == nullptr) {
-            id |= kChunkEntries - 1;
+        const SiteEntry* entry = find_locked(id);
+        if (entry == nullptr) {
+            id = chunk_last(id);
             continue;
         }
-        const SiteEntry& e = chunk[id & (kChunkEntries - 1)];
+        const SiteEntry& e = *entry;
         const bool at_peak = e.tag == g_epoch;
         SiteRecord r;
         r.stack = id;
@@ -344,7 +390,7 @@ std::size_t copy_sites(SiteRecord* out, std::size_t max, SiteTableInfo* info,
     }
     if (info != nullptr) {
         info->sites = n;
-        info->table_bytes = std::uint64_t{g_chunk_count} * kChunkEntries * sizeof(SiteEntry);
+        info->table_bytes = g_chunk_bytes;
         info->entry_bytes = sizeof(SiteEntry);
         info->shard_bytes = sizeof(SiteShard);
         info->peak_level = kept ? g_life_level : g_site_peak_level.load(std::memory_order_relaxed);
@@ -373,8 +419,7 @@ void sites_fold_in_child(ThreadState& ts) noexcept
 void sites_child_after_fork() noexcept
 {
     for (std::uint32_t c = 0; c < kChunks; ++c) {
-        if (g_chunks[c] == nullptr) continue;
-        for (std::uint32_t i = 0; i < kChunkEntries; ++i) {
+        for (std::uint32_t i = 0, n = used_in(c); i < n; ++i) {
             SiteEntry& e = g_chunks[c][i];
             e.allocations = e.frees = e.bytes_allocated = e.temporary = 0;
             set_largest(e, 0);
@@ -393,8 +438,8 @@ void sites_reset_for_tests() noexcept
     if (ts.sites != nullptr) *ts.sites = SiteShard{};
     ts.last_alloc = 0;
     for (std::uint32_t c = 0; c < kChunks; ++c)
-        if (g_chunks[c] != nullptr)
-            std::memset(static_cast<void*>(g_chunks[c]), 0, kChunkEntries * sizeof(SiteEntry));
+        if (const std::uint32_t n = used_in(c); n > 0)
+            std::memset(static_cast<void*>(g_chunks[c]), 0, n * sizeof(SiteEntry));
     g_max_id = 0;
     g_epoch = 1;
     g_life_level = -1;
