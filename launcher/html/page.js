@@ -517,7 +517,7 @@ function sites() {
   const rows = D.sites;
   stats.sites = { rows: 0, listed: rows.length, first: () => tbody.firstChild };
   if (!rows.length) { s.append(el('p', { class: 'mute', text: cfg.stack_depth === 0 ? 'No sites in stats-only mode.' : 'No sites in this report.' })); return; }
-  // [stack, allocations, bytes_allocated, frees, peak_bytes, peak_blocks, exit_bytes, exit_blocks, temporary, largest, first_seq]
+  // [stack, allocations, bytes_allocated, frees, peak_bytes, peak_blocks, exit_bytes, exit_blocks, temporary, largest, first_allocation]
   const cols = [['at peak', 4, bytes], ['blocks', 5, num], ['at exit', 6, bytes], ['blocks', 7, num], ['allocated', 2, bytes],
     ['allocations', 1, num], ['frees', 3, num], ['temporary', 8, num], ['largest', 9, bytes]];
   let sortCol = 4, desc = true, shown = 200, filter = null;

@@ -246,8 +246,16 @@ def fixture_small(args):
     check(os.path.exists(page) and f'HTML report written to {page}' in stderr, f'memtrack --html wrote {page}')
     static_checks(page)
     r = json.load(open(report))
-    result, _ = selftest(args, page, '&search=load_data&probe=keep_local')
+    result, dom = selftest(args, page, '&search=load_data&probe=keep_local')
     expect_numbers(r, result)
+    # The site table's MEMTRACK_BREAK_ALLOC button (sites' first_allocation): the self-test
+    # expands a row, whose detail has the button with that site's number.
+    firsts = {s.get('first_allocation') for s in r['sites'] if s['stack'] != 0}
+    check(None not in firsts and len(firsts) == len([s for s in r['sites'] if s['stack'] != 0]),
+          'every site has its own first_allocation')
+    shown = re.findall(r'copy MEMTRACK_BREAK_ALLOC=(\d+)', dom)
+    check(len(shown) == 1 and int(shown[0]) in firsts, f'the expanded site row has a MEMTRACK_BREAK_ALLOC button: {shown}')
+    check('<p class="mute">This report has no first allocation number' not in dom, 'the page does not say the numbers are missing')
     # The done-when of issue 12: keep-local's peak, held by three sites of --size bytes each.
     size = 4 << 20
     probe = result['values']['probe']

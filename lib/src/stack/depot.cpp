@@ -18,7 +18,8 @@ struct Node {
     std::uint32_t epoch;
     std::uint32_t depth;
     std::uint32_t pad;
-    std::uintptr_t pcs[1];  // `depth` entries (at least one slot is always allocated)
+    std::uint64_t first_seq;  // the allocation that interned it (0 = none)
+    std::uintptr_t pcs[1];    // `depth` entries (at least one slot is always allocated)
 };
 
 constexpr std::size_t kBucketBits = 20;
@@ -43,8 +44,8 @@ std::uint64_t hash_stack(const std::uintptr_t* pcs, int depth) noexcept
     return h;
 }
 
-Node* new_node(const std::uintptr_t* pcs, int depth, std::uint32_t epoch,
-               std::uint64_t hash) noexcept
+Node* new_node(const std::uintptr_t* pcs, int depth, std::uint32_t epoch, std::uint64_t hash,
+               std::uint64_t seq) noexcept
 {
     const std::size_t bytes =
         (offsetof(Node, pcs) + sizeof(std::uintptr_t) * static_cast<std::size_t>(depth) + 15) &
@@ -58,6 +59,7 @@ Node* new_node(const std::uintptr_t* pcs, int depth, std::uint32_t epoch,
     n->id = id;
     n->epoch = epoch;
     n->depth = static_cast<std::uint32_t>(depth);
+    n->first_seq = seq;
     std::memcpy(n->pcs, pcs, sizeof(std::uintptr_t) * static_cast<std::size_t>(depth));
     g_ids[id].store(n, std::memory_order_release);
     return n;
@@ -84,7 +86,8 @@ bool depot_reserve() noexcept
     return true;
 }
 
-std::uint32_t intern_stack(const std::uintptr_t* pcs, int depth, std::uint32_t epoch) noexcept
+std::uint32_t intern_stack(const std::uintptr_t* pcs, int depth, std::uint32_t epoch,
+                           std::uint64_t seq) noexcept
 {
     if (depth <= 0 || g_buckets == nullptr) return 0;
     const std::uint64_t hash = hash_stack(pcs, depth);
@@ -92,7 +95,7 @@ std::uint32_t intern_stack(const std::uintptr_t* pcs, int depth, std::uint32_t e
     Node* head = bucket.load(std::memory_order_acquire);
     for (Node* n = head; n != nullptr; n = n->next.load(std::memory_order_acquire))
         if (same(n, hash, pcs, depth)) return n->id;
-    Node* fresh = new_node(pcs, depth, epoch, hash);
+    Node* fresh = new_node(pcs, depth, epoch, hash, seq);
     if (fresh == nullptr) return 0;
     for (;;) {
         fresh->next.store(head, std::memory_order_relaxed);
@@ -113,6 +116,13 @@ StackView stack_of(std::uint32_t id) noexcept
     const Node* n = g_ids[id].load(std::memory_order_acquire);
     if (n == nullptr) return {};
     return {n->pcs, static_cast<int>(n->depth), n->epoch};
+}
+
+std::uint64_t stack_first_seq(std::uint32_t id) noexcept
+{
+    if (id == 0 || g_ids == nullptr || id >= kMaxIds) return 0;
+    const Node* n = g_ids[id].load(std::memory_order_acquire);
+    return n == nullptr ? 0 : n->first_seq;
 }
 
 std::uint32_t stack_count() noexcept

@@ -24,8 +24,10 @@ inline constexpr int kDefaultDepth = 32;
 bool depot_reserve() noexcept;
 
 // Interns a stack (the capture path, tests). 0 for depth 0, before depot_reserve, or when
-// the depot is full.
-std::uint32_t intern_stack(const std::uintptr_t* pcs, int depth, std::uint32_t epoch) noexcept;
+// the depot is full. `seq`: the sequence number of the allocation being captured (0: none), kept
+// with a stack seen for the first time (stack_first_seq).
+std::uint32_t intern_stack(const std::uintptr_t* pcs, int depth, std::uint32_t epoch,
+                           std::uint64_t seq = 0) noexcept;
 
 struct StackView {
     const std::uintptr_t* pcs = nullptr;
@@ -34,6 +36,12 @@ struct StackView {
 };
 // The stack with id `id`, or an empty view for 0 / unknown ids. Lock-free; any thread.
 StackView stack_of(std::uint32_t id) noexcept;
+
+// The sequence number of the allocation that first interned stack `id` (0: none, or unknown id):
+// a site's first allocation (`first_allocation` in the report). Exact with one allocating
+// thread; with several, threads that meet a new stack at once keep the number of the one whose
+// node was linked first. Lock-free; any thread.
+std::uint64_t stack_first_seq(std::uint32_t id) noexcept;
 
 // Number of distinct stacks and the depot's memory (bytes mapped), for the report.
 std::uint32_t stack_count() noexcept;
