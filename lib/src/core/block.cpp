@@ -136,14 +136,12 @@ std::uint32_t site_of(const void* user) noexcept
     return header_of(const_cast<void*>(user))->aux & kStackIdMask;
 }
 
-// The allocation stack of a new tracked block (0 when stacks are off); `seq` is the block's
-// sequence number, kept by the depot with a stack seen for the first time.
-[[gnu::always_inline]] inline std::uint32_t stack_for(std::uint64_t flags,
-                                                      std::uint64_t seq) noexcept
+// The allocation stack of a new tracked block (0 when stacks are off).
+[[gnu::always_inline]] inline std::uint32_t stack_for(std::uint64_t flags) noexcept
 {
     if ((flags & kUntracked) || stack_depth() == 0) return 0;
     Guard guard;  // libunwind may allocate on first use in a thread
-    return capture_stack(seq);
+    return capture_stack();
 }
 
 // MEMTRACK_BREAK_ALLOC reached: say so, then stop a debugger here (without one, SIGTRAP ends
@@ -163,7 +161,8 @@ std::uint32_t site_of(const void* user) noexcept
 [[gnu::always_inline]] inline void* write_block(void* header_base, std::size_t size,
                                                 std::uint64_t flags) noexcept
 {
-    // The sequence number first, so that the stack's first allocation is known to the depot.
+    std::uint32_t aux = stack_for(flags);
+    std::uint64_t sf = size | flags;
     std::uint64_t seq = 0;
     if (!(flags & kUntracked) && g_small_limit == 0) {
         ThreadState& ts = t_state;
@@ -172,10 +171,8 @@ std::uint32_t site_of(const void* user) noexcept
             ts.seq_end = ts.seq_next + kSeqRun;
         }
         seq = ts.seq_next++;
+        if (!registered(flags)) pack_seq(seq, sf, aux);
     }
-    std::uint32_t aux = stack_for(flags, seq);
-    std::uint64_t sf = size | flags;
-    if (seq != 0 && !registered(flags)) pack_seq(seq, sf, aux);
     void* user = write_header(header_base, sf, aux);
     if (registered(flags)) big_block_add(reinterpret_cast<std::uintptr_t>(header_base), seq);
     if (seq == g_break_seq && seq != 0) [[unlikely]]

@@ -44,8 +44,8 @@ std::uint64_t hash_stack(const std::uintptr_t* pcs, int depth) noexcept
     return h;
 }
 
-Node* new_node(const std::uintptr_t* pcs, int depth, std::uint32_t epoch, std::uint64_t hash,
-               std::uint64_t seq) noexcept
+Node* new_node(const std::uintptr_t* pcs, int depth, std::uint32_t epoch,
+               std::uint64_t hash) noexcept
 {
     const std::size_t bytes =
         (offsetof(Node, pcs) + sizeof(std::uintptr_t) * static_cast<std::size_t>(depth) + 15) &
@@ -59,7 +59,8 @@ Node* new_node(const std::uintptr_t* pcs, int depth, std::uint32_t epoch, std::u
     n->id = id;
     n->epoch = epoch;
     n->depth = static_cast<std::uint32_t>(depth);
-    n->first_seq = seq;
+    const NextAllocSeq next_seq = g_next_alloc_seq;
+    n->first_seq = next_seq != nullptr ? next_seq() : 0;
     std::memcpy(n->pcs, pcs, sizeof(std::uintptr_t) * static_cast<std::size_t>(depth));
     g_ids[id].store(n, std::memory_order_release);
     return n;
@@ -86,8 +87,7 @@ bool depot_reserve() noexcept
     return true;
 }
 
-std::uint32_t intern_stack(const std::uintptr_t* pcs, int depth, std::uint32_t epoch,
-                           std::uint64_t seq) noexcept
+std::uint32_t intern_stack(const std::uintptr_t* pcs, int depth, std::uint32_t epoch) noexcept
 {
     if (depth <= 0 || g_buckets == nullptr) return 0;
     const std::uint64_t hash = hash_stack(pcs, depth);
@@ -95,7 +95,7 @@ std::uint32_t intern_stack(const std::uintptr_t* pcs, int depth, std::uint32_t e
     Node* head = bucket.load(std::memory_order_acquire);
     for (Node* n = head; n != nullptr; n = n->next.load(std::memory_order_acquire))
         if (same(n, hash, pcs, depth)) return n->id;
-    Node* fresh = new_node(pcs, depth, epoch, hash, seq);
+    Node* fresh = new_node(pcs, depth, epoch, hash);
     if (fresh == nullptr) return 0;
     for (;;) {
         fresh->next.store(head, std::memory_order_relaxed);

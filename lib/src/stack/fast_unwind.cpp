@@ -310,8 +310,7 @@ struct Regs {
 // frame's (`e` is its memo entry, to fill). Unwinds with the rule cache, recording the words
 // read after the program frame; libunwind for a stack the rules cannot step.
 [[gnu::noinline]] std::uint32_t capture_miss(ThreadUnwind* tu, Regs r, bool prefix,
-                                             MemoHead* e, int own, std::uint32_t epoch,
-                                             std::uint64_t seq) noexcept
+                                             MemoHead* e, int own, std::uint32_t epoch) noexcept
 {
     const int depth = stack_depth();
     std::uintptr_t pcs[kMaxDepth];
@@ -399,7 +398,7 @@ struct Regs {
         }
         pcs[n++] = rip;
     }
-    id = intern_stack(pcs, n, epoch, seq);
+    id = intern_stack(pcs, n, epoch);
     if (e != nullptr && rec.ok && id != 0) {
         e->epoch = epoch;
         e->words = static_cast<std::uint16_t>(rec.n);
@@ -415,18 +414,18 @@ fallback:
     tu->busy = false;
     int got = 0;  // not &n: a pointer to n would make every store to the memo reload it
     libunwind_stack(pcs, &got, own + kOwnFrames, 3);
-    id = intern_stack(pcs, got, epoch, seq);
+    id = intern_stack(pcs, got, epoch);
     if (g_check) [[unlikely]]
         check_against_libunwind(id, own + kOwnFrames, 3);
     return id;
 }
 
-[[gnu::noinline, gnu::cold]] std::uint32_t capture_without_tables(std::uint64_t seq) noexcept
+[[gnu::noinline, gnu::cold]] std::uint32_t capture_without_tables() noexcept
 {
     std::uintptr_t pcs[kMaxDepth];
     int n = 0;
     libunwind_stack(pcs, &n, kOwnFrames, 3);
-    return intern_stack(pcs, n, modules_epoch(), seq);
+    return intern_stack(pcs, n, modules_epoch());
 }
 
 // Calls from capture_stack_slow must not be tail calls: the unwind starts in its frame, which a
@@ -441,19 +440,19 @@ inline std::uint32_t kept_frame(std::uint32_t id) noexcept
 
 // The hit path (about 156 instructions on churn, callgrind): about 10 per own frame (the
 // chain), a memo probe, about 6 per word checked; everything else is in capture_miss.
-std::uint32_t capture_stack_slow(std::uint64_t seq) noexcept
+std::uint32_t capture_stack_slow() noexcept
 {
     ThreadUnwind* tu = t_unwind;
     if (tu == nullptr) [[unlikely]] {
         if (t_state_unwind != TState::None || (tu = make_thread_unwind()) == nullptr)
-            return kept_frame(capture_without_tables(seq));
+            return kept_frame(capture_without_tables());
     }
     std::uintptr_t rip, rsp, rbp;
     asm volatile("leaq 0(%%rip), %0\n\tmovq %%rsp, %1\n\tmovq %%rbp, %2"
                  : "=r"(rip), "=r"(rsp), "=r"(rbp));
     const std::uint32_t epoch = modules_epoch();
     if (tu->busy) [[unlikely]]
-        return kept_frame(capture_without_tables(seq));
+        return kept_frame(capture_without_tables());
     tu->busy = true;
     // The own frames, through the chain of this entry point (found by the first return
     // address, read at the CFA offset every chain shares: capture_stack_slow's own frame).
@@ -497,11 +496,11 @@ std::uint32_t capture_stack_slow(std::uint64_t seq) noexcept
                         return id;
                     }
                 }
-                return kept_frame(capture_miss(tu, {ra, sp, bp}, false, e, own, epoch, seq));
+                return kept_frame(capture_miss(tu, {ra, sp, bp}, false, e, own, epoch));
             }
         }
     }
-    return kept_frame(capture_miss(tu, {rip, rsp, rbp}, true, nullptr, 0, epoch, seq));
+    return kept_frame(capture_miss(tu, {rip, rsp, rbp}, true, nullptr, 0, epoch));
 }
 
 }  // namespace memtrack::detail

@@ -43,11 +43,9 @@ inline constinit std::uintptr_t g_self_lo = 0;
 inline constinit std::uintptr_t g_self_hi = 0;
 
 // The capture (stack/fast_unwind.cpp): the stack of capture_stack_slow's caller, memtrack's own
-// frames dropped, interned; its depot id, 0 if stacks are off or the depot is full. `seq`: the
-// allocation's sequence number, kept with a stack the depot sees for the first time (read only
-// on a memo miss). The caller holds the reentrancy Guard. Not inlined: the unwind starts in its
-// own frame.
-[[gnu::noinline]] std::uint32_t capture_stack_slow(std::uint64_t seq) noexcept;
+// frames dropped, interned; its depot id, 0 if stacks are off or the depot is full. The caller
+// holds the reentrancy Guard. Not inlined: the unwind starts in its own frame.
+[[gnu::noinline]] std::uint32_t capture_stack_slow() noexcept;
 
 // Start-up, with the depth (set_stack_depth): sizes the per-thread memo.
 void unwind_setup(int depth) noexcept;
@@ -69,12 +67,11 @@ UnwindCheck unwind_check() noexcept;
 std::uintptr_t stack_pointer_at_call_of(const char* function) noexcept;
 
 // Captures the caller's stack (memtrack's own frames dropped) and returns its depot id, 0 if
-// stacks are off or the depot is full; `seq` as for capture_stack_slow (0 for a stack that is
-// not an allocation's). Inlined: one load and a call when stacks are on.
-[[gnu::always_inline]] inline std::uint32_t capture_stack(std::uint64_t seq = 0) noexcept
+// stacks are off or the depot is full. Inlined: one load and a call when stacks are on.
+[[gnu::always_inline]] inline std::uint32_t capture_stack() noexcept
 {
     if (g_unwind_frames == 0) return 0;
-    return capture_stack_slow(seq);
+    return capture_stack_slow();
 }
 
 }  // namespace memtrack::detail
