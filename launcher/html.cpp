@@ -411,6 +411,11 @@ int fail(const std::string& path, std::string_view why)
 
 }  // namespace
 
+std::string html_page(const nlohmann::json& data)
+{
+    return assemble(script_safe(data), nonce());
+}
+
 std::string html_path_for(const std::string& json_path)
 {
     if (json_path.size() > 5 && json_path.ends_with(".json"))
