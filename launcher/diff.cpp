@@ -10,9 +10,10 @@
 // kind (direct and indirect together, possible apart): new, fixed, grown or shrunk. Sites
 // whose stacks the report did not symbolize (it symbolizes the sites that lead a view) share
 // one key, "[stacks not symbolized in the report]", so totals stay exact.
-#include "stacks_by_metric.hpp"
+#include "diff_html.hpp"
 #include "exports.hpp"
 #include "launcher.hpp"
+#include "stacks_by_metric.hpp"
 
 #include "config/size.hpp"
 
@@ -333,7 +334,9 @@ struct LeakDiff {
     }
 };
 
-std::vector<LeakDiff> diff_leaks(const md::ReportModel& a, const md::ReportModel& b, Match match)
+// The groups that changed (all of them with `keep_same`, for the flame graph's totals).
+std::vector<LeakDiff> diff_leaks(const md::ReportModel& a, const md::ReportModel& b, Match match,
+                                 bool keep_same = false)
 {
     std::map<std::pair<bool, std::string>, LeakDiff> by_key;  // (possible?, key)
     for (const auto& [model, is_a] : {std::pair{&a, true}, std::pair{&b, false}}) {
@@ -362,7 +365,7 @@ std::vector<LeakDiff> diff_leaks(const md::ReportModel& a, const md::ReportModel
     }
     std::vector<LeakDiff> out;
     for (auto& [key, d] : by_key)
-        if (std::string_view(d.status()) != "same") out.push_back(std::move(d));
+        if (keep_same || std::string_view(d.status()) != "same") out.push_back(std::move(d));
     std::stable_sort(out.begin(), out.end(), [](const LeakDiff& x, const LeakDiff& y) {
         return std::abs(x.b_bytes - x.a_bytes) > std::abs(y.b_bytes - y.a_bytes);
     });
@@ -432,7 +435,7 @@ GateResult size_gate(const char* name, const SizeLimit& l, double a, double b)
 struct Options {
     std::string a_path, b_path;
     std::string match = "function";
-    bool json = false, collapsed = false, force = false;
+    bool json = false, collapsed = false, html = false, force = false;
     std::string metric;  // --collapsed's
     std::string output;
     std::string max_peak, max_exit, max_leak;
@@ -453,6 +456,70 @@ ojson side_json(const LoadedReport& l)
             {"pid", m.pid},
             {"memtrack_version", m.memtrack_version},
             {"version", l.version}};
+}
+
+// --html: the sites (every one, the unchanged too, so the roots are the reports' totals) and the
+// direct and indirect leak groups as the flame graph's stacks, with the text diff's tables.
+std::string diff_page(const LoadedReport& la, const LoadedReport& lb, const Options& o,
+                      const std::vector<SiteDiff>& sites, const std::vector<LeakDiff>& leaks,
+                      const std::vector<std::string>& warnings,
+                      const std::vector<GateResult>& gates)
+{
+    const md::ReportModel& a = la.model;
+    const md::ReportModel& b = lb.model;
+    DiffPage page;
+    page.line_keys = o.match == "line";
+    for (const SiteDiff& s : sites)
+        page.stacks.push_back(
+            {s.where.frames,
+             s.where.key,
+             {s.a.peak_bytes, s.a.exit_bytes, s.a.bytes_allocated, s.a.allocations, 0},
+             {s.b.peak_bytes, s.b.exit_bytes, s.b.bytes_allocated, s.b.allocations, 0}});
+    for (const LeakDiff& l : leaks)
+        if (std::string_view(l.kind) != "possible")
+            page.stacks.push_back(
+                {l.where.frames, l.where.key, {0, 0, 0, 0, l.a_bytes}, {0, 0, 0, 0, l.b_bytes}});
+    const char* const units[] = {"bytes", "count", "seconds"};
+    ojson totals = ojson::array();
+    for (const TotalRow& row : total_rows())
+        totals.push_back(
+            {row.name, row.label, units[static_cast<int>(row.unit)], row.get(a), row.get(b)});
+    ojson views = ojson::object();
+    const Metric metrics[] = {Metric::peak, Metric::exit, Metric::alloc_bytes, Metric::alloc_count,
+                              Metric::leaked};
+    for (std::size_t v = 0; v < kDiffViews.size(); ++v)
+        views[kDiffViews[v]] = {metric_total(a, metrics[v]), metric_total(b, metrics[v])};
+    ojson changes = ojson::array();
+    std::size_t counts[4] = {0, 0, 0, 0};
+    for (const SiteDiff& s : sites) {
+        const std::string_view st = s.status();
+        ++counts[st == "new" ? 0 : st == "gone" ? 1 : st == "changed" ? 2 : 3];
+        if (st == "same" || changes.size() == kTextRows) continue;
+        const SiteValues d = s.b.minus(s.a);
+        changes.push_back(
+            {s.status(), d.peak_bytes, d.exit_bytes, d.bytes_allocated, label_of(s.where)});
+    }
+    ojson gate_rows = ojson::array();
+    for (const GateResult& g : gates)
+        gate_rows.push_back(
+            {"--" + g.name + (g.limit.empty() ? "" : "=" + g.limit), g.pass, g.why});
+    const ojson head = {{"a", side_json(la)},
+                        {"b", side_json(lb)},
+                        {"match", o.match},
+                        {"warnings", warnings},
+                        {"totals", std::move(totals)},
+                        {"views", std::move(views)},
+                        {"sites_recorded", a.sites_recorded && b.sites_recorded},
+                        {"site_counts", counts},
+                        {"changes", std::move(changes)},
+                        {"gates", std::move(gate_rows)}};
+    page.head = nlohmann::json::parse(head.dump());
+    page.report = {
+        {"program", b.program},
+        {"pid", b.pid},
+        {"config", {{"stack_depth", std::min(a.config.stack_depth, b.config.stack_depth)}}},
+        {"sites_recorded", a.sites_recorded && b.sites_recorded}};
+    return diff_html_page(page);
 }
 
 int run_diff(const Options& o)
@@ -478,8 +545,8 @@ int run_diff(const Options& o)
         fmt::print(stderr, "memtrack: --metric={} is not one of {}\n", o.metric, metric_names());
         return kUsageError;
     }
-    if (o.json && o.collapsed) {
-        fmt::print(stderr, "memtrack: --json and --collapsed exclude each other\n");
+    if (int(o.json) + int(o.collapsed) + int(o.html) > 1) {
+        fmt::print(stderr, "memtrack: --json, --collapsed and --html exclude each other\n");
         return kUsageError;
     }
     LoadedReport la, lb;
@@ -548,7 +615,9 @@ int run_diff(const Options& o)
     const int status = failed ? kGateFailed : 0;
 
     std::string out;
-    if (o.collapsed) {
+    if (o.html) {
+        out = diff_page(la, lb, o, sites, diff_leaks(a, b, match, true), warnings, gates);
+    } else if (o.collapsed) {
         // difffolded.pl's output: `stack countA countB`, the stack as the collapsed export
         // writes it (so equal function names match).
         std::map<std::string, std::pair<std::int64_t, std::int64_t>> lines;
@@ -708,6 +777,8 @@ int diff_main(int argc, char** argv)
                    "each frame; survives a rebuild) or line (also file and line)")
         ->check(CLI::IsMember({"function", "line"}));
     app.add_flag("--json", o.json, "write the memtrack-diff JSON (docs/report-format.md)");
+    app.add_flag("--html", o.html,
+                 "write a differential flame graph page (red grew, blue shrank) with the totals");
     app.add_flag("--collapsed", o.collapsed,
                  "write `stack countA countB` lines (flamegraph.pl's difffolded input)");
     app.add_option("--metric", o.metric,

@@ -245,7 +245,7 @@ json page_data(const json& r, const CallTree& full, const Limits& lim)
             {stack, get_int(s, "allocations"), get_int(s, "bytes_allocated"), get_int(s, "frees"),
              get_int(s, "peak_bytes"), get_int(s, "peak_blocks"), get_int(s, "exit_bytes"),
              get_int(s, "exit_blocks"), get_int(s, "temporary"), get_int(s, "largest_bytes"),
-             seq(s, "first_seq")}));
+             seq(s, "first_allocation")}));
     }
     fold_info["sites"] = sites_total;
     fold_info["sites_listed"] = sites.size();
@@ -410,6 +410,11 @@ int fail(const std::string& path, std::string_view why)
 }
 
 }  // namespace
+
+std::string html_page(const nlohmann::json& data)
+{
+    return assemble(script_safe(data), nonce());
+}
 
 std::string html_path_for(const std::string& json_path)
 {

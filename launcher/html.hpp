@@ -3,6 +3,8 @@
 // FILE --html`). The preloaded library does no HTML work. Launcher only; may allocate and throw.
 #pragma once
 
+#include <nlohmann/json_fwd.hpp>
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -20,6 +22,10 @@ struct HtmlOptions {
 // then a rename). Returns 0, or 2 after a one-line error on stderr.
 int write_html_report(const std::string& json_path, const std::string& html_path,
                       const HtmlOptions& options);
+
+// The page (html/page.{html,css,js}) around `data`, escaped for its <script> block, with a fresh
+// CSP nonce: the report's page (write_html_report) and the diff's (memtrack diff --html) share it.
+std::string html_page(const nlohmann::json& data);
 
 // The page's file name for a report: FILE.json -> FILE.html, else FILE + ".html".
 std::string html_path_for(const std::string& json_path);

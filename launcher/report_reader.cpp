@@ -197,7 +197,7 @@ void read_sites(const json& r, md::ReportModel& m)
                            count(s, "bytes_allocated"), count(s, "frees"), integer(s, "peak_bytes"),
                            integer(s, "peak_blocks"), integer(s, "exit_bytes"),
                            integer(s, "exit_blocks"), count(s, "temporary"),
-                           count(s, "largest_bytes")});
+                           count(s, "largest_bytes"), count(s, "first_allocation")});
     const json& t = object(r, "site_table");
     m.site_table = {count(t, "sites"), count(t, "listed"), count(t, "bytes_per_site"),
                     count(t, "table_bytes"), count(t, "thread_shard_bytes")};

@@ -2,7 +2,7 @@
 """The HTML report in a real browser (issue 12).
 
 Usage: html_test.py --bin BUILD/bin --src SOURCE_DIR --work DIR FIXTURE
-FIXTURE: static | small | leaks | stats | sites20k | escape | cap
+FIXTURE: static | small | leaks | stats | sites20k | escape | cap | diff
 
 Each fixture makes a report (a real run under the launcher, or a generated one), writes its
 page with the launcher, opens it in headless Chromium with #selftest (the page checks itself
@@ -246,8 +246,16 @@ def fixture_small(args):
     check(os.path.exists(page) and f'HTML report written to {page}' in stderr, f'memtrack --html wrote {page}')
     static_checks(page)
     r = json.load(open(report))
-    result, _ = selftest(args, page, '&search=load_data&probe=keep_local')
+    result, dom = selftest(args, page, '&search=load_data&probe=keep_local')
     expect_numbers(r, result)
+    # The site table's MEMTRACK_BREAK_ALLOC button (sites' first_allocation): the self-test
+    # expands a row, whose detail has the button with that site's number.
+    firsts = {s.get('first_allocation') for s in r['sites'] if s['stack'] != 0}
+    check(None not in firsts and len(firsts) == len([s for s in r['sites'] if s['stack'] != 0]),
+          'every site has its own first_allocation')
+    shown = re.findall(r'copy MEMTRACK_BREAK_ALLOC=(\d+)', dom)
+    check(len(shown) == 1 and int(shown[0]) in firsts, f'the expanded site row has a MEMTRACK_BREAK_ALLOC button: {shown}')
+    check('<p class="mute">This report has no first allocation number' not in dom, 'the page does not say the numbers are missing')
     # The done-when of issue 12: keep-local's peak, held by three sites of --size bytes each.
     size = 4 << 20
     probe = result['values']['probe']
@@ -360,6 +368,53 @@ def fixture_escape(args):
     check('<img' not in dom, 'no img element in the DOM')
     check(not any('alert' in e for e in result['errors']), 'nothing ran')
     screenshot(args, page, 'escape')
+
+
+def fixture_diff(args):
+    """memtrack diff --html: process_data's keep-local run (A) against its reassign run (B)."""
+    memtrack = os.path.join(args.bin, 'memtrack')
+    paths = []
+    for variant in ('keep-local', 'reassign'):
+        env = clean_env()
+        env['MEMTRACK_OUTPUT'] = os.path.join(args.work, variant + '.json')
+        cmd = [memtrack, '--', os.path.join(args.bin, 'process_data'), '--size', '4MiB', '--variant', variant]
+        p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+        check(p.returncode == 0, f'{" ".join(cmd)} exits 0 ({p.stderr[-300:]})')
+        paths.append(env['MEMTRACK_OUTPUT'])
+    a, b = paths
+    page = os.path.join(args.work, 'diff.html')
+    p = subprocess.run([memtrack, 'diff', a, b, '--html', '-o', page], env=clean_env(), capture_output=True, text=True)
+    check(p.returncode == 0 and os.path.exists(page), f'memtrack diff --html -o writes {page} ({p.stderr.strip()})')
+    p = subprocess.run([memtrack, 'diff', a, b, '--html', '--json'], env=clean_env(), capture_output=True, text=True)
+    check(p.returncode == 2 and 'exclude each other' in p.stderr, f'--html with --json is a usage error ({p.stderr.strip()})')
+    text = subprocess.run([memtrack, 'diff', a, b], env=clean_env(), capture_output=True, text=True).stdout
+    _, data = static_checks(page)
+    ra, rb = json.load(open(a)), json.load(open(b))
+    result, dom = selftest(args, page, '&grown=reassign&shrunk=keep_local')
+    v = result['values']['flame']
+    for view, key in (('peak', 'peak_attributed_bytes'), ('exit', 'live_bytes_at_exit'),
+                      ('alloc_bytes', 'bytes_allocated'), ('alloc_count', 'allocations')):
+        want = f'{ra["heap"][key]} → {rb["heap"][key]}'
+        check(v[view] == want, f'flame {view} roots A → B: page {v[view]}, reports {want}')
+    check(ra['heap']['peak_bytes'] - rb['heap']['peak_bytes'] == 4 << 20, 'reassign peaks 4 MiB lower than keep-local')
+    # The totals table says what the text diff says (its byte rows; counts are written with
+    # thousands separators on the page).
+    cells = {}
+    table = re.search(r'<table id="totals">(.*?)</table>', dom, re.S)
+    for row in re.findall(r'<tr>(.*?)</tr>', table.group(1) if table else '', re.S):
+        tds = [html.unescape(c) for c in re.findall(r'<td[^>]*>(.*?)</td>', row, re.S)]
+        if tds:
+            cells[tds[0]] = tds[1:]
+    for label in ('heap peak', 'live at exit', 'bytes allocated', 'max RSS'):
+        line = next((l for l in text.splitlines() if l.startswith('  ' + label + '  ')), None)
+        want = re.split(r'\s{2,}', line.strip())[1:3] if line else None
+        check(want is not None and cells.get(label, [])[:2] == want, f'totals row {label}: page {cells.get(label)}, text diff {want}')
+    check(cells.get('heap peak', ['', '', ''])[2].startswith('-4.00 MiB'), f'heap peak B - A: {cells.get("heap peak")}')
+    check('gone' in dom and 'new' in dom, 'the site changes list gone and new sites')
+    check(data['fold']['nodes'] > 1 and '"a":' in json.dumps(data['diff']), 'the data block holds the diff and its tree')
+    p = subprocess.run([memtrack, 'diff', a, b, '--html', '--match=line', '-o', page + '.line.html'], env=clean_env(), capture_output=True, text=True)
+    check(p.returncode == 0, f'--match=line --html exits 0 ({p.stderr.strip()})')
+    screenshot(args, page, 'diff')
 
 
 def main():

@@ -121,6 +121,7 @@ struct ReportSite {
     std::int64_t exit_blocks = 0;
     std::uint64_t temporary = 0;
     std::uint64_t largest_bytes = 0;
+    std::uint64_t first_allocation = 0;  // sequence number; 0 = none kept (JSON null)
 };
 
 // The memory behind the sites.

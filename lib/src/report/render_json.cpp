@@ -153,6 +153,7 @@ void write_sites(JsonWriter& w, const ReportModel& r)
         w.key("exit_blocks").value(s.exit_blocks);
         w.key("temporary").value(s.temporary);
         w.key("largest_bytes").value(s.largest_bytes);
+        w.key("first_allocation").count_or_null(s.first_allocation);
         w.end_object();
     }
     w.end_array();

@@ -159,8 +159,10 @@ void gather_sites(ReportModel& d, StackTable& stacks)
     std::vector<ReportSite>& sites = d.sites;
     sites.reserve(records.size());
     for (const SiteRecord& r : records) {
+        // The site's first allocation: the one that interned its stack (stack/depot.hpp).
         sites.push_back({r.stack, r.allocations, r.bytes_allocated, r.frees, r.peak_bytes,
-                         r.peak_blocks, r.live_bytes, r.live_blocks, r.temporary, r.largest_bytes});
+                         r.peak_blocks, r.live_bytes, r.live_blocks, r.temporary, r.largest_bytes,
+                         stack_first_seq(r.stack)});
         d.heap.peak_attributed_bytes += r.peak_bytes;
     }
     std::sort(sites.begin(), sites.end(), [](const ReportSite& a, const ReportSite& b) {

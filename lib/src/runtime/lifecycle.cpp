@@ -32,6 +32,17 @@ namespace memtrack::detail {
 
 namespace {
 
+// The depot's g_next_alloc_seq (stack/depot.hpp): the number the cold allocation path (core/block.cpp) gives
+// the tracked block whose stack is being captured, taken right after the capture: the thread's
+// next number, or the first of the run it is about to take. 0 while nothing is numbered.
+std::uint64_t next_alloc_seq() noexcept
+{
+    if (g_small_limit != 0) return 0;
+    const ThreadState& ts = t_state;
+    if (ts.seq_next != ts.seq_end) return ts.seq_next;
+    return g_alloc_seq.load(std::memory_order_relaxed) + 1;
+}
+
 constinit std::atomic<Phase> g_phase{Phase::Uninit};
 // The process the counters are this run's of: set at start and in a forked child. A vfork
 // child (no fork handler) has another pid and shares its parent's memory.
@@ -207,6 +218,7 @@ void start() noexcept
     // Stacks are captured on the slow allocation path: with them on, every allocation takes it.
     set_unwind_check(config().unwind_check);
     set_debuginfod(config().debuginfod);
+    g_next_alloc_seq = next_alloc_seq;
     set_stack_depth(config().stack_depth);
     // Sites need stacks: stats-only mode has none (its blocks, but those allocated before
     // this point, take the inline paths).

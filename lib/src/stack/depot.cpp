@@ -18,7 +18,8 @@ struct Node {
     std::uint32_t epoch;
     std::uint32_t depth;
     std::uint32_t pad;
-    std::uintptr_t pcs[1];  // `depth` entries (at least one slot is always allocated)
+    std::uint64_t first_seq;  // the allocation that interned it (0 = none)
+    std::uintptr_t pcs[1];    // `depth` entries (at least one slot is always allocated)
 };
 
 constexpr std::size_t kBucketBits = 20;
@@ -55,6 +56,8 @@ Node* new_node(const std::uintptr_t* pcs, int depth, std::uint32_t epoch,
     n->id = id;
     n->epoch = epoch;
     n->depth = static_cast<std::uint32_t>(depth);
+    const NextAllocSeq next_seq = g_next_alloc_seq;
+    n->first_seq = next_seq != nullptr ? next_seq() : 0;
     std::memcpy(n->pcs, pcs, sizeof(std::uintptr_t) * static_cast<std::size_t>(depth));
     g_ids[id].store(n, std::memory_order_release);
     return n;
@@ -116,6 +119,13 @@ StackView stack_of(std::uint32_t id) noexcept
     const Node* n = g_ids[id].load(std::memory_order_acquire);
     if (n == nullptr) return {};
     return {n->pcs, static_cast<int>(n->depth), n->epoch};
+}
+
+std::uint64_t stack_first_seq(std::uint32_t id) noexcept
+{
+    if (id == 0 || g_ids == nullptr || id >= kMaxIds) return 0;
+    const Node* n = g_ids[id].load(std::memory_order_acquire);
+    return n == nullptr ? 0 : n->first_seq;
 }
 
 std::uint32_t stack_count() noexcept

@@ -24,7 +24,7 @@ inline constexpr int kDefaultDepth = 32;
 bool depot_reserve() noexcept;
 
 // Interns a stack (the capture path, tests). 0 for depth 0, before depot_reserve, or when
-// the depot is full.
+// the depot is full. A stack seen for the first time keeps g_next_alloc_seq() (stack_first_seq).
 std::uint32_t intern_stack(const std::uintptr_t* pcs, int depth, std::uint32_t epoch) noexcept;
 
 // The depot's hash of a stack, in steps, so that the unwinder can hash each frame as it finds
@@ -46,6 +46,14 @@ inline constexpr std::uint64_t kStackHashSeed = 0x6d656d747261636bull;
 std::uint32_t intern_stack_hashed(const std::uintptr_t* pcs, int depth, std::uint32_t epoch,
                                   std::uint64_t hash) noexcept;
 
+// Set by the core at start-up, before any capture: the sequence number the allocation being
+// captured is about to take (0: none). Called only when the depot stores a new stack (cold), so
+// a capture that hits the memo or the depot costs nothing more. A stack captured for something
+// else than an allocation (an invalid free's) keeps the next allocation's number: only sites'
+// stacks are asked for theirs.
+using NextAllocSeq = std::uint64_t (*)() noexcept;
+inline constinit NextAllocSeq g_next_alloc_seq = nullptr;
+
 struct StackView {
     const std::uintptr_t* pcs = nullptr;
     int depth = 0;
@@ -53,6 +61,13 @@ struct StackView {
 };
 // The stack with id `id`, or an empty view for 0 / unknown ids. Lock-free; any thread.
 StackView stack_of(std::uint32_t id) noexcept;
+
+// The sequence number of the allocation that first interned stack `id` (0: none, or unknown id):
+// a site's first allocation (`first_allocation` in the report). Exact with one allocating
+// thread; with several, roughly (another thread may take the number between the capture and the
+// allocation's own numbering, and threads that meet a new stack at once keep the number of the
+// one whose node was linked first). Lock-free; any thread.
+std::uint64_t stack_first_seq(std::uint32_t id) noexcept;
 
 // Number of distinct stacks and the depot's memory (bytes mapped), for the report.
 std::uint32_t stack_count() noexcept;

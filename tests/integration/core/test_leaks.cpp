@@ -554,6 +554,65 @@ TEST_CASE("leaks: sequence numbers are kept with MEMTRACK_GC=auto, not in stats-
     }
 }
 
+TEST_CASE("sites: first_allocation is the site's first allocation, and MEMTRACK_BREAK_ALLOC "
+          "stops there",
+          "[leaks][seq][sites]")
+{
+    rlimit core{};
+    getrlimit(RLIMIT_CORE, &core);
+    const rlimit no_core{0, core.rlim_max};
+    setrlimit(RLIMIT_CORE, &no_core);
+    TempDir dir;
+    const RunResult r = run_tracked(dir, {program("tp_leaks"), "seq", "3"});
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    const std::int64_t before = std::stoll(r.out.substr(7));
+    const json j = only_report(dir.path);
+    const auto site_with = [&](std::int64_t bytes, std::int64_t allocations) -> const json* {
+        for (const auto& s : j["sites"])
+            if (s["bytes_allocated"] == bytes && s["allocations"] == allocations) return &s;
+        return nullptr;
+    };
+    // seq_leaks: three 3001-byte blocks from one site (+1..+3), the big block (+4), the
+    // realloc (+8) whose malloc (+7) is another site.
+    const json* three = site_with(3 * 3001, 3);
+    const json* big = site_with(std::int64_t{3} << 20, 1);
+    const json* moved = site_with(3003, 1);
+    REQUIRE(three != nullptr);
+    REQUIRE(big != nullptr);
+    REQUIRE(moved != nullptr);
+    CHECK((*three)["first_allocation"] == before + 1);
+    CHECK((*big)["first_allocation"] == before + 4);
+    CHECK((*moved)["first_allocation"] == before + 8);
+    // Every site with a stack has one, each its own, within the run's allocations.
+    std::set<std::int64_t> seen;
+    for (const auto& s : j["sites"]) {
+        if (s["stack"] == 0) continue;
+        INFO(s.dump());
+        REQUIRE(s["first_allocation"].is_number());
+        const std::int64_t n = s["first_allocation"];
+        CHECK(n >= 1);
+        CHECK(n <= j["heap"]["allocations"].get<std::int64_t>());
+        CHECK(seen.insert(n).second);
+    }
+    // The number stops a second run (one thread: the same allocations) at that site's first
+    // allocation, a block of the site's size.
+    for (const json* site : {three, big}) {
+        const std::int64_t seq = (*site)["first_allocation"];
+        const std::int64_t size = (*site)["largest_bytes"];
+        INFO("MEMTRACK_BREAK_ALLOC=" << seq);
+        TempDir b_dir;
+        const RunResult b = run_tracked(b_dir, {program("tp_leaks"), "seq", "3"},
+                                        {{"MEMTRACK_BREAK_ALLOC", std::to_string(seq)}});
+        INFO(b.err);
+        CHECK(b.term_signal == SIGTRAP);
+        CHECK(b.err.find("memtrack: allocation #" + std::to_string(seq) + " (" +
+                         std::to_string(size) + " bytes) reached") != std::string::npos);
+        CHECK(b.out.empty());  // stopped there, before the end
+    }
+    setrlimit(RLIMIT_CORE, &core);
+}
+
 TEST_CASE("leaks: MEMTRACK_BREAK_ALLOC stops the program with SIGTRAP at that allocation",
           "[leaks][seq]")
 {
