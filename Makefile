@@ -47,8 +47,12 @@ demo: build-demo
 test: build
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
+# The full run has the column "memtrack full without sites": the same sources built with
+# -DMEMTRACK_SITES=OFF into $(BUILD)-nosites (bench/attribution.sh prints its --preload spec), so
+# docs/benchmarks.md can say what the peak attribution costs (issue 10).
 bench: build
-	@bash bench/run.sh
+	@spec="$$(JOBS=$(JOBS) bash bench/attribution.sh $(BUILD)-nosites)" && \
+	  bash bench/run.sh --build $(BUILD) --preload "$$spec"
 
 bench-quick: build
 	@bash bench/run.sh --quick

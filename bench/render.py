@@ -9,6 +9,9 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 DAGGER = "†"  # the tool does not follow child processes
+NOSITES = "memtrack full without sites"  # bench/attribution.sh's --preload column (issue 10)
+BESIDE_FULL = ("lsan", "heaptrack")  # the peers shown right after memtrack full (issue 13)
+ATTRIBUTION_LIMIT = 1.10  # issue 10: full mode with sites at most 10% above without
 # One distinct colour per chart series (gnuplot's default cycle repeats after 8).
 COLOURS = ("#4e79a7", "#f28e2b", "#59a14f", "#76b7b2", "#e15759", "#b07aa1", "#edc948",
            "#9c755f", "#ff9da7", "#bab0ac", "#1b9e77", "#7570b3", "#d95f02", "#66a61e",
@@ -34,6 +37,15 @@ class Table:
         return [c["name"] for c in self.data["configurations"]
                 if (group is None or c["group"] == group)
                 and (reduced is None or c["reduced"] == reduced)]
+
+    def beside_full(self, names):
+        """names with lsan and heaptrack moved right after memtrack full (when all are there)."""
+        if "memtrack full" not in names:
+            return names
+        peers = [n for n in BESIDE_FULL if n in names]
+        out = [n for n in names if n not in peers]
+        i = out.index("memtrack full") + 1
+        return out[:i] + peers + out[i:]
 
     def cell(self, wl, name):
         c = self.w.get(wl, {}).get("cells", {}).get(name)
@@ -99,7 +111,8 @@ def rel(argv, build):
 
 
 def targets(t):
-    """'Where the targets stand': each of the issue's targets with its measured figure."""
+    """'Where the targets stand': each of the issues' targets with its measured figure, then the
+    full-mode targets of issue 13 as a table, then memtrack full against heaptrack."""
     lines = ["## Where the targets stand\n"]
 
     def verdict(ok):
@@ -122,17 +135,112 @@ def targets(t):
     if x:
         lines.append(f"- memtrack (stats only) / glibc on `churn`: **{x:.2f}** (target < 1, "
                      f"faster than glibc): {verdict(x < 1)}")
-    ipp = t.data.get("instructions_per_pair") or {}
-    if "memtrack" in ipp and "mimalloc" in ipp:
-        extra = ipp["memtrack"] - ipp["mimalloc"]
-        lines.append(f"- memtrack (stats only) on top of mimalloc: **{extra:+.1f} instructions per "
-                     f"malloc+free pair** on `churn` (callgrind; target ≤ +25): {verdict(extra <= 25)}")
     per_block = bytes_per_block(t, "memtrack")
     if per_block is not None:
         lines.append(f"- memtrack's bookkeeping on `manylive`: **{per_block:.1f} bytes per live "
                      f"block** (max RSS minus mimalloc's over the block count; target ≤ 32): "
                      f"{verdict(per_block <= 32)}")
-    return lines + heaptrack_target(t)
+    return lines + [""] + full_mode_targets(t) + heaptrack_target(t)
+
+
+# Issue 13 (stacks at allocator speed): memtrack full / glibc per workload.
+FULL_MODE_TARGETS = (("churn", 2.0), ("python", 1.5), ("cxx", 1.3), ("xthread", 1.1))
+
+
+def full_mode_targets(t):
+    """Issue 13's table: full mode (the default, stacks on) against glibc on four workloads, its
+    instructions per pair, and stats-only's instructions over mimalloc; `deep` (the stack memo's
+    worst case) is shown without a target."""
+    rows, verdicts = [], []
+
+    def add(what, measured, limit, ok):
+        if ok is not None:
+            verdicts.append(ok)
+        rows.append([what, measured, limit, "—" if ok is None else
+                     ("met" if ok else "**missed**")])
+    for wl, limit in FULL_MODE_TARGETS:
+        x = t.ratio(wl, "memtrack full")
+        add(f"`{wl}`: memtrack full × glibc", f"{x:.2f}" if x else "not measured",
+            f"≤ {limit:.1f}", x <= limit if x else None)
+    x = t.ratio("deep", "memtrack full")
+    if x:
+        add("`deep`: memtrack full × glibc (40+ frames, the memo's worst case)", f"{x:.2f}",
+            "no target", None)
+    ipp = t.data.get("instructions_per_pair") or {}
+    full = ipp.get("memtrack full")
+    add("instructions per malloc+free pair on `churn`, memtrack full (callgrind)",
+        f"{full:.1f}" if full is not None else "not measured", "≤ 400",
+        full <= 400 if full is not None else None)
+    if "memtrack" in ipp and "mimalloc" in ipp:
+        extra = ipp["memtrack"] - ipp["mimalloc"]
+        add("instructions per pair on `churn`, memtrack (stats only) over mimalloc",
+            f"{extra:+.1f} ({ipp['memtrack']:.1f} − {ipp['mimalloc']:.1f})", "≤ +25",
+            extra <= 25)
+    else:
+        add("instructions per pair on `churn`, memtrack (stats only) over mimalloc",
+            "not measured", "≤ +25", None)
+    unjudged = len(rows) - len(verdicts)
+    out = [f"- Full mode at allocator speed (issue 13): **{sum(verdicts)} of {len(verdicts)} "
+           f"targets met**" + (f" ({unjudged} row{'s' if unjudged > 1 else ''} without a "
+                               f"verdict)" if unjudged else ""), ""]
+    return out + md_table(["target", "measured", "limit", "verdict"], rows)
+
+
+def attribution_section(t):
+    """Issue 10's limit: full mode with the per-site aggregates and the peak attribution costs at
+    most 10% more than full mode built without them (-DMEMTRACK_SITES=OFF, bench/attribution.sh,
+    `make bench` passes it as the column "memtrack full without sites"), on churn, xthread, cxx
+    and python, both in this one run. Empty when the column is not in the results."""
+    if NOSITES not in t.cfg or "memtrack full" not in t.cfg:
+        return []
+    lines = ["## Cost of the peak attribution\n",
+             f"**memtrack full** against **{NOSITES}** (the same commit built with "
+             "`-DMEMTRACK_SITES=OFF` by `bench/attribution.sh`: stacks, leak check and report, "
+             "but no per-site counts and no peak attribution), in this one run. Limit (issue "
+             f"10): full / without ≤ {ATTRIBUTION_LIMIT:.2f} on each workload.\n"]
+    status = t.cfg[NOSITES]["status"]
+    if status:
+        return lines + [f"Not measured: {NOSITES} {status}.", ""]
+    rows, verdicts = [], []
+    judged = ("churn", "xthread", "cxx", "python")
+    for wl in judged + ("deep",):
+        a, b = t.cell(wl, "memtrack full"), t.cell(wl, NOSITES)
+        if not a or not b:
+            if wl in t.w:
+                rows.append([f"`{wl}`", t.time_text(wl, "memtrack full"),
+                             t.time_text(wl, NOSITES), "—", "not measured"])
+            continue
+        x = a["median_s"] / b["median_s"]
+        ok = x <= ATTRIBUTION_LIMIT
+        if wl in judged:
+            verdicts.append(ok)
+            verdict = "met" if ok else "**missed**"
+        else:
+            verdict = ("within" if ok else "**over**") + " (not one of the issue's workloads)"
+        rows.append([f"`{wl}`", t.time_text(wl, "memtrack full"), t.time_text(wl, NOSITES),
+                     f"{x:.3f}", verdict])
+    absent = [wl for wl in judged if not (t.cell(wl, "memtrack full") and t.cell(wl, NOSITES))]
+    ipp = t.data.get("instructions_per_pair") or {}
+    if "memtrack full" in ipp and NOSITES in ipp:
+        # Shown beside the times; the issue's measure is wall time, so it is not in the verdict.
+        x = ipp["memtrack full"] / ipp[NOSITES]
+        rows.append(["`churn` instructions per pair (callgrind)", f"{ipp['memtrack full']:.1f}",
+                     f"{ipp[NOSITES]:.1f}",
+                     f"{x:.3f} ({ipp['memtrack full'] - ipp[NOSITES]:+.1f})",
+                     ("within" if x <= ATTRIBUTION_LIMIT else "**over**")
+                     + " (not judged: the limit is on wall time)"])
+    if not verdicts:
+        return lines + md_table(["workload", "memtrack full", NOSITES, "full / without",
+                                 "verdict"], rows) + ["Not judged: no workload has both timings.",
+                                                      ""]
+    overall = "missed" if not all(verdicts) else ("incomplete" if absent else "met")
+    lines.append(f"Verdict on wall time: **{overall}** ({sum(verdicts)} of {len(verdicts)} "
+                 f"workloads within {ATTRIBUTION_LIMIT:.2f}"
+                 + (f"; not measured in this run: {', '.join(absent)}" if absent else "")
+                 + ").\n")
+    return lines + md_table(["workload", "memtrack full, s (× glibc, × mimalloc)",
+                             f"{NOSITES}, s (× glibc, × mimalloc)", "full / without",
+                             f"limit ≤ {ATTRIBUTION_LIMIT:.2f}"], rows)
 
 
 def heaptrack_target(t):
@@ -183,7 +291,7 @@ def write_chart(t, docs_dir):
     reduced size. Returns the path relative to docs/, or None when gnuplot is missing."""
     if shutil.which("gnuplot") is None:
         return None
-    names = [n for n in t.names() if n not in ("glibc", "glibc (reduced)")
+    names = [n for n in t.beside_full(t.names()) if n not in ("glibc", "glibc (reduced)")
              and any(t.ratio(wl, n) for wl in t.w)]
     with tempfile.TemporaryDirectory() as tmp:
         dat = os.path.join(tmp, "bench.dat")
@@ -290,16 +398,17 @@ def write_docs(data, docs_dir=os.path.join(ROOT, "docs")):
                 lines.append(f"- **{name}** failed on `{wl}`: {c['failed']}")
     lines.append("")
     lines += targets(t)
+    lines += attribution_section(t)
     chart = write_chart(t, docs_dir)
     lines.append(f"![Wall time relative to glibc per workload]({chart})\n" if chart else
                  "(No chart: gnuplot is not installed; `apt-get install gnuplot-nox`.)\n")
 
-    alloc = t.names("allocators")
+    alloc = t.beside_full(t.names("allocators") + [n for n in BESIDE_FULL if n in t.cfg])
     lines.append("## Wall time: allocators and memtrack, median s (× glibc, × mimalloc)\n")
     lines += md_table(["workload"] + alloc,
                       [[f"`{wl}`"] + [t.time_text(wl, n) for n in alloc] for wl in t.w])
-    full = [n for n in ["glibc", "memtrack full"] + t.names("profilers", reduced=False)
-            if n in t.cfg]
+    full = t.beside_full([n for n in ["glibc", "memtrack full"]
+                          + t.names("profilers", reduced=False) if n in t.cfg])
     lines.append("## Wall time: heap profilers and leak checkers, median s (× glibc, × mimalloc)\n")
     lines += md_table(["workload"] + full,
                       [[f"`{wl}`"] + [t.time_text(wl, n) for n in full] for wl in t.w])
@@ -319,7 +428,7 @@ def write_docs(data, docs_dir=os.path.join(ROOT, "docs")):
     lines.append("## Max RSS (MiB)\n")
     lines.append("Valgrind's figures include Valgrind itself; reduced columns are at the reduced "
                  "size.\n")
-    every = t.names()
+    every = t.beside_full(t.names())
     lines += md_table(["workload"] + every,
                       [[f"`{wl}`"] + [t.rss_text(wl, n) for n in every] for wl in t.w])
     per = [(n, bytes_per_block(t, n)) for n in ("memtrack", "memtrack full")]
