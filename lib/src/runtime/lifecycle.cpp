@@ -32,9 +32,10 @@ namespace memtrack::detail {
 
 namespace {
 
-// The depot's g_next_alloc_seq (stack/depot.hpp): the number the cold allocation path (core/block.cpp) gives
-// the tracked block whose stack is being captured, taken right after the capture: the thread's
-// next number, or the first of the run it is about to take. 0 while nothing is numbered.
+// The depot's g_next_alloc_seq (stack/depot.hpp): the number the cold allocation path
+// (core/block.cpp) gives the tracked block whose stack is being captured, taken right after the
+// capture: the thread's next number, or the first of the run it is about to take. 0 while
+// nothing is numbered.
 std::uint64_t next_alloc_seq() noexcept
 {
     if (g_small_limit != 0) return 0;
