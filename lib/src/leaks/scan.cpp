@@ -103,6 +103,27 @@ template <class Fn> void for_resident(std::uintptr_t start, std::uintptr_t end, 
     }
 }
 
+// The bytes of the pages of [start, end) (page-aligned) that may hold data: all of them with
+// swap, else those mincore() reports resident (the others read as zero).
+std::uint64_t resident_bytes(std::uintptr_t start, std::uintptr_t end) noexcept
+{
+    if (!no_swap()) return end - start;
+    constexpr std::uintptr_t kWindow = std::uintptr_t{2} << 20;
+    unsigned char vec[kWindow / kPage];
+    std::uint64_t n = 0;
+    for (std::uintptr_t w = start; w < end;) {
+        const std::uintptr_t wend = std::min(end, w + kWindow);
+        if (mincore(reinterpret_cast<void*>(w), wend - w, vec) != 0) {
+            n += wend - w;
+        } else {
+            for (std::uintptr_t p = w; p < wend; p += kPage)
+                if (vec[(p - w) / kPage] & 1) n += kPage;
+        }
+        w = wend;
+    }
+    return n;
+}
+
 // glibc's thread descriptor (struct pthread, starting with tcbhead_t {tcb, dtv, self}) sits at
 // the top of a thread's stack mapping, below the static TLS alignment: tcb == self == its
 // own address.
@@ -472,7 +493,10 @@ void add_own_ranges(ScratchVector<Range>& own) noexcept
 // the extents of registered blocks; root candidates are the rest of every writable private
 // mapping.
 // `unreadable`: bytes of heap memory in mappings that are not readable (the program's
-// mprotect; mimalloc 2.0.9 on Linux leaves none of its own).
+// mprotect) and may hold data. mimalloc 2.0.9 reserves the first segment of a thread started
+// while others run PROT_NONE (its eager-commit delay) and commits it piece by piece with
+// mprotect: the rest, never touched, is not resident and holds nothing (as in for_resident,
+// only without swap).
 void split_heap_and_candidates(const ScratchVector<Mapping>& maps,
                                const ScratchVector<RegisteredBlock>& registered,
                                ScratchVector<Range>& heap, ScratchVector<Range>& candidates,
@@ -499,8 +523,16 @@ void split_heap_and_candidates(const ScratchVector<Mapping>& maps,
     for (const Mapping& m : maps) {
         if (m.special) continue;
         if (!m.readable) {
-            for (std::uintptr_t s = m.start; s < m.end; s += kPage)
-                if (heap_memory_at(s) || forced_at(s, s + kPage)) unreadable += kPage;
+            std::uintptr_t run = 0;  // start of the current run of heap pages, or 0
+            for (std::uintptr_t s = m.start; s < m.end; s += kPage) {
+                const bool in_heap = heap_memory_at(s) || forced_at(s, s + kPage);
+                if (in_heap && run == 0) run = s;
+                if (!in_heap && run != 0) {
+                    unreadable += resident_bytes(run, s);
+                    run = 0;
+                }
+            }
+            if (run != 0) unreadable += resident_bytes(run, m.end);
             continue;
         }
         const bool root_kind = m.writable && !m.shared;
