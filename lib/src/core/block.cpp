@@ -161,6 +161,17 @@ std::uint32_t site_of(const void* user) noexcept
     raise(SIGTRAP);
 }
 
+// The next allocation number of this thread, a new run of kSeqRun from the process counter when
+// its run is used up (counters.hpp).
+[[gnu::always_inline]] inline std::uint64_t take_seq(ThreadState& ts) noexcept
+{
+    if (ts.seq_next == ts.seq_end) [[unlikely]] {
+        ts.seq_next = g_alloc_seq.fetch_add(kSeqRun, std::memory_order_relaxed) + 1;
+        ts.seq_end = ts.seq_next + kSeqRun;
+    }
+    return ts.seq_next++;
+}
+
 // Header (stack id `aux`, sequence number) and registration of a block from any cold path;
 // the caller counts it.
 [[gnu::always_inline]] inline void* write_block_aux(void* header_base, std::size_t size,
@@ -170,12 +181,7 @@ std::uint32_t site_of(const void* user) noexcept
     std::uint64_t sf = size | flags;
     std::uint64_t seq = 0;
     if (!(flags & kUntracked) && g_small_limit == 0) {
-        ThreadState& ts = t_state;
-        if (ts.seq_next == ts.seq_end) [[unlikely]] {
-            ts.seq_next = g_alloc_seq.fetch_add(kSeqRun, std::memory_order_relaxed) + 1;
-            ts.seq_end = ts.seq_next + kSeqRun;
-        }
-        seq = ts.seq_next++;
+        seq = take_seq(t_state);
         if (!registered(flags)) pack_seq(seq, sf, aux);
     }
     void* user = write_header(header_base, sf, aux);
@@ -266,11 +272,7 @@ extern "C" [[gnu::visibility("hidden"), gnu::used]] void* memtrack_alloc_sited_a
     void* base = zero ? mi_zalloc(gross_size(size)) : mi_malloc(gross_size(size));
     if (base == nullptr) [[unlikely]]
         return alloc_failed();
-    if (ts.seq_next == ts.seq_end) [[unlikely]] {
-        ts.seq_next = g_alloc_seq.fetch_add(kSeqRun, std::memory_order_relaxed) + 1;
-        ts.seq_end = ts.seq_next + kSeqRun;
-    }
-    const std::uint64_t seq = ts.seq_next++;
+    const std::uint64_t seq = take_seq(ts);
     std::uint64_t sf = size | kSitedFlag;
     std::uint32_t aux = stack;
     pack_seq(seq, sf, aux);
@@ -348,11 +350,7 @@ void release_flagged(void* p) noexcept
             SiteDelta& d = shard->slots[stack & (kShardSlots - 1)];
             if (d.stack == stack) [[likely]] {
                 h->check = 0;
-                const bool temporary = hide(p) == ts.last_alloc;
-                ts.last_alloc = 0;
-                d.frees += 1;
-                d.bytes_freed += size;
-                d.temporary += temporary ? 1 : 0;
+                count_free(d, size, take_temporary(ts, p));
                 ts.pending = pending;
                 ts.frees += 1;
                 return mi_free(h);

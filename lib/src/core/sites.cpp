@@ -247,12 +247,8 @@ void site_event_slow(std::uint32_t stack, std::int64_t bytes, bool alloc, bool t
             if (alloc)
                 site_alloc(stack, static_cast<std::size_t>(bytes),
                            reinterpret_cast<const void*>(~ts.last_alloc));
-            else {
-                SiteDelta* d = site_slot(ts, stack);
-                d->frees += 1;
-                d->bytes_freed += static_cast<std::uint64_t>(-bytes);
-                d->temporary += temporary ? 1 : 0;
-            }
+            else
+                count_free(*site_slot(ts, stack), static_cast<std::size_t>(-bytes), temporary);
             return;
         }
     }

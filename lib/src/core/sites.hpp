@@ -120,20 +120,34 @@ inline void site_alloc(std::uint32_t stack, std::size_t size, const void* user) 
 
 // A free of a sited block, before the heap counts it. Hot in full mode: the peak compare (two
 // relaxed loads of lines written only at folds and peaks), a slot lookup, three updates.
+// Whether the free of `user` is temporary (heaptrack's rule, above); forgets the thread's last
+// allocation. Once per sited free.
+inline bool take_temporary(ThreadState& ts, const void* user) noexcept
+{
+    const bool temporary = hide(user) == ts.last_alloc;
+    ts.last_alloc = 0;
+    return temporary;
+}
+
+// A free's counts in its site's slot (site_free, and the sited free of core/block.cpp).
+inline void count_free(SiteDelta& d, std::size_t size, bool temporary) noexcept
+{
+    d.frees += 1;
+    d.bytes_freed += size;
+    d.temporary += temporary ? 1 : 0;
+}
+
 inline void site_free(std::uint32_t stack, std::size_t size, const void* user) noexcept
 {
     ThreadState& ts = t_state;
     if (folded_current_bytes() + ts.pending > g_site_peak_level.load(std::memory_order_relaxed))
         [[unlikely]]
         site_peak_slow(ts);
-    const bool temporary = hide(user) == ts.last_alloc;
-    ts.last_alloc = 0;
+    const bool temporary = take_temporary(ts, user);
     SiteDelta* d = site_slot(ts, stack);
     if (d == nullptr) [[unlikely]]
         return site_event_slow(stack, -static_cast<std::int64_t>(size), false, temporary);
-    d->frees += 1;
-    d->bytes_freed += size;
-    d->temporary += temporary ? 1 : 0;
+    count_free(*d, size, temporary);
 }
 
 // Moves the calling (or a stopped) thread's shard into the table. Takes the site lock.

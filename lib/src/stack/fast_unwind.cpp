@@ -321,16 +321,17 @@ struct Regs {
 [[gnu::always_inline]] inline bool memo_hit(MemoHead* e, std::uintptr_t ra, std::uintptr_t sp,
                                             std::uintptr_t bp, std::uint32_t epoch) noexcept
 {
-    if (e->id == 0 || e->ra != ra || e->sp != sp || e->epoch != epoch ||
-        (e->uses_rbp && e->rbp != bp))
-        return false;
-    const std::uint32_t* offs = memo_offs(e);
-    const std::uint64_t* vals = memo_vals(e);
-    const int words = e->words;
-    int w = 0;
-    while (w < words && load_word(sp + offs[w]) == vals[w])
-        ++w;
-    return w == words;
+    if (e->id != 0 && e->ra == ra && e->sp == sp && e->epoch == epoch &&
+        (!e->uses_rbp || e->rbp == bp)) [[likely]] {
+        const std::uint32_t* offs = memo_offs(e);
+        const std::uint64_t* vals = memo_vals(e);
+        const int words = e->words;
+        int w = 0;
+        while (w < words && load_word(sp + offs[w]) == vals[w])
+            ++w;
+        return w == words;
+    }
+    return false;
 }
 
 // A capture the memo could not answer. From capture_stack_slow's own registers (`prefix`: the
@@ -668,24 +669,12 @@ std::uint32_t capture_stack_from(std::uintptr_t ra, std::uintptr_t sp, std::uint
     const std::uint32_t epoch = modules_epoch();
     tu->busy = true;
     MemoHead* e = memo_entry(tu, ra, sp);
-    if (e->id != 0 && e->ra == ra && e->sp == sp && e->epoch == epoch &&
-        (!e->uses_rbp || e->rbp == bp)) [[likely]] {
-        const std::uint32_t* offs = memo_offs(e);
-        const std::uint64_t* vals = memo_vals(e);
-        const int words = e->words;
-        // In unwind order, stopping at the first word that differs (a changed stack usually
-        // differs in its innermost words).
-        int w = 0;
-        while (w < words && load_word(sp + offs[w]) == vals[w])
-            ++w;
-        const bool diff = w != words;
-        if (!diff) [[likely]] {
-            tu->busy = false;
-            const std::uint32_t id = e->id;
-            if (g_check) [[unlikely]]
-                return checked_hit(id);
-            return id;
-        }
+    if (memo_hit(e, ra, sp, bp, epoch)) [[likely]] {
+        tu->busy = false;
+        const std::uint32_t id = e->id;
+        if (g_check) [[unlikely]]
+            return checked_hit(id);
+        return id;
     }
     return capture_miss_from(tu, ra, sp, bp, e, epoch);
 }
