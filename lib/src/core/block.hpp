@@ -164,10 +164,15 @@ inline std::uint32_t check_of(const void* user) noexcept
 // blocks up a generation by rewriting size_flags alone, so that a thread it paused between
 // loading a header's two words never sees a check that does not match (it would take its own
 // block for a foreign one).
-inline std::uint32_t check_of(const void* user, std::uint64_t size_flags) noexcept
+constexpr std::uint32_t check_mix(std::uint64_t size_flags) noexcept
 {
     const auto flags = static_cast<std::uint32_t>(size_flags >> kFlagShift) & 0xffu;
-    return check_of(user) ^ ((flags * 0x9E3779B1u) & ~15u);
+    return (flags * 0x9E3779B1u) & ~15u;
+}
+
+inline std::uint32_t check_of(const void* user, std::uint64_t size_flags) noexcept
+{
+    return check_of(user) ^ check_mix(size_flags);
 }
 
 // Request size for mimalloc: header added and rounded to 16. Caller checked kMaxRequest.
@@ -222,7 +227,8 @@ inline constinit AllocSlowHook g_alloc_slow_hook = nullptr;
 [[gnu::noinline]] void release_slow(void* p) noexcept;
 // free of a pointer at least 16 bytes into its page whose check is not a plain block's: a
 // flagged block (full mode's sited blocks take their own fast path here) or a foreign one.
-[[gnu::noinline]] void release_flagged(void* p) noexcept;
+// `mix` is the header's check xor check_of(p): check_mix of the flags for a flagged block.
+[[gnu::noinline]] void release_flagged(void* p, std::uint32_t mix) noexcept;
 // Tail of release when the batch reaches fold_lo: frees the block and folds.
 [[gnu::noinline, gnu::cold]] void release_and_fold(void* base) noexcept;
 
@@ -282,11 +288,14 @@ inline void release(void* p) noexcept
 {
     if ((reinterpret_cast<std::uintptr_t>(p) & 4095) < kHeaderSize) [[unlikely]]
         return release_slow(p);
-    BlockHeader* h = header_of(p);
+    asm("" : "+r"(p));  // as header_of, once for every use of p below
+    BlockHeader* h = static_cast<BlockHeader*>(p) - 1;
     const std::uint64_t sf = h->size_flags;
-    // A flagged block (or a foreign pointer) fails this compare and takes release_flagged.
-    if (h->check != check_of(p)) [[unlikely]]
-        return release_flagged(p);
+    // A flagged block (or a foreign pointer) fails this test and takes release_flagged, which
+    // needs only the difference to tell a sited block.
+    const std::uint32_t mix = h->check ^ check_of(p);
+    if (mix != 0) [[unlikely]]
+        return release_flagged(p, mix);
     h->check = 0;
     ThreadState& ts = t_state;
     // An unflagged block is below kFoldBytes: its size is the low 20 bits (a sequence number

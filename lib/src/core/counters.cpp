@@ -88,6 +88,7 @@ void fold_into_totals(ThreadState& ts) noexcept
 {
     const std::int64_t pending = ts.pending;
     const std::int64_t before = g_folded_current.fetch_add(pending, std::memory_order_relaxed);
+    sites_on_fold(pending);
     const std::int64_t high = before + (ts.pending_max > pending ? ts.pending_max : pending);
     // (pending_max may be -1 for a new thread: then high = before + pending.)
     if (high > g_totals.life_peak.load(std::memory_order_relaxed) ||
@@ -172,7 +173,7 @@ void fold_slow(ThreadState& ts) noexcept
     fold_into_totals(ts);
     if (ts.status == kRetired) ts.pending_max = -1;
     // The shard's unfolded part stays within the heap batch's bound (core/sites.hpp).
-    if (ts.sites != nullptr) sites_fold(ts);
+    sites_fold(ts);
     timeline_on_fold();  // the timeline's points come from here (core/sampler.hpp)
     std::int64_t at = g_checkpoint_at.load(std::memory_order_relaxed);
     const std::int64_t peak = g_totals.life_peak.load(std::memory_order_relaxed);

@@ -24,6 +24,8 @@
 namespace memtrack::detail {
 
 struct SiteShard;  // core/sites.hpp
+// The shard of a thread that has none (core/sites.hpp): every lookup in it misses.
+extern SiteShard g_no_shard;
 
 // Fold threshold: the multi-threaded error bound per thread, and the size from which a block
 // is accounted at once. Documented in docs/report-format.md; tested in tests/unit.
@@ -54,8 +56,8 @@ struct ThreadState {
     std::uint64_t seq_end = 0;
     std::uint32_t disabled = 0;     // leak-check disable depth (core/ignored.hpp): >0 = its new
                                     // blocks are ignored, and small_limit stays 0
-    SiteShard* sites = nullptr;     // this thread's site deltas (core/sites.hpp); full mode
-    std::uintptr_t last_alloc = 0;  // last sited allocation, hidden (sites.hpp: temporary)
+    SiteShard* sites = &g_no_shard;  // this thread's site deltas (core/sites.hpp); full mode
+    std::uintptr_t last_alloc = 0;   // key of the last sited allocation (sites.hpp: temporary)
 };
 
 // The folded process total of live requested bytes (threads' batches not included). Written

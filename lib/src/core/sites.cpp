@@ -189,9 +189,11 @@ std::int64_t level_of(const ThreadState& ts) noexcept
 // thread's shard folded.
 void record_peak_locked(std::int64_t level, bool always) noexcept
 {
-    if (!always && level <= g_site_peak_level.load(std::memory_order_relaxed)) return;
+    const std::int64_t before = g_site_peak_level.load(std::memory_order_relaxed);
+    if (!always && level <= before) return;
     new_epoch_locked();
     g_site_peak_level.store(level, std::memory_order_relaxed);
+    g_site_room.fetch_add(level - before, std::memory_order_relaxed);
 }
 
 // An entry's share of the recorded peak. Site lock.
@@ -235,43 +237,22 @@ public:
 
 }  // namespace
 
-void site_event_slow(std::uint32_t stack, std::int64_t bytes, bool alloc, bool temporary) noexcept
+constinit SiteShard g_no_shard{};
+
+namespace {
+
+bool has_shard(const ThreadState& ts) noexcept
 {
-    ThreadState& ts = t_state;
-    // A registered thread gets its shard now; a new or retired one (its first event, thread
-    // teardown) or one whose shard could not be had counts in the table directly.
-    if (ts.status == kRegistered && ts.sites == nullptr) {
-        ts.sites = static_cast<SiteShard*>(mi_malloc(sizeof(SiteShard)));
-        if (ts.sites != nullptr) {
-            new (ts.sites) SiteShard{};
-            if (alloc)
-                site_alloc(stack, static_cast<std::size_t>(bytes),
-                           reinterpret_cast<const void*>(~ts.last_alloc));
-            else
-                count_free(*site_slot(ts, stack), static_cast<std::size_t>(-bytes), temporary);
-            return;
-        }
-    }
-    SiteDelta d{};
-    d.stack = stack;
-    if (alloc) {
-        d.allocs = 1;
-        d.bytes_allocated = static_cast<std::uint64_t>(bytes);
-        d.largest = static_cast<std::uint64_t>(bytes);
-    } else {
-        d.frees = 1;
-        d.bytes_freed = static_cast<std::uint64_t>(-bytes);
-        d.temporary = temporary ? 1 : 0;
-    }
-    Locked lock;
-    apply_locked(d);
+    return ts.sites != &g_no_shard;
 }
 
-SiteDelta& site_claim_slow(SiteShard& shard, std::uint32_t stack) noexcept
+// The slot of `stack` in a real shard, claimed for it: another site's deltas there go into the
+// table first.
+SiteDelta& claim(SiteShard& shard, std::uint32_t stack) noexcept
 {
     const std::uint32_t slot = stack & (kShardSlots - 1);
     SiteDelta& d = shard.slots[slot];
-    if (d.stack != kNoSite) {  // another site's deltas: into the table first
+    if (d.stack != kNoSite) {
         Locked lock;
         apply_locked(d);
     } else {
@@ -282,28 +263,58 @@ SiteDelta& site_claim_slow(SiteShard& shard, std::uint32_t stack) noexcept
     return d;
 }
 
+}  // namespace
+
+void site_miss(ThreadState& ts, std::uint32_t stack, std::size_t size, bool alloc,
+               bool temporary) noexcept
+{
+    // A registered thread gets its shard on its first miss; a new or retired one (its first
+    // event, thread teardown) or one whose shard could not be had counts in the table directly.
+    if (!has_shard(ts) && ts.status == kRegistered) {
+        if (auto* fresh = static_cast<SiteShard*>(mi_malloc(sizeof(SiteShard)))) {
+            new (fresh) SiteShard{};
+            ts.sites = fresh;
+        }
+    }
+    SiteDelta local{};
+    SiteDelta* d = &local;
+    if (has_shard(ts)) d = &claim(*ts.sites, stack);
+    d->stack = stack;
+    if (alloc) {
+        d->allocs += 1;
+        d->bytes_allocated += size;
+        if (size > d->largest) d->largest = size;
+    } else {
+        count_free(*d, size, temporary);
+    }
+    if (d == &local) {
+        Locked lock;
+        apply_locked(local);
+    }
+}
+
 void site_peak_slow(ThreadState& ts) noexcept
 {
     Locked lock;
-    if (ts.sites != nullptr) fold_shard_locked(*ts.sites);
+    fold_shard_locked(*ts.sites);
     record_peak_locked(level_of(ts), false);
 }
 
 void sites_fold(ThreadState& ts) noexcept
 {
-    if (ts.sites == nullptr) return;
+    if (!has_shard(ts)) return;
     Locked lock;
     fold_shard_locked(*ts.sites);
 }
 
 void sites_retire(ThreadState& ts) noexcept
 {
+    if (!has_shard(ts)) return;
     SiteShard* s = ts.sites;
-    if (s == nullptr) return;
     {
         Locked lock;
         fold_shard_locked(*s);
-        ts.sites = nullptr;
+        ts.sites = &g_no_shard;
     }
     mi_free(s);
 }
@@ -313,7 +324,7 @@ std::size_t top_live_sites(std::uint32_t* ids, std::int64_t* bytes, std::size_t 
     if (k == 0) return 0;
     ThreadState& ts = t_state;
     Locked lock;
-    if (ts.sites != nullptr) fold_shard_locked(*ts.sites);
+    fold_shard_locked(*ts.sites);
     std::size_t n = 0;
     for (std::uint32_t id = 0; id <= g_max_id; ++id) {
         const SiteEntry* entry = find_locked(id);
@@ -339,7 +350,7 @@ void sites_reset_peak() noexcept
 {
     ThreadState& ts = t_state;
     Locked lock;
-    if (ts.sites != nullptr) fold_shard_locked(*ts.sites);
+    fold_shard_locked(*ts.sites);
     record_peak_locked(level_of(ts), false);  // the heap may not have fallen from a new high
     keep_lifetime_locked();
     record_peak_locked(level_of(ts), true);
@@ -350,7 +361,7 @@ std::size_t copy_sites(SiteRecord* out, std::size_t max, SiteTableInfo* info,
 {
     ThreadState& ts = t_state;
     Locked lock;
-    if (ts.sites != nullptr) fold_shard_locked(*ts.sites);
+    fold_shard_locked(*ts.sites);
     record_peak_locked(level_of(ts), false);
     const bool kept = lifetime && g_life_level > g_site_peak_level.load(std::memory_order_relaxed);
     std::size_t n = 0;
@@ -408,8 +419,8 @@ void sites_fold_in_child(ThreadState& ts) noexcept
 {
     // The lock is held since prepare; the thread's shard is left allocated (its owner is gone
     // and nothing of what the child inherited is destroyed).
-    if (ts.sites != nullptr) fold_shard_locked(*ts.sites);
-    if (&ts != &t_state) ts.sites = nullptr;
+    fold_shard_locked(*ts.sites);
+    if (&ts != &t_state) ts.sites = &g_no_shard;
 }
 
 void sites_child_after_fork() noexcept
@@ -431,7 +442,7 @@ void sites_reset_for_tests() noexcept
 {
     Locked lock;
     ThreadState& ts = t_state;
-    if (ts.sites != nullptr) *ts.sites = SiteShard{};
+    if (has_shard(ts)) *ts.sites = SiteShard{};
     ts.last_alloc = 0;
     for (std::uint32_t c = 0; c < kChunks; ++c)
         if (const std::uint32_t n = used_in(c); n > 0)
@@ -440,6 +451,7 @@ void sites_reset_for_tests() noexcept
     g_epoch = 1;
     g_life_level = -1;
     g_site_peak_level.store(0, std::memory_order_relaxed);
+    g_site_room.store(-folded_current_bytes(), std::memory_order_relaxed);
 }
 
 }  // namespace memtrack::detail

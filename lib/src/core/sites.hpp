@@ -5,8 +5,11 @@
 //
 // Data model. Each thread counts its events per site in a shard: a direct-mapped table of
 // kShardSlots deltas (slot = id mod kShardSlots) in mimalloc memory (not a root of the leak
-// scan; it holds no pointers). The process table holds one 64-byte SiteEntry per depot id, in
-// chunks mapped on first use; a shard's deltas reach it only under the site lock: when the
+// scan; it holds no pointers). A thread without one (new, retired, or its shard could not be
+// had) points at g_no_shard, whose slots match no id: the hot lookups test no pointer, and
+// their miss (site_miss) counts the event in the table. The process table holds one 64-byte
+// SiteEntry per depot id, in chunks mapped on first use; a shard's deltas reach it only under
+// the site lock: when the
 // thread's heap batch folds (counters.hpp: so the unfolded part of a shard nets to less than
 // kFoldBytes, the heap's own bound), when a slot is claimed by another id, at a new peak, at
 // thread exit and when a report or API call reads the sites.
@@ -25,8 +28,9 @@
 // the heap peak itself. memtrack_reset_peak() records the level at the reset as the peak, so
 // the shares are those of the peak since the reset.
 //
-// Temporary allocations follow heaptrack's rule: a block freed by the thread that allocated it
-// before that thread allocated again.
+// Temporary allocations follow heaptrack's rule: a block freed by the thread that allocated it,
+// with no other allocation or free of that thread in between (every free forgets the thread's
+// last allocation).
 #pragma once
 
 #include "core/counters.hpp"
@@ -36,7 +40,8 @@
 
 namespace memtrack::detail {
 
-inline constexpr std::uint32_t kShardSlots = 128;
+// 256: the slot is the id's low byte (one movzbl), and a uint8_t indexes the dirty list.
+inline constexpr std::uint32_t kShardSlots = 256;
 
 // The `stack` of a shard slot that holds no deltas (ids are below 2^24): a slot is in use, and
 // in the dirty list, exactly when its stack is an id, so the lookup is one compare.
@@ -75,33 +80,60 @@ inline constexpr bool kSitesBuilt = true;
 // on exactly when stacks are on. Written at start-up only.
 inline constinit bool g_sites_on = true;
 
-// The heap level at the recorded peak (folded total + the recording thread's batch). Read
-// racily by every sited free; written under the site lock.
+// The heap level at the recorded peak (folded total + the recording thread's batch). Written
+// under the site lock.
 inline constinit std::atomic<std::int64_t> g_site_peak_level{0};
 
-// The last allocated pointer of a thread is kept complemented: a thread's TLS is a root of
-// the leak scan, and a plain copy there would make a leaked block reachable (the complement of
-// a user-space address is a kernel one, never a block). One instruction each way.
-inline std::uintptr_t hide(const void* p) noexcept
+// The sited free's peak test in one value: g_site_peak_level - g_folded_current, so that a
+// thread's batch above it is a heap level above the recorded peak. Every change of either side
+// is applied to it as an atomic add (the folds of counters.cpp, record_peak_locked), so no
+// update is lost; a reader between a fold's two adds sees it off by that one fold, as it would
+// see the two values themselves. Read racily by every sited free.
+inline constinit std::atomic<std::int64_t> g_site_room{0};
+
+// The fold of counters.cpp moved `delta` into g_folded_current.
+inline void sites_on_fold(std::int64_t delta) noexcept
 {
-    return ~reinterpret_cast<std::uintptr_t>(p);
+    if constexpr (kSitesBuilt) g_site_room.fetch_sub(delta, std::memory_order_relaxed);
 }
 
-// Cold halves.
-[[gnu::noinline, gnu::cold]] void site_event_slow(std::uint32_t stack, std::int64_t bytes,
-                                                  bool alloc, bool temporary) noexcept;
-[[gnu::noinline]] SiteDelta& site_claim_slow(SiteShard& shard, std::uint32_t stack) noexcept;
+// Whether the heap level (folded total + this thread's batch) is above the recorded peak. On
+// x86-64 one compare with the value in memory (a relaxed load is a plain mov there, but the
+// compiler will not fold an atomic load into the compare).
+inline bool above_site_peak(const ThreadState& ts) noexcept
+{
+#if defined(__x86_64__)
+    bool above;
+    asm("cmpq %2, %1" : "=@ccg"(above) : "r"(ts.pending), "m"(g_site_room));
+    return above;
+#else
+    return ts.pending > g_site_room.load(std::memory_order_relaxed);
+#endif
+}
+
+// The key of a block in ThreadState::last_alloc: its user address - 8, a word inside its
+// header. A thread's TLS is a root of the leak scan, and the block's own address there would
+// make a leaked block reachable; the key is never a block's start, a tagged start or inside a
+// block (scan_rules.hpp), and costs nothing to form: the sited paths have the header address
+// at hand.
+inline std::uintptr_t alloc_key(const void* user) noexcept
+{
+    return reinterpret_cast<std::uintptr_t>(user) - 8;
+}
+
+// Cold halves. site_miss counts an event whose site is not in the thread's shard (another
+// site's slot, or the thread has no shard: g_no_shard): it claims the slot or counts in the
+// table.
+[[gnu::noinline]] void site_miss(ThreadState& ts, std::uint32_t stack, std::size_t size,
+                                 bool alloc, bool temporary) noexcept;
 [[gnu::noinline]] void site_peak_slow(ThreadState& ts) noexcept;
 
-inline SiteDelta* site_slot(ThreadState& ts, std::uint32_t stack) noexcept
+// The slot of `stack` in a shard (it holds that site's deltas only if its stack is `stack`).
+inline SiteDelta& shard_slot(SiteShard* shard, std::uint32_t stack) noexcept
 {
-    SiteShard* shard = ts.sites;
-    if (shard == nullptr) [[unlikely]]
-        return nullptr;
-    SiteDelta& d = shard->slots[stack & (kShardSlots - 1)];
-    if (d.stack != stack) [[unlikely]]
-        return &site_claim_slow(*shard, stack);
-    return &d;
+    static_assert(kShardSlots == 256 && sizeof(SiteDelta) == 64);
+    const std::uintptr_t offset = std::uintptr_t{static_cast<std::uint8_t>(stack)} << 6;
+    return *reinterpret_cast<SiteDelta*>(reinterpret_cast<char*>(shard->slots) + offset);
 }
 
 // An allocation of `size` bytes at `user` from site `stack`, after the heap counted it.
@@ -109,22 +141,20 @@ inline SiteDelta* site_slot(ThreadState& ts, std::uint32_t stack) noexcept
 inline void site_alloc(std::uint32_t stack, std::size_t size, const void* user) noexcept
 {
     ThreadState& ts = t_state;
-    ts.last_alloc = hide(user);
-    SiteDelta* d = site_slot(ts, stack);
-    if (d == nullptr) [[unlikely]]
-        return site_event_slow(stack, static_cast<std::int64_t>(size), true, false);
-    d->allocs += 1;
-    d->bytes_allocated += size;
-    if (size > d->largest) d->largest = size;
+    ts.last_alloc = alloc_key(user);
+    SiteDelta& d = shard_slot(ts.sites, stack);
+    if (d.stack != stack) [[unlikely]]
+        return site_miss(ts, stack, size, true, false);
+    d.allocs += 1;
+    d.bytes_allocated += size;
+    if (size > d.largest) d.largest = size;
 }
 
-// A free of a sited block, before the heap counts it. Hot in full mode: the peak compare (two
-// relaxed loads of lines written only at folds and peaks), a slot lookup, three updates.
 // Whether the free of `user` is temporary (heaptrack's rule, above); forgets the thread's last
-// allocation. Once per sited free.
+// allocation (the address may come back from another thread's allocation). Once per sited free.
 inline bool take_temporary(ThreadState& ts, const void* user) noexcept
 {
-    const bool temporary = hide(user) == ts.last_alloc;
+    const bool temporary = alloc_key(user) == ts.last_alloc;
     ts.last_alloc = 0;
     return temporary;
 }
@@ -137,17 +167,36 @@ inline void count_free(SiteDelta& d, std::size_t size, bool temporary) noexcept
     d.temporary += temporary ? 1 : 0;
 }
 
+// count_free of the sited free (core/block.cpp), with take_temporary folded in: the difference
+// of the keys is 0 exactly for a temporary free, and on x86-64 the count adds the carry of
+// `difference < 1` (cmp, adc: the compiler would materialise a bool with sete and movzbl).
+inline void count_free_taking(ThreadState& ts, SiteDelta& d, std::size_t size,
+                              const void* user) noexcept
+{
+    const std::uintptr_t difference = alloc_key(user) ^ ts.last_alloc;
+    ts.last_alloc = 0;
+    d.frees += 1;
+    d.bytes_freed += size;
+#if defined(__x86_64__)
+    asm("cmpq $1, %1\n\tadcq $0, %0" : "+m"(d.temporary) : "r"(difference) : "cc");
+#else
+    d.temporary += difference == 0 ? 1 : 0;
+#endif
+}
+
+// A free of a sited block, before the heap counts it: the peak test (one relaxed load of a
+// line written only at folds and peaks), a slot lookup, three updates. The sited free of
+// core/block.cpp does the same inline.
 inline void site_free(std::uint32_t stack, std::size_t size, const void* user) noexcept
 {
     ThreadState& ts = t_state;
-    if (folded_current_bytes() + ts.pending > g_site_peak_level.load(std::memory_order_relaxed))
-        [[unlikely]]
+    if (above_site_peak(ts)) [[unlikely]]
         site_peak_slow(ts);
     const bool temporary = take_temporary(ts, user);
-    SiteDelta* d = site_slot(ts, stack);
-    if (d == nullptr) [[unlikely]]
-        return site_event_slow(stack, -static_cast<std::int64_t>(size), false, temporary);
-    count_free(*d, size, temporary);
+    SiteDelta& d = shard_slot(ts.sites, stack);
+    if (d.stack != stack) [[unlikely]]
+        return site_miss(ts, stack, size, false, temporary);
+    count_free(d, size, temporary);
 }
 
 // Moves the calling (or a stopped) thread's shard into the table. Takes the site lock.
