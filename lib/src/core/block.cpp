@@ -252,7 +252,7 @@ namespace {
 // return address, the stack pointer after the return, rbp): when the program called the
 // allocation function, whose every frame tail-called on to here, they are the program frame's
 // and the capture starts there without stepping any of memtrack's frames.
-extern "C" [[gnu::visibility("hidden"), gnu::used]] void* memtrack_alloc_sited_at(
+extern "C" [[gnu::used]] void* memtrack_alloc_sited_at(
     std::size_t size, bool zero, std::uintptr_t ra, std::uintptr_t sp, std::uintptr_t bp) noexcept
 {
     ThreadState& ts = t_state;
@@ -305,10 +305,9 @@ namespace {
 
 void* alloc_slow(std::size_t size, bool zero) noexcept
 {
-    const ThreadState& ts = t_state;
     // Sites on means every allocation takes this path (stacks on: g_small_limit is 0) and
     // needs a sequence number.
-    if (g_sites_on && (ts.guard | ts.disabled) == 0 && g_alloc_slow_hook == nullptr) [[likely]]
+    if (sited_path()) [[likely]]
         return alloc_sited(size, zero);
     return alloc_other(size, zero);
 }

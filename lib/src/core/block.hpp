@@ -48,6 +48,7 @@
 #pragma once
 
 #include "core/counters.hpp"
+#include "core/sites.hpp"
 
 #include <mimalloc.h>
 
@@ -223,6 +224,19 @@ inline constinit AllocSlowHook g_alloc_slow_hook = nullptr;
 // guard (untracked), oversize requests (ENOMEM).
 [[gnu::noinline]] void* alloc_slow(std::size_t size, bool zero) noexcept;
 [[gnu::noinline]] void* alloc_aligned(std::size_t size, std::size_t align, bool zero) noexcept;
+// Whether alloc_slow sends this thread's allocation to full mode's sited path: sites on,
+// outside the guard, the thread's leak check enabled, no slow-path hook.
+inline bool sited_path() noexcept
+{
+    const ThreadState& ts = t_state;
+    return g_sites_on && (ts.guard | ts.disabled) == 0 && g_alloc_slow_hook == nullptr;
+}
+// The sited path (block.cpp), entered with the return address, stack pointer after the return
+// and rbp of the frame that called the allocation function, when every frame of memtrack's in
+// between tail-called on (so the capture starts there); for sited_path() threads only. A
+// naked entry passes them: alloc_slow's, and operator new's (entry_points.cpp).
+extern "C" [[gnu::visibility("hidden")]] void* memtrack_alloc_sited_at(
+    std::size_t size, bool zero, std::uintptr_t ra, std::uintptr_t sp, std::uintptr_t bp) noexcept;
 // free of any pointer: page-aligned (or NULL), a block with flags, a foreign one.
 [[gnu::noinline]] void release_slow(void* p) noexcept;
 // free of a pointer at least 16 bytes into its page whose check is not a plain block's: a

@@ -60,6 +60,43 @@ std::size_t good_size(std::size_t size) noexcept
     return mi_good_size(gross_size(size)) - kHeaderSize;
 }
 
+// operator new's sited path: memtrack_alloc_sited_at with the registers new_sited was entered
+// with, then the new_handler loop on failure (which may throw: not noexcept).
+extern "C" [[gnu::visibility("hidden"), gnu::used]] void* memtrack_new_sited_at(
+    std::size_t size, std::uintptr_t ra, std::uintptr_t sp, std::uintptr_t bp)
+{
+    void* p = memtrack_alloc_sited_at(size, false, ra, sp, bp);
+    if (p != nullptr) [[likely]]
+        return p;
+    return new_retry_slow(size, 0, false);
+}
+
+namespace {
+
+// The entry of memtrack_new_sited_at, as alloc_sited is alloc_slow's (block.cpp): no frame,
+// passes on the return address, the stack pointer after the return and rbp (x86-64 System V:
+// size in rdi; ra, sp, bp become the second to fourth arguments). Reached by tail calls from
+// operator new, whose caller's frame they then are.
+[[gnu::naked, gnu::noinline]] void* new_sited(std::size_t)
+{
+    asm("movq (%rsp), %rsi\n\t"
+        "leaq 8(%rsp), %rdx\n\t"
+        "movq %rbp, %rcx\n\t"
+        "jmp memtrack_new_sited_at");
+}
+
+}  // namespace
+
+void* new_slow(std::size_t size)
+{
+    if (sited_path()) [[likely]]
+        return new_sited(size);
+    void* p = alloc_slow(size, false);
+    if (p != nullptr) [[likely]]
+        return p;
+    return new_retry_slow(size, 0, false);
+}
+
 void* new_retry_slow(std::size_t size, std::size_t align, bool nothrow)
 {
     for (;;) {

@@ -70,9 +70,17 @@ inline int posix_memalign_into(void** out, std::size_t align, std::size_t size) 
 [[gnu::noinline, gnu::cold]] void* new_retry_slow(std::size_t size, std::size_t align,
                                                   bool nothrow);
 
+// operator new of a size the inline path does not take (every size in full mode): alloc_slow
+// and new_retry_slow, or in full mode the sited path entered with the caller's registers.
+[[gnu::noinline]] void* new_slow(std::size_t size);
+
 // The operator new forms. Hot half: one alloc and a test; new_retry_slow only on failure.
+// new_block's slow half is a tail call, so that full mode's stack capture starts at the
+// program's frame (block.hpp, memtrack_alloc_sited_at) instead of stepping operator new's.
 inline void* new_block(std::size_t size)
 {
+    if (size >= t_state.small_limit) [[unlikely]]
+        return new_slow(size);
     void* p = alloc(size);
     if (p != nullptr) [[likely]]
         return p;
