@@ -107,6 +107,9 @@ constinit std::size_t g_memo_stride = 0;  // bytes per memo entry
 constinit std::atomic<std::uint64_t> g_check_stacks{0};
 constinit std::atomic<std::uint64_t> g_check_differences{0};
 constinit bool g_check = false;
+// Captures of threads that have no ThreadUnwind (its memory could not be had): each one is a
+// full libunwind backtrace, so the report says how many there were.
+constinit std::atomic<std::uint64_t> g_without_tables{0};
 
 enum class TState : std::uint8_t { None, Ready, Failed };
 [[gnu::tls_model("initial-exec")]] constinit thread_local ThreadUnwind* t_unwind = nullptr;
@@ -159,11 +162,17 @@ void thread_stack(std::uintptr_t& lo, std::uintptr_t& hi) noexcept
     pthread_attr_destroy(&attr);
 }
 
+// The memory of a ThreadUnwind: the head, then the memo (its entries' size is set with the depth).
+std::size_t thread_unwind_bytes() noexcept
+{
+    const std::size_t head = (sizeof(ThreadUnwind) + 63) & ~std::size_t{63};
+    return head + kMemoSlots * g_memo_stride;
+}
+
 ThreadUnwind* make_thread_unwind() noexcept
 {
     t_state_unwind = TState::Failed;
-    const std::size_t head = (sizeof(ThreadUnwind) + 63) & ~std::size_t{63};
-    const std::size_t bytes = head + kMemoSlots * g_memo_stride;
+    const std::size_t bytes = thread_unwind_bytes();
     auto* tu = static_cast<ThreadUnwind*>(own_map(bytes));
     if (tu == nullptr) return nullptr;
     tu->bytes = bytes;
@@ -306,6 +315,12 @@ UnwindCheck unwind_check() noexcept
 {
     return {g_check, g_check_stacks.load(std::memory_order_relaxed),
             g_check_differences.load(std::memory_order_relaxed)};
+}
+
+UnwindTables unwind_tables() noexcept
+{
+    if (g_memo_stride == 0) return {};
+    return {thread_unwind_bytes(), g_without_tables.load(std::memory_order_relaxed)};
 }
 
 namespace {
@@ -564,8 +579,10 @@ fallback:
     return id;
 }
 
-[[gnu::noinline, gnu::cold]] std::uint32_t capture_without_tables() noexcept
+// `no_tables`: the thread has no ThreadUnwind (counted), rather than a reentry while busy.
+[[gnu::noinline, gnu::cold]] std::uint32_t capture_without_tables(bool no_tables) noexcept
 {
+    if (no_tables) g_without_tables.fetch_add(1, std::memory_order_relaxed);
     std::uintptr_t pcs[kMaxDepth];
     int n = 0;
     libunwind_stack(pcs, &n, kOwnFrames, 3);
@@ -589,14 +606,14 @@ std::uint32_t capture_stack_slow() noexcept
     ThreadUnwind* tu = t_unwind;
     if (tu == nullptr) [[unlikely]] {
         if (t_state_unwind != TState::None || (tu = make_thread_unwind()) == nullptr)
-            return kept_frame(capture_without_tables());
+            return kept_frame(capture_without_tables(true));
     }
     std::uintptr_t rip, rsp, rbp;
     asm volatile("leaq 0(%%rip), %0\n\tmovq %%rsp, %1\n\tmovq %%rbp, %2"
                  : "=r"(rip), "=r"(rsp), "=r"(rbp));
     const std::uint32_t epoch = modules_epoch();
     if (tu->busy) [[unlikely]]
-        return kept_frame(capture_without_tables());
+        return kept_frame(capture_without_tables(false));
     tu->busy = true;
     // The own frames, through the chain of this entry point (found by the first return
     // address, read at the CFA offset every chain shares: capture_stack_slow's own frame).
