@@ -76,6 +76,12 @@ struct UnwindTables {
 };
 UnwindTables unwind_tables() noexcept;
 
+// fork: the prepare handler takes the lock of the tables' pool (thread start and exit take it),
+// after every other lock of memtrack's: the pool's holder takes none. The parent and the child
+// release it.
+void unwind_prepare_fork() noexcept;
+void unwind_after_fork() noexcept;
+
 // The stack pointer of the innermost call of `function` (an exported symbol, e.g. "exit") on
 // the calling thread's stack: its caller's stack pointer at the call, i.e. the lowest address
 // of the frames that called it. 0 when no frame is in `function`. Cold (walks the stack with
