@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <cstring>
 #include <set>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <vector>
 
 namespace md = memtrack::detail;
@@ -69,4 +71,41 @@ TEST_CASE("own pool: 400 slots take 7 own ranges, not 400", "[own_memory]")
     }
     CHECK(own_range_count() - before == 7);
     CHECK(pool.usage().taken == 400);
+}
+
+TEST_CASE("own pool: a forked child gives back the slots of the threads it does not have",
+          "[own_memory][fork]")
+{
+    static md::OwnPool pool;
+    pool.set_slot_bytes(4096);
+    void* a = pool.take();
+    void* b = pool.take();
+    void* c = pool.take();
+    REQUIRE((a != nullptr && b != nullptr && c != nullptr));
+    std::memset(a, 1, 4096);
+    std::memset(b, 2, 4096);
+    std::memset(c, 3, 4096);
+    pool.give_back(c);
+    pool.give_back(c);  // not taken any more: ignored
+    REQUIRE(pool.usage().taken == 2);
+    pool.prepare_fork();
+    const pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        // b is the forking thread's; a belonged to a thread the child does not have.
+        pool.after_fork();
+        pool.release_others_in_child(b);
+        const bool ok = pool.usage().taken == 1 && all_zero(a, 4096) &&
+                        static_cast<unsigned char*>(b)[4095] == 2 && pool.take() != nullptr &&
+                        pool.take() != nullptr && pool.usage().taken == 3;
+        _exit(ok ? 0 : 1);
+    }
+    pool.after_fork();
+    int status = 0;
+    REQUIRE(waitpid(pid, &status, 0) == pid);
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
+    // The parent keeps both.
+    CHECK(pool.usage().taken == 2);
+    CHECK(static_cast<unsigned char*>(a)[0] == 1);
 }

@@ -76,6 +76,7 @@ void* OwnPool::take() noexcept
         const std::uint32_t k = static_cast<std::uint32_t>(std::bit_width(i / kFirstSlots));
         const std::uint32_t j = i - slab_base(k);
         free_ = links_locked(k)[j];
+        links_locked(k)[j] = kTaken;
         slot = slabs_[k] + j * slot_bytes_;
         ++taken_;
     }
@@ -92,18 +93,33 @@ void OwnPool::give_back(void* slot) noexcept
         const std::uint32_t n = slab_slots(k);
         if (p < slabs_[k] || p >= slabs_[k] + n * slot_bytes_) continue;
         const auto j = static_cast<std::uint32_t>((p - slabs_[k]) / slot_bytes_);
-        if (p != slabs_[k] + j * slot_bytes_) break;  // not a slot's start
-        // The slot's pages go back to the kernel: they read zeros when touched again. Before
-        // the slot is on the free list, so that no take hands it out while they go. madvise
-        // refuses locked pages (mlockall): those are resident anyway, and are cleared.
-        char* const start = slabs_[k] + j * slot_bytes_;
-        if (madvise(start, slot_bytes_, MADV_DONTNEED) != 0) std::memset(start, 0, slot_bytes_);
-        links_locked(k)[j] = free_;
-        free_ = slab_base(k) + j + 1;
-        --taken_;
+        // Not a slot's start, or a slot on the free list already: ignored (a second link
+        // would make the list a loop).
+        if (p == slabs_[k] + j * slot_bytes_ && links_locked(k)[j] == kTaken) release_locked(k, j);
         break;
     }
     pthread_mutex_unlock(&lock_);
+}
+
+void OwnPool::release_locked(std::uint32_t k, std::uint32_t j) noexcept
+{
+    // The slot's pages go back to the kernel: they read zeros when touched again. Before the
+    // slot is on the free list, so that no take hands it out while they go. madvise refuses
+    // locked pages (mlockall): those are resident anyway, and are cleared.
+    char* const start = slabs_[k] + j * slot_bytes_;
+    if (madvise(start, slot_bytes_, MADV_DONTNEED) != 0) std::memset(start, 0, slot_bytes_);
+    links_locked(k)[j] = free_;
+    free_ = slab_base(k) + j + 1;
+    --taken_;
+}
+
+void OwnPool::release_others_in_child(const void* kept) noexcept
+{
+    for (std::uint32_t k = 0; k < mapped_; ++k) {
+        std::uint32_t* links = links_locked(k);
+        for (std::uint32_t j = 0; j < slab_slots(k); ++j)
+            if (links[j] == kTaken && slabs_[k] + j * slot_bytes_ != kept) release_locked(k, j);
+    }
 }
 
 OwnPool::Usage OwnPool::usage() noexcept

@@ -14,7 +14,8 @@ namespace memtrack::detail {
 // fill the table. The pool maps slabs instead, each many slots, and slab k holds twice as many
 // as slab k - 1 (slab 0 and 1: 8 slots; slab k >= 1: slots [8 << (k - 1), 8 << k)), so 400
 // threads take 7 ranges and 2^20 threads 18. Slots are index + 1 on a free list whose links live
-// in a small array at each slab's end, apart from the slots: a slot given back has its pages
+// in a small array at each slab's end, apart from the slots (kTaken for a slot handed out, so
+// that a fork's child finds the tables of the threads it lost): a slot given back has its pages
 // returned to the kernel (MADV_DONTNEED), so an exited thread's table costs no memory, the next
 // thread that takes the slot reads zeros as from a fresh mapping, and the link does not touch
 // the slot's pages again. The slabs are own memory: the leak scan never reads them as roots.
@@ -27,8 +28,13 @@ public:
     // A slot of zeros, page-aligned; nullptr when no slab could be mapped. Any thread, but not
     // from a signal handler that interrupted take or give_back on the same thread (the lock).
     void* take() noexcept;
-    // Returns a slot from take (nullptr and other pointers are ignored). Any thread, as take.
+    // Returns a slot from take (nullptr, other pointers and slots not taken are ignored). Any
+    // thread, as take.
     void give_back(void* slot) noexcept;
+    // In a forked child, after after_fork: gives back every slot taken but `kept` (the slot of
+    // the thread that forked, or nullptr). The other threads are gone from the child, and their
+    // tables, shared with the parent until it writes them, would stay in the child for good.
+    void release_others_in_child(const void* kept) noexcept;
 
     // Slots handed out now, and slots on the slabs mapped so far. Any thread (the lock).
     struct Usage {
@@ -50,6 +56,8 @@ private:
     static std::uint32_t slab_slots(std::uint32_t k) noexcept;
     std::uint32_t* links_locked(std::uint32_t k) noexcept;
     void grow_locked() noexcept;
+    void release_locked(std::uint32_t k, std::uint32_t j) noexcept;
+    static constexpr std::uint32_t kTaken = ~std::uint32_t{0};  // the link of a slot handed out
 
     pthread_mutex_t lock_ = PTHREAD_MUTEX_INITIALIZER;
     std::size_t slot_bytes_ = 0;

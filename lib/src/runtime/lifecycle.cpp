@@ -129,7 +129,7 @@ void parent_after_fork() noexcept
 void child_after_fork() noexcept
 {
     g_pid.store(getpid(), std::memory_order_relaxed);
-    unwind_after_fork();
+    unwind_child_after_fork();
     counters_child_after_fork();
     sites_child_after_fork();
     invalid_frees_child_after_fork();

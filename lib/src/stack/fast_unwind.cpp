@@ -358,6 +358,12 @@ void unwind_after_fork() noexcept
     g_pool.after_fork();
 }
 
+void unwind_child_after_fork() noexcept
+{
+    g_pool.after_fork();
+    g_pool.release_others_in_child(t_unwind);
+}
+
 namespace {
 
 struct Regs {

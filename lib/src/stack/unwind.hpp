@@ -77,10 +77,11 @@ struct UnwindTables {
 UnwindTables unwind_tables() noexcept;
 
 // fork: the prepare handler takes the lock of the tables' pool (thread start and exit take it),
-// after every other lock of memtrack's: the pool's holder takes none. The parent and the child
-// release it.
+// after every other lock of memtrack's: the pool's holder takes none. The parent releases it;
+// the child releases it and gives back the tables of the threads it does not have.
 void unwind_prepare_fork() noexcept;
 void unwind_after_fork() noexcept;
+void unwind_child_after_fork() noexcept;
 
 // The stack pointer of the innermost call of `function` (an exported symbol, e.g. "exit") on
 // the calling thread's stack: its caller's stack pointer at the call, i.e. the lowest address
