@@ -261,6 +261,9 @@ md::ReportModel read_model(const json& r)
     const json& c = object(r, "config");
     m.config = {number(c, "interval_s"), static_cast<int>(integer(c, "stack_depth")),
                 boolean(c, "leak_check", false), string(c, "output")};
+    if (const json* u = member(r, "unwind"); u != nullptr && u->is_object())
+        m.unwind_tables = {true, count(*u, "thread_table_bytes"),
+                           count(*u, "captures_without_tables")};
     if (const json* u = member(r, "unwind_check"); u != nullptr && u->is_object())
         m.unwind_check = {true, count(*u, "stacks"), count(*u, "differences")};
     for (const json& point : array(r, "timeline")) {

@@ -1,8 +1,10 @@
 // Stacks that are hard to unwind, for MEMTRACK_UNWIND_CHECK=1 (tests/integration/core/
 // test_unwind.cpp): every scenario allocates from frames the fast unwinder and its memo must get
-// exactly as libunwind does. Usage: tp_unwind SCENARIO [LIBRARY]; exits non-zero on a failure.
+// exactly as libunwind does. Usage: tp_unwind SCENARIO [LIBRARY | THREADS]; exits non-zero on a
+// failure.
 #include <alloca.h>
 #include <atomic>
+#include <barrier>
 #include <coroutine>
 #include <csetjmp>
 #include <csignal>
@@ -210,6 +212,27 @@ int threads()
     return 0;
 }
 
+// Many threads alive at once (argv: how many), each capturing stacks before any exits. A
+// thread's unwind tables once took one of memtrack's 256 own ranges each, so the threads past
+// about 240 had none and unwound every stack with libunwind.
+int live_threads(int n)
+{
+    std::barrier all(n + 1);
+    std::vector<std::thread> ts;
+    for (int t = 0; t < n; ++t)
+        ts.emplace_back([&all, t] {
+            for (int i = 0; i < 20; ++i) {
+                busy_allocating(1);
+                with_alloca(32 + static_cast<std::size_t>(t % 64), i % 3);
+            }
+            all.arrive_and_wait();
+        });
+    all.arrive_and_wait();
+    for (auto& t : ts)
+        t.join();
+    return 0;
+}
+
 // C++20 coroutines: frames resumed from different places, allocation inside.
 struct Gen {
     struct promise_type {
@@ -355,6 +378,7 @@ int main(int argc, char** argv)
     if (s == "frames") return frames();
     if (s == "dlclose") return argc > 2 ? dlclosed(argv[2]) : 2;
     if (s == "threads") return threads();
+    if (s == "live_threads") return live_threads(argc > 2 ? std::atoi(argv[2]) : 400);
     if (s == "coroutines") return coroutines();
     if (s == "deep") return deep();
     if (s == "paths") return paths();

@@ -9,7 +9,9 @@ namespace memtrack::detail {
 namespace {
 
 constexpr std::size_t kMaxRanges = 256;
-// A slot is free when its start is 0. Ranges are few and long-lived (depot, scan scratch).
+// A slot is free when its start is 0. Ranges are few and long-lived (depot, site table chunks,
+// big-block table, scan scratch, the slabs of the unwinder's per-thread tables: own_pool.hpp):
+// nothing takes a range per thread.
 constinit std::atomic<std::uintptr_t> g_start[kMaxRanges]{};
 constinit std::atomic<std::uintptr_t> g_end[kMaxRanges]{};
 

@@ -137,6 +137,14 @@ template <class W, class M> void write_report_fields(W& w, const M& r)
     w.key("leak_check").value(r.config.leak_check);
     w.key("output").value(std::string_view(r.config.output));
     w.end_object();
+    if constexpr (requires { r.unwind_tables; }) {
+        if (r.unwind_tables.on) {
+            w.key("unwind").begin_object();
+            w.key("thread_table_bytes").value(r.unwind_tables.thread_table_bytes);
+            w.key("captures_without_tables").value(r.unwind_tables.captures_without_tables);
+            w.end_object();
+        }
+    }
     if constexpr (requires { r.unwind_check; }) {
         if (r.unwind_check.on) {
             w.key("unwind_check").begin_object();

@@ -239,6 +239,14 @@ struct ReportModel {
     std::vector<ReportTimelinePoint> timeline;
     ReportTimelineSites timeline_sites;  // with sites_recorded only
 
+    // With stacks on ("unwind"): the capture's memory per thread and the captures of threads
+    // that had none (each a full libunwind backtrace).
+    struct UnwindTables {
+        bool on = false;
+        std::uint64_t thread_table_bytes = 0;
+        std::uint64_t captures_without_tables = 0;
+    } unwind_tables;
+
     // MEMTRACK_UNWIND_CHECK=1: captured stacks compared with unw_backtrace's, and how many
     // differed ("unwind_check", written only when the check was on).
     struct UnwindCheck {

@@ -340,6 +340,10 @@ std::vector<std::string> render_summary(const ReportModel& r, const SummaryOptio
     s.line("  rss     max RSS {} (tracked heap peak {})", Bytes{r.process.max_rss_bytes},
            Bytes{h.peak_bytes});
     if (r.leak_checked) s.leaks();
+    if (r.unwind_tables.captures_without_tables > 0)
+        s.line("  unwind  {} stacks captured by threads without unwind tables (memtrack could not "
+               "map them): each a full libunwind backtrace",
+               r.unwind_tables.captures_without_tables);
     if (r.unwind_check.on)
         s.line("  unwind  {} stacks compared with unw_backtrace, {} differ", r.unwind_check.stacks,
                r.unwind_check.differences);

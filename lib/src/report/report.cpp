@@ -383,6 +383,8 @@ ReportModel gather(ReportReason reason, int exit_status, std::uintptr_t program_
     d.config = {seconds(cfg.interval_ns), cfg.stack_depth, cfg.leak_check, cfg.output};
     const UnwindCheck check = unwind_check();
     d.unwind_check = {check.on, check.stacks, check.differences};
+    const UnwindTables tables = unwind_tables();
+    d.unwind_tables = {tables.thread_bytes != 0, tables.thread_bytes, tables.without_tables};
     gather_timeline(d, h);
     return d;
 }

@@ -111,10 +111,12 @@ void prepare_fork() noexcept
     counters_prepare_fork();
     sites_prepare_fork();
     sampler_prepare_fork();
+    unwind_prepare_fork();
 }
 
 void parent_after_fork() noexcept
 {
+    unwind_after_fork();
     sampler_parent_after_fork();
     sites_parent_after_fork();
     counters_parent_after_fork();
@@ -127,6 +129,7 @@ void parent_after_fork() noexcept
 void child_after_fork() noexcept
 {
     g_pid.store(getpid(), std::memory_order_relaxed);
+    unwind_child_after_fork();
     counters_child_after_fork();
     sites_child_after_fork();
     invalid_frees_child_after_fork();

@@ -1,7 +1,8 @@
 // The capture path of stacks (see unwind.hpp): a per-thread memo in front of a compact-rule
 // unwinder, libunwind for the frames the rules cannot express. Runs on every tracked allocation
 // when stacks are on, under the caller's reentrancy Guard: no lock, no malloc (the per-thread
-// tables come from mmap, once per thread), no syscall after a thread's first capture.
+// tables come from a pool of own_map slabs, once per thread: platform/own_pool.hpp, whose lock
+// is taken at thread start and exit only), no syscall after a thread's first capture.
 //
 // Data model. An unwind is a pure function of the starting registers (rip, rsp, rbp), the rules
 // of the pcs it meets (fixed while the module epoch stays: code changes only by dlclose, which
@@ -31,7 +32,7 @@
 #include "stack/unwind.hpp"
 
 #include "platform/maps.hpp"
-#include "platform/own_memory.hpp"
+#include "platform/own_pool.hpp"
 
 #include <atomic>
 #include <pthread.h>
@@ -97,16 +98,35 @@ struct ThreadUnwind {
     std::uint32_t rules_epoch;  // the module epoch of the rules cached
     std::uintptr_t stack_lo;
     std::uintptr_t stack_hi;
-    std::size_t bytes;  // of this mapping
     bool busy;
     // followed by the memo entries
 };
 
 constinit int g_memo_cap = 0;         // words per memo entry (set with the depth)
 constinit std::size_t g_memo_stride = 0;  // bytes per memo entry
+
+// Bytes per memo entry at `depth`: the head, then 2 * depth + 8 words read (offset and value).
+constexpr std::size_t memo_stride(int depth)
+{
+    const std::size_t cap = 2 * static_cast<std::size_t>(depth) + 8;
+    return (sizeof(MemoHead) + ((sizeof(std::uint32_t) * cap + 7) & ~std::size_t{7}) +
+            sizeof(std::uint64_t) * cap + 63) &
+           ~std::size_t{63};
+}
+constexpr std::size_t kUnwindHead = (sizeof(ThreadUnwind) + 63) & ~std::size_t{63};
+
+// The ThreadUnwinds: slots of a pool (one own range per slab of many, not one per thread: a
+// program with hundreds of threads once filled own_map's table of 256 ranges). A slot holds the
+// table for the deepest stacks (kMaxDepth: about 440 KiB of address space) so that any depth
+// set later still fits; a thread touches only what its depth uses (memo_stride), and a slot
+// given back at thread exit returns its pages to the kernel.
+constinit OwnPool g_pool{};
 constinit std::atomic<std::uint64_t> g_check_stacks{0};
 constinit std::atomic<std::uint64_t> g_check_differences{0};
 constinit bool g_check = false;
+// Captures of threads that have no ThreadUnwind (its memory could not be had): each one is a
+// full libunwind backtrace, so the report says how many there were.
+constinit std::atomic<std::uint64_t> g_without_tables{0};
 
 enum class TState : std::uint8_t { None, Ready, Failed };
 [[gnu::tls_model("initial-exec")]] constinit thread_local ThreadUnwind* t_unwind = nullptr;
@@ -115,14 +135,24 @@ enum class TState : std::uint8_t { None, Ready, Failed };
 constinit pthread_key_t g_unwind_key = 0;
 constinit bool g_key_ok = false;
 
+// The pthread key's destructor, at thread exit. While the slot goes back, a signal handler that
+// allocates on this thread unwinds with libunwind (Failed) rather than waiting for the pool's
+// lock held beneath it; then None, so that a later thread-local destructor that allocates gets
+// a table again (glibc runs the key's destructor again for it).
 void free_thread_unwind(void* p) noexcept
 {
     auto* tu = static_cast<ThreadUnwind*>(p);
-    if (tu == t_unwind) {
+    const bool own = tu == t_unwind;
+    if (own) {
         t_unwind = nullptr;
+        t_state_unwind = TState::Failed;
+        std::atomic_signal_fence(std::memory_order_seq_cst);
+    }
+    g_pool.give_back(tu);
+    if (own) {
+        std::atomic_signal_fence(std::memory_order_seq_cst);
         t_state_unwind = TState::None;
     }
-    own_unmap(tu, tu->bytes);
 }
 
 // The calling thread's stack [lo, hi), or an empty range. Without allocating: glibc's
@@ -159,14 +189,18 @@ void thread_stack(std::uintptr_t& lo, std::uintptr_t& hi) noexcept
     pthread_attr_destroy(&attr);
 }
 
+// The memory of a ThreadUnwind that the depth set uses: the head, then the memo.
+std::size_t thread_unwind_bytes() noexcept
+{
+    return kUnwindHead + kMemoSlots * g_memo_stride;
+}
+
+// A slot of zeros from the pool, as a fresh mapping: empty memo, rules, chains, not busy.
 ThreadUnwind* make_thread_unwind() noexcept
 {
     t_state_unwind = TState::Failed;
-    const std::size_t head = (sizeof(ThreadUnwind) + 63) & ~std::size_t{63};
-    const std::size_t bytes = head + kMemoSlots * g_memo_stride;
-    auto* tu = static_cast<ThreadUnwind*>(own_map(bytes));
+    auto* tu = static_cast<ThreadUnwind*>(g_pool.take());
     if (tu == nullptr) return nullptr;
-    tu->bytes = bytes;
     // The thread's stack: the memo keeps only stacks inside it.
     thread_stack(tu->stack_lo, tu->stack_hi);
     if (g_key_ok) pthread_setspecific(g_unwind_key, tu);
@@ -177,7 +211,7 @@ ThreadUnwind* make_thread_unwind() noexcept
 
 MemoHead* memo_entry(ThreadUnwind* tu, std::uintptr_t ra, std::uintptr_t sp) noexcept
 {
-    const std::size_t head = (sizeof(ThreadUnwind) + 63) & ~std::size_t{63};
+    const std::size_t head = kUnwindHead;
     const std::uint64_t h = (ra ^ (sp * 0x9E3779B97F4A7C15ull)) * 0xff51afd7ed558ccdull;
     const std::size_t slot = static_cast<std::size_t>(h >> 57) & (kMemoSlots - 1);
     return reinterpret_cast<MemoHead*>(reinterpret_cast<char*>(tu) + head + slot * g_memo_stride);
@@ -286,13 +320,13 @@ bool in_self(std::uintptr_t pc) noexcept
 
 void unwind_setup(int depth) noexcept
 {
+    if (depth > kMaxDepth) depth = kMaxDepth;
     g_memo_cap = 2 * depth + 8;
-    g_memo_stride = (sizeof(MemoHead) + ((sizeof(std::uint32_t) * g_memo_cap + 7) & ~7u) +
-                     sizeof(std::uint64_t) * g_memo_cap + 63) &
-                    ~std::size_t{63};
+    g_memo_stride = memo_stride(depth);
     static constinit bool s_key = false;
     if (!s_key) {
         s_key = true;
+        g_pool.set_slot_bytes(kUnwindHead + kMemoSlots * memo_stride(kMaxDepth));
         g_key_ok = pthread_key_create(&g_unwind_key, free_thread_unwind) == 0;
     }
 }
@@ -306,6 +340,28 @@ UnwindCheck unwind_check() noexcept
 {
     return {g_check, g_check_stacks.load(std::memory_order_relaxed),
             g_check_differences.load(std::memory_order_relaxed)};
+}
+
+UnwindTables unwind_tables() noexcept
+{
+    if (g_memo_stride == 0) return {};
+    return {thread_unwind_bytes(), g_without_tables.load(std::memory_order_relaxed)};
+}
+
+void unwind_prepare_fork() noexcept
+{
+    g_pool.prepare_fork();
+}
+
+void unwind_after_fork() noexcept
+{
+    g_pool.after_fork();
+}
+
+void unwind_child_after_fork() noexcept
+{
+    g_pool.after_fork();
+    g_pool.release_others_in_child(t_unwind);
 }
 
 namespace {
@@ -564,8 +620,10 @@ fallback:
     return id;
 }
 
-[[gnu::noinline, gnu::cold]] std::uint32_t capture_without_tables() noexcept
+// `no_tables`: the thread has no ThreadUnwind (counted), rather than a reentry while busy.
+[[gnu::noinline, gnu::cold]] std::uint32_t capture_without_tables(bool no_tables) noexcept
 {
+    if (no_tables) g_without_tables.fetch_add(1, std::memory_order_relaxed);
     std::uintptr_t pcs[kMaxDepth];
     int n = 0;
     libunwind_stack(pcs, &n, kOwnFrames, 3);
@@ -589,14 +647,14 @@ std::uint32_t capture_stack_slow() noexcept
     ThreadUnwind* tu = t_unwind;
     if (tu == nullptr) [[unlikely]] {
         if (t_state_unwind != TState::None || (tu = make_thread_unwind()) == nullptr)
-            return kept_frame(capture_without_tables());
+            return kept_frame(capture_without_tables(true));
     }
     std::uintptr_t rip, rsp, rbp;
     asm volatile("leaq 0(%%rip), %0\n\tmovq %%rsp, %1\n\tmovq %%rbp, %2"
                  : "=r"(rip), "=r"(rsp), "=r"(rbp));
     const std::uint32_t epoch = modules_epoch();
     if (tu->busy) [[unlikely]]
-        return kept_frame(capture_without_tables());
+        return kept_frame(capture_without_tables(false));
     tu->busy = true;
     // The own frames, through the chain of this entry point (found by the first return
     // address, read at the CFA offset every chain shares: capture_stack_slow's own frame).

@@ -67,6 +67,22 @@ struct UnwindCheck {
 };
 UnwindCheck unwind_check() noexcept;
 
+// The capture's per-thread tables (memo, rule cache, own-frame chains): their size, and the
+// captures a thread without them made (its tables could not be mapped: every capture is then a
+// full libunwind backtrace, many times slower). Any thread, any time (a relaxed counter).
+struct UnwindTables {
+    std::uint64_t thread_bytes = 0;    // memory per thread that captures; 0 = stacks off
+    std::uint64_t without_tables = 0;  // captures of threads that had no tables
+};
+UnwindTables unwind_tables() noexcept;
+
+// fork: the prepare handler takes the lock of the tables' pool (thread start and exit take it),
+// after every other lock of memtrack's: the pool's holder takes none. The parent releases it;
+// the child releases it and gives back the tables of the threads it does not have.
+void unwind_prepare_fork() noexcept;
+void unwind_after_fork() noexcept;
+void unwind_child_after_fork() noexcept;
+
 // The stack pointer of the innermost call of `function` (an exported symbol, e.g. "exit") on
 // the calling thread's stack: its caller's stack pointer at the call, i.e. the lowest address
 // of the frames that called it. 0 when no frame is in `function`. Cold (walks the stack with

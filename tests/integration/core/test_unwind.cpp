@@ -71,6 +71,29 @@ TEST_CASE("issue 13: unwind check: many threads", "[unwind]")
     no_differences({program("tp_unwind"), "threads"}, 16 * 2000);
 }
 
+// memtrack's own mappings are a table of 256 ranges (platform/own_memory.cpp). Each thread's
+// unwind tables once took a range of their own: with 400 threads alive, those past about 240 got
+// none and unwound every stack with libunwind (and the site table or the depot could not grow).
+// They now come from a pool of a few slabs.
+TEST_CASE("own memory: 400 live threads all get unwind tables", "[unwind][thread]")
+{
+    TempDir dir;
+    const RunResult r = run_tracked(dir, {program("tp_unwind"), "live_threads", "400"},
+                                    {{"MEMTRACK_UNWIND_CHECK", "1"},
+                                     {"MEMTRACK_REPORT", "json"},
+                                     {"MEMTRACK_OUTPUT", dir.file("r.json")}});
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    const json j = only_report(dir.path);
+    REQUIRE(j.contains("unwind"));
+    CHECK(j["unwind"]["captures_without_tables"] == 0);
+    CHECK(j["unwind"]["thread_table_bytes"].get<std::int64_t>() > 32 * 1024);
+    // Every capture had tables, so the check compared them all (20 rounds of 2 to 4 allocations
+    // a thread; a capture without tables is not compared).
+    CHECK(j["unwind_check"]["differences"] == 0);
+    CHECK(j["unwind_check"]["stacks"].get<std::int64_t>() >= 400 * 20 * 2);
+}
+
 TEST_CASE("issue 13: unwind check: C++20 coroutines", "[unwind]")
 {
     no_differences({program("tp_unwind"), "coroutines"}, 5000);
