@@ -327,37 +327,6 @@ void release_slow(void* p) noexcept
     mi_free(base_of(p, sf));
 }
 
-void release_flagged(void* p, std::uint32_t mix) noexcept
-{
-    // Full mode's free of a plain small block (kSited its only flag): release()'s inline half
-    // sent it here because the flag is mixed into the check. Its size is the low 20 bits.
-    // Beyond release(): the test of the mix, the peak test and the site's slot. No call but
-    // the tail call to mi_free: a new peak, a slot of another site or a thread without a shard
-    // go to release_slow (site_free's cold halves), as everything else does.
-    asm("" : "+r"(p));
-    if (kSitesBuilt && mix == check_mix(kSited)) [[likely]] {
-        BlockHeader* h = static_cast<BlockHeader*>(p) - 1;
-        ThreadState& ts = t_state;
-        const std::uint64_t sf = h->size_flags;
-        const std::uint32_t stack = h->aux & kStackIdMask;
-        const auto size =
-            static_cast<std::uint32_t>(sf) & static_cast<std::uint32_t>(kSmallSizeMask);
-        const std::int64_t pending = ts.pending - static_cast<std::int64_t>(size);
-        if (!above_site_peak(ts) && pending > ts.fold_lo) [[likely]] {
-            // The slot from the id's low byte loaded on its own: no copy of the id to mask.
-            SiteDelta& d = shard_slot(ts.sites, *reinterpret_cast<const std::uint8_t*>(&h->aux));
-            if (d.stack == stack) [[likely]] {
-                h->check = 0;
-                count_free_taking(ts, d, size, p);
-                ts.pending = pending;
-                ts.frees += 1;
-                return mi_free(h);
-            }
-        }
-    }
-    return release_slow(p);
-}
-
 void* alloc_aligned(std::size_t size, std::size_t align, bool zero) noexcept
 {
     if (align <= kHeaderSize) return zero ? alloc_zeroed(size) : alloc(size);

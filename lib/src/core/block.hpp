@@ -66,15 +66,15 @@ static_assert(sizeof(BlockHeader) == 16);
 
 inline constexpr std::size_t kHeaderSize = sizeof(BlockHeader);
 inline constexpr std::uint64_t kSizeMask = (std::uint64_t{1} << 48) - 1;
-// Flags. A block with any flag set is freed by release_flagged; a plain small tracked block has
-// none, and its size is the low 20 bits of size_flags.
+// Flags. A block with any flag set fails the inline free's plain check; a plain small tracked
+// block has none, and its size is the low 20 bits of size_flags.
 inline constexpr std::uint64_t kUntracked = std::uint64_t{1} << 48;  // not in the stats
 inline constexpr std::uint64_t kAligned = std::uint64_t{1} << 49;    // mi_malloc_aligned_at
 inline constexpr std::uint64_t kOffset = std::uint64_t{1} << 50;     // base stored before header
 inline constexpr std::uint64_t kBig = std::uint64_t{1} << 51;        // >= kFoldBytes
 inline constexpr std::uint64_t kIgnored = std::uint64_t{1} << 52;    // never a leak (ignored.hpp)
 // Counted in a site (core/sites.hpp): set on every tracked block of the slow path while sites
-// are on, so that its free, which must find the site in aux, takes release_flagged.
+// are on, so that its free, which must find the site in aux, takes release_sited.
 inline constexpr std::uint64_t kSited = std::uint64_t{1} << 54;  // (bit 53: unused)
 inline constexpr int kFlagShift = 48;
 inline constexpr int kGenShift = 56;
@@ -159,7 +159,7 @@ inline std::uint32_t check_of(const void* user) noexcept
 }
 
 // The check of a block with flags mixes them in, so that the hot free path, which compares
-// with check_of(user) only, sends every flagged block to release_flagged without testing flags.
+// with check_of(user) only, sends every flagged block off its plain path without testing flags.
 // Bits 0..3 of the mix are 0, so the result is never 0 either. Only the flags byte (bits
 // 48..55) is mixed in, not the generation or the sequence bits above it: the leak scan moves
 // blocks up a generation by rewriting size_flags alone, so that a thread it paused between
@@ -239,10 +239,7 @@ extern "C" [[gnu::visibility("hidden")]] void* memtrack_alloc_sited_at(
     std::size_t size, bool zero, std::uintptr_t ra, std::uintptr_t sp, std::uintptr_t bp) noexcept;
 // free of any pointer: page-aligned (or NULL), a block with flags, a foreign one.
 [[gnu::noinline]] void release_slow(void* p) noexcept;
-// free of a pointer at least 16 bytes into its page whose check is not a plain block's: a
-// flagged block (full mode's sited blocks take their own fast path here) or a foreign one.
-// `mix` is the header's check xor check_of(p): check_mix of the flags for a flagged block.
-[[gnu::noinline]] void release_flagged(void* p, std::uint32_t mix) noexcept;
+
 // Tail of release when the batch reaches fold_lo: frees the block and folds.
 [[gnu::noinline, gnu::cold]] void release_and_fold(void* base) noexcept;
 
@@ -289,15 +286,42 @@ inline void* base_of(void* user, std::uint64_t size_flags) noexcept
     return header;
 }
 
+// Full mode's free of a plain small sited block (kSited its only flag), from release(): its
+// size is the low 20 bits. Beyond release()'s plain path: the peak test and the site's slot.
+// No call but the tail call to mi_free: a new peak, a slot of another site or a thread
+// without a shard go to release_slow (site_free's cold halves), as everything else does.
+[[gnu::always_inline]] inline void release_sited(void* p) noexcept
+{
+    BlockHeader* h = static_cast<BlockHeader*>(p) - 1;
+    ThreadState& ts = t_state;
+    const std::uint64_t sf = h->size_flags;
+    const std::uint32_t stack = h->aux & kStackIdMask;
+    const auto size = static_cast<std::uint32_t>(sf) & static_cast<std::uint32_t>(kSmallSizeMask);
+    const std::int64_t pending = ts.pending - static_cast<std::int64_t>(size);
+    if (!above_site_peak(ts) && pending > ts.fold_lo) [[likely]] {
+        // The slot from the id's low byte loaded on its own: no copy of the id to mask.
+        SiteDelta& d = shard_slot(ts.sites, *reinterpret_cast<const std::uint8_t*>(&h->aux));
+        if (d.stack == stack) [[likely]] {
+            h->check = 0;
+            count_free_taking(ts, d, size, p);
+            ts.pending = pending;
+            ts.frees += 1;
+            return mi_free(h);
+        }
+    }
+    return release_slow(p);
+}
+
 // Hot: free semantics (NULL is a no-op; foreign pointers are counted, never freed).
 //
 // Reading the header without asking mimalloc first is safe because p is at least 16 bytes into
 // its page: the 16 bytes before it lie in p's own page, which is mapped if p is a pointer the
 // program could use at all (free of an unmapped pointer crashes glibc's free as well). Other
 // pointers (NULL, page-aligned blocks, foreign pointers near a page start) take release_slow,
-// which probes the header's page first; anything failing the check takes release_flagged. A foreign pointer
-// passes the check only if 32 bits happen to match its address (2^-32 for arbitrary data). Beyond
-// mi_free: the page test, the check (load, xor, compare), three counter updates.
+// which probes the header's page first; anything failing the check takes release_sited (a
+// sited block) or release_slow. A foreign pointer passes the check only if 32 bits happen to
+// match its address (2^-32 for arbitrary data). Beyond mi_free: the page test, the check
+// (load, xor, compare), three counter updates.
 inline void release(void* p) noexcept
 {
     if ((reinterpret_cast<std::uintptr_t>(p) & 4095) < kHeaderSize) [[unlikely]]
@@ -305,11 +329,14 @@ inline void release(void* p) noexcept
     asm("" : "+r"(p));  // as header_of, once for every use of p below
     BlockHeader* h = static_cast<BlockHeader*>(p) - 1;
     const std::uint64_t sf = h->size_flags;
-    // A flagged block (or a foreign pointer) fails this test and takes release_flagged, which
-    // needs only the difference to tell a sited block.
+    // A flagged block (or a foreign pointer) fails this test; the difference tells a sited
+    // block (full mode's every block) from the rest, which release_slow takes.
     const std::uint32_t mix = h->check ^ check_of(p);
-    if (mix != 0) [[unlikely]]
-        return release_flagged(p, mix);
+    if (mix != 0) [[unlikely]] {
+        if (kSitesBuilt && mix == check_mix(kSited)) [[likely]]
+            return release_sited(p);
+        return release_slow(p);
+    }
     h->check = 0;
     ThreadState& ts = t_state;
     // An unflagged block is below kFoldBytes: its size is the low 20 bits (a sequence number

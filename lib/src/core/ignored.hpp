@@ -8,7 +8,7 @@
 // scan needs no lookup per block, and the flag dies with the block (free clears the check), so
 // a later block at the same address is never ignored by mistake, which a side table keyed by
 // address would have to handle at every free. The cost lands on the flagged blocks only: the
-// flag is mixed into the check like every flag, so their free takes release_flagged (one extra
+// flag is mixed into the check like every flag, so their free takes release_slow (one extra
 // compare and call) instead of the inline path.
 //
 // Disabled threads. LSan ignores every block a thread allocates between __lsan_disable and
