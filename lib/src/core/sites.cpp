@@ -250,13 +250,12 @@ bool has_shard(const ThreadState& ts) noexcept
 // table first.
 SiteDelta& claim(SiteShard& shard, std::uint32_t stack) noexcept
 {
-    const std::uint32_t slot = stack & (kShardSlots - 1);
-    SiteDelta& d = shard.slots[slot];
+    SiteDelta& d = shard_slot(&shard, stack);
     if (d.stack != kNoSite) {
         Locked lock;
         apply_locked(d);
     } else {
-        shard.dirty[shard.ndirty++] = static_cast<std::uint8_t>(slot);
+        shard.dirty[shard.ndirty++] = static_cast<std::uint8_t>(stack);  // its slot's index
     }
     d = SiteDelta{};
     d.stack = stack;

@@ -9,10 +9,9 @@
 // had) points at g_no_shard, whose slots match no id: the hot lookups test no pointer, and
 // their miss (site_miss) counts the event in the table. The process table holds one 64-byte
 // SiteEntry per depot id, in chunks mapped on first use; a shard's deltas reach it only under
-// the site lock: when the
-// thread's heap batch folds (counters.hpp: so the unfolded part of a shard nets to less than
-// kFoldBytes, the heap's own bound), when a slot is claimed by another id, at a new peak, at
-// thread exit and when a report or API call reads the sites.
+// the site lock: when the thread's heap batch folds (counters.hpp: so the unfolded part of a
+// shard nets to less than kFoldBytes, the heap's own bound), when a slot is claimed by another
+// id, at a new peak, at thread exit and when a report or API call reads the sites.
 //
 // The peak (memray's HighWaterMarkAggregator, lazy rebase). The heap only grows between frees,
 // so its maximum is always reached just before some free. Each sited free first compares the
@@ -159,7 +158,7 @@ inline bool take_temporary(ThreadState& ts, const void* user) noexcept
     return temporary;
 }
 
-// A free's counts in its site's slot (site_free, and the sited free of core/block.cpp).
+// A free's counts in a slot, its temporary test done (site_miss).
 inline void count_free(SiteDelta& d, std::size_t size, bool temporary) noexcept
 {
     d.frees += 1;
@@ -167,7 +166,8 @@ inline void count_free(SiteDelta& d, std::size_t size, bool temporary) noexcept
     d.temporary += temporary ? 1 : 0;
 }
 
-// count_free of the sited free (core/block.cpp), with take_temporary folded in: the difference
+// A free's counts in its site's slot (site_free, and release_sited of core/block.hpp): count_free
+// with take_temporary folded in. The difference
 // of the keys is 0 exactly for a temporary free, and on x86-64 the count adds the carry of
 // `difference < 1` (cmp, adc: the compiler would materialise a bool with sete and movzbl).
 inline void count_free_taking(ThreadState& ts, SiteDelta& d, std::size_t size,
@@ -185,18 +185,17 @@ inline void count_free_taking(ThreadState& ts, SiteDelta& d, std::size_t size,
 }
 
 // A free of a sited block, before the heap counts it: the peak test (one relaxed load of a
-// line written only at folds and peaks), a slot lookup, three updates. The sited free of
-// core/block.cpp does the same inline.
+// line written only at folds and peaks), a slot lookup, three updates. release_sited of
+// core/block.hpp does the same inline.
 inline void site_free(std::uint32_t stack, std::size_t size, const void* user) noexcept
 {
     ThreadState& ts = t_state;
     if (above_site_peak(ts)) [[unlikely]]
         site_peak_slow(ts);
-    const bool temporary = take_temporary(ts, user);
     SiteDelta& d = shard_slot(ts.sites, stack);
     if (d.stack != stack) [[unlikely]]
-        return site_miss(ts, stack, size, false, temporary);
-    count_free(d, size, temporary);
+        return site_miss(ts, stack, size, false, take_temporary(ts, user));
+    count_free_taking(ts, d, size, user);
 }
 
 // Moves the calling (or a stopped) thread's shard into the table. Takes the site lock.
